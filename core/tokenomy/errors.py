@@ -1,0 +1,62 @@
+"""The exception tree of tokenomy.
+
+Every error raised on purpose by tokenomy derives from :class:`TokenomyError`, and
+each subclass also inherits the matching built-in so callers can catch either::
+
+    TokenomyError
+    ├── ConfigError(ValueError)              a setting or argument is invalid
+    │   └── UnknownNameError(KeyError)       a registry lookup by name failed
+    ├── TokenizerError(RuntimeError)         a tokenizer file is missing or corrupt
+    ├── PriceError(ValueError)               a price table or override is malformed
+    ├── LedgerError(RuntimeError)            the usage ledger cannot be read or written
+    ├── WorkloadError(ValueError)            a workload file cannot be audited at all
+    └── MissingDependencyError(ImportError)  an optional package is not installed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "LedgerError",
+    "MissingDependencyError",
+    "PriceError",
+    "TokenizerError",
+    "TokenomyError",
+    "UnknownNameError",
+    "WorkloadError",
+]
+
+
+class TokenomyError(Exception):
+    """Root of every error tokenomy raises on purpose."""
+
+
+class ConfigError(TokenomyError, ValueError):
+    """A setting or argument is invalid; the message names the value and the valid range."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A name was looked up in a registry that does not hold it."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class TokenizerError(TokenomyError, RuntimeError):
+    """A tokenizer could not be loaded (missing file, hash mismatch, bad format)."""
+
+
+class PriceError(TokenomyError, ValueError):
+    """A price table or a price override is malformed."""
+
+
+class LedgerError(TokenomyError, RuntimeError):
+    """The usage ledger cannot be opened, read or written."""
+
+
+class WorkloadError(TokenomyError, ValueError):
+    """A workload file cannot be audited at all (missing, unreadable, or no valid line)."""
+
+
+class MissingDependencyError(TokenomyError, ImportError):
+    """An optional package needed by the feature in use is not installed."""

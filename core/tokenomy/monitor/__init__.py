@@ -1,0 +1,17 @@
+"""Usage ledger: one record per LLM call, attributed and summed by any tag and time bucket."""
+
+from tokenomy.monitor.aggregate import Bucket, aggregate, bucket_start
+from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
+from tokenomy.monitor.records import UsageRecord, UsageSummary
+from tokenomy.monitor.sqlite import SQLiteLedger
+
+__all__ = [
+    "BaseLedger",
+    "Bucket",
+    "InMemoryLedger",
+    "SQLiteLedger",
+    "UsageRecord",
+    "UsageSummary",
+    "aggregate",
+    "bucket_start",
+]

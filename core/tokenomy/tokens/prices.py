@@ -1,0 +1,297 @@
+"""A dated price table (USD per million tokens) and cost estimates.
+
+The bundled table (``data/prices.json``) is derived from tokencost's
+``model_prices.json`` (MIT; itself from LiteLLM, MIT) by
+``scripts/build_price_table.py``; its ``as_of`` date says how old the prices are.
+Prices change: override them from a JSON file or in code.
+
+A model that is not in the table has no cost: :func:`estimate_cost` returns None
+and warns once, naming how to add the price. It never returns a silent 0.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tokenomy.errors import PriceError
+from tokenomy.tokens.usage import TokenUsage
+
+__all__ = ["Cost", "ModelPrice", "PriceTable", "UnknownModelPriceWarning", "estimate_cost"]
+
+_PER = 1_000_000.0
+
+
+class UnknownModelPriceWarning(UserWarning):
+    """A cost was asked for a model the price table does not know."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """Price and limits of one model.
+
+    Attributes:
+        model: canonical name.
+        input: USD per 1M input tokens.
+        output: USD per 1M output tokens (reasoning tokens are billed as output).
+        cached_input: USD per 1M cached input tokens; None when the provider has no
+            discount, in which case cached tokens cost ``input``.
+        context_window: maximum input tokens, when known.
+        max_output_tokens: maximum output tokens, when known.
+        provider: e.g. ``"openai"``.
+        supports_tools / supports_vision / supports_json: capabilities, when known.
+        aliases: other names that resolve to this entry (dated snapshots, …).
+    """
+
+    model: str
+    input: float
+    output: float
+    cached_input: float | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    provider: str | None = None
+    supports_tools: bool = False
+    supports_vision: bool = False
+    supports_json: bool = False
+    aliases: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("input", "output", "cached_input"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int | float) or value < 0):
+                raise PriceError(
+                    f"Price {name!r} of model {self.model!r} must be a number >= 0 "
+                    f"(USD per 1M tokens); got {value!r}."
+                )
+
+    def cost(self, usage: TokenUsage) -> Cost:
+        """Cost of ``usage`` at this price."""
+        cached = min(usage.cached_input_tokens, usage.input_tokens)
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        return Cost(
+            model=self.model,
+            input_usd=(usage.input_tokens - cached) * self.input / _PER,
+            cached_input_usd=cached * cached_price / _PER,
+            output_usd=usage.output_tokens * self.output / _PER,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """A cost in USD, split by kind of token."""
+
+    model: str
+    input_usd: float
+    cached_input_usd: float
+    output_usd: float
+
+    @property
+    def total_usd(self) -> float:
+        return self.input_usd + self.cached_input_usd + self.output_usd
+
+    def __str__(self) -> str:
+        return f"${self.total_usd:.6f} ({self.model})"
+
+
+_DATE_SUFFIX = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|@latest|-v\d+:\d+|:\w+)$")
+_VENDOR_DOT = re.compile(r"^(?:(?:us|eu|apac|global)\.)?(?:anthropic|meta|mistral|cohere|amazon)\.")
+
+
+def _candidates(model: str) -> Iterator[str]:
+    """Names to try for ``model``, most specific first."""
+    name = model.strip().lower()
+    yield name
+    parts = name.split("/")
+    for i in range(1, len(parts)):
+        yield "/".join(parts[i:])
+    base = _VENDOR_DOT.sub("", parts[-1])
+    yield base
+    stripped = _DATE_SUFFIX.sub("", base)
+    while stripped != base:
+        yield stripped
+        base, stripped = stripped, _DATE_SUFFIX.sub("", stripped)
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Model prices, looked up by name, alias, or a provider-prefixed/dated variant.
+
+    Example:
+        >>> table = PriceTable.default()
+        >>> table.get("openai/gpt-4o-2024-08-06").model
+        'gpt-4o'
+        >>> custom = table.with_prices({"my-model": {"input": 1.0, "output": 2.0}})
+        >>> round(custom.cost("my-model", TokenUsage(1_000_000, 500_000)).total_usd, 2)
+        2.0
+    """
+
+    prices: Mapping[str, ModelPrice]
+    as_of: str | None = None
+    source: str | None = None
+    _index: dict[str, ModelPrice] = field(default_factory=dict, init=False, repr=False)
+    _warned: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for price in self.prices.values():
+            for name in (price.model, *price.aliases):
+                self._index[name.lower()] = price
+
+    # -- construction ------------------------------------------------------------
+
+    @classmethod
+    def default(cls) -> PriceTable:
+        """The bundled table (see the module docstring for its source and date)."""
+        with _default_lock:
+            global _default_table
+            if _default_table is None:
+                raw = resources.files("tokenomy.tokens").joinpath("data", "prices.json")
+                _default_table = cls.from_dict(json.loads(raw.read_text()))
+            return _default_table
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PriceTable:
+        """Build a table from ``{"models": {name: {...}}, "as_of": ...}`` or ``{name: {...}}``.
+
+        Each model entry needs ``input`` and ``output`` (USD per 1M tokens); optional
+        keys are ``cached_input``, ``context_window``, ``max_output_tokens``,
+        ``provider``, ``supports_tools``, ``supports_vision``, ``supports_json`` and
+        ``aliases``.
+        """
+        if not isinstance(data, Mapping):
+            raise PriceError(f"A price table must be a JSON object; got {type(data).__name__}.")
+        models = data.get("models", data)
+        if not isinstance(models, Mapping):
+            raise PriceError("The 'models' entry of a price table must be an object.")
+        prices = {name: _price_from_entry(name, entry) for name, entry in models.items()
+                  if name not in ("as_of", "source", "currency", "unit")}
+        return cls(prices, as_of=data.get("as_of"), source=data.get("source"))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PriceTable:
+        """Read a table from a JSON file (same format as :meth:`from_dict`)."""
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text())
+        except OSError as exc:
+            raise PriceError(f"Cannot read price file {str(p)!r}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise PriceError(f"Price file {str(p)!r} is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+    def with_prices(
+        self, prices: Mapping[str, Mapping[str, Any]] | Iterable[ModelPrice] | PriceTable
+    ) -> PriceTable:
+        """A new table with ``prices`` added or replacing entries of the same name."""
+        if isinstance(prices, PriceTable):
+            extra = dict(prices.prices)
+        elif isinstance(prices, Mapping):
+            extra = {name: _price_from_entry(name, entry) for name, entry in prices.items()}
+        else:
+            extra = {p.model: p for p in prices}
+        return PriceTable({**self.prices, **extra}, as_of=self.as_of, source=self.source)
+
+    def with_file(self, path: str | Path) -> PriceTable:
+        """A new table overridden by the prices in a JSON file."""
+        return self.with_prices(PriceTable.from_file(path))
+
+    # -- lookup ------------------------------------------------------------------
+
+    def get(self, model: str | None) -> ModelPrice | None:
+        """The price of ``model``, or None if the table does not know it."""
+        if not model:
+            return None
+        for name in _candidates(model):
+            price = self._index.get(name)
+            if price is not None:
+                return price
+        return None
+
+    def cost(self, model: str | None, usage: TokenUsage) -> Cost | None:
+        """Cost of ``usage`` on ``model``; None (with one warning per model) if unknown."""
+        price = self.get(model)
+        if price is None:
+            key = model or ""
+            if key not in self._warned:
+                self._warned.add(key)
+                warnings.warn(
+                    f"tokenomy has no price for model {model!r}, so its cost is unknown (None). "
+                    "Add one with PriceTable.default().with_prices({"
+                    f"{model!r}: {{'input': <USD per 1M>, 'output': <USD per 1M>}}}}) or a JSON "
+                    "file (PriceTable.default().with_file(path), or TOKENOMY_TOKENS__PRICES_FILE for "
+                    "the CLI). See `tokenomy price --list` for the models it knows.",
+                    UnknownModelPriceWarning,
+                    stacklevel=3,
+                )
+            return None
+        return price.cost(usage)
+
+    def __contains__(self, model: object) -> bool:
+        return isinstance(model, str) and self.get(model) is not None
+
+    def __iter__(self) -> Iterator[ModelPrice]:
+        return iter(self.prices.values())
+
+    def __len__(self) -> int:
+        return len(self.prices)
+
+
+def _price_from_entry(name: str, entry: Any) -> ModelPrice:
+    if isinstance(entry, ModelPrice):
+        return replace(entry, model=name)
+    if not isinstance(entry, Mapping):
+        raise PriceError(f"Price entry for {name!r} must be an object; got {entry!r}.")
+    missing = [k for k in ("input", "output") if entry.get(k) is None]
+    if missing:
+        raise PriceError(
+            f"Price entry for {name!r} lacks {', '.join(missing)} (USD per 1M tokens). "
+            f"Example: {{{name!r}: {{'input': 2.5, 'output': 10.0}}}}."
+        )
+    known = {
+        "input", "output", "cached_input", "context_window", "max_output_tokens", "provider",
+        "supports_tools", "supports_vision", "supports_json", "aliases",
+    }
+    unknown = set(entry) - known
+    if unknown:
+        raise PriceError(
+            f"Price entry for {name!r} has unknown keys {sorted(unknown)}; valid keys: "
+            f"{sorted(known)}."
+        )
+    return ModelPrice(
+        model=name,
+        input=entry["input"],
+        output=entry["output"],
+        cached_input=entry.get("cached_input"),
+        context_window=entry.get("context_window"),
+        max_output_tokens=entry.get("max_output_tokens"),
+        provider=entry.get("provider"),
+        supports_tools=bool(entry.get("supports_tools", False)),
+        supports_vision=bool(entry.get("supports_vision", False)),
+        supports_json=bool(entry.get("supports_json", False)),
+        aliases=tuple(entry.get("aliases", ())),
+    )
+
+
+_default_lock = threading.Lock()
+_default_table: PriceTable | None = None
+
+
+def estimate_cost(
+    model: str | None, usage: TokenUsage, *, prices: PriceTable | None = None
+) -> Cost | None:
+    """Cost of ``usage`` on ``model`` with ``prices`` (default: the bundled table).
+
+    Returns None, with a :class:`UnknownModelPriceWarning`, for a model the table
+    does not know.
+
+    Example:
+        >>> round(estimate_cost("gpt-4o", TokenUsage(input_tokens=1000, output_tokens=100)).total_usd, 6)
+        0.0035
+    """
+    return (prices or PriceTable.default()).cost(model, usage)

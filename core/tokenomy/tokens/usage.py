@@ -1,0 +1,132 @@
+"""Token usage records that add up, and a parser for the usage shapes providers return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["UNATTRIBUTED", "TokenCount", "TokenUsage", "parse_usage"]
+
+UNATTRIBUTED = "unattributed"
+"""Bucket name for usage whose model (or tag) is not known. Nothing is dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCount:
+    """The result of counting a text or a list of chat messages.
+
+    Attributes:
+        tokens: the count.
+        model: the model the count is for (None when not given).
+        tokenizer: which tokenizer produced it, e.g. ``"o200k_base"``.
+        exact: True when it equals what the provider bills; False for an estimate.
+    """
+
+    tokens: int
+    model: str | None
+    tokenizer: str
+    exact: bool
+
+    def __int__(self) -> int:
+        return self.tokens
+
+    def __index__(self) -> int:
+        return self.tokens
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Tokens of one or more LLM calls; ``a + b`` adds field by field.
+
+    ``input_tokens`` includes ``cached_input_tokens`` and ``output_tokens`` includes
+    ``reasoning_tokens``, as in OpenAI's and LangChain's usage records.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        if not isinstance(other, TokenUsage):
+            return NotImplemented
+        return TokenUsage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or value is None:
+        return 0
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _get(obj: Any, key: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def parse_usage(raw: Any) -> TokenUsage | None:
+    """Read a provider's usage block into a :class:`TokenUsage`.
+
+    Understands OpenAI Chat Completions (``prompt_tokens``/``completion_tokens`` with
+    ``*_details``), OpenAI Responses and LangChain ``UsageMetadata``
+    (``input_tokens``/``output_tokens`` with ``input_token_details.cache_read``),
+    Anthropic's raw usage (cache reads and writes reported beside ``input_tokens``)
+    and Gemini's ``usage_metadata`` (``prompt_token_count``…). Mappings and objects
+    with those attributes both work.
+
+    Returns:
+        None when ``raw`` carries no recognisable token counts.
+    """
+    if raw is None:
+        return None
+    prompt = _get(raw, "prompt_tokens")
+    if prompt is not None:  # OpenAI Chat Completions
+        pdet = _get(raw, "prompt_tokens_details") or {}
+        cdet = _get(raw, "completion_tokens_details") or {}
+        return TokenUsage(
+            _int(prompt),
+            _int(_get(raw, "completion_tokens")),
+            _int(_get(pdet, "cached_tokens")),
+            _int(_get(cdet, "reasoning_tokens")),
+        )
+    gemini = _get(raw, "prompt_token_count")
+    if gemini is not None:  # Gemini
+        return TokenUsage(
+            _int(gemini),
+            _int(_get(raw, "candidates_token_count")) + _int(_get(raw, "thoughts_token_count")),
+            _int(_get(raw, "cached_content_token_count")),
+            _int(_get(raw, "thoughts_token_count")),
+        )
+    inp = _get(raw, "input_tokens")
+    if inp is None:
+        return None
+    out = _int(_get(raw, "output_tokens"))
+    anthropic_read = _get(raw, "cache_read_input_tokens")
+    if anthropic_read is not None or _get(raw, "cache_creation_input_tokens") is not None:
+        # Anthropic reports cache reads and writes *beside* input_tokens.
+        read = _int(anthropic_read)
+        write = _int(_get(raw, "cache_creation_input_tokens"))
+        return TokenUsage(_int(inp) + read + write, out, read, 0)
+    idet = _get(raw, "input_token_details") or _get(raw, "input_tokens_details") or {}
+    odet = _get(raw, "output_token_details") or _get(raw, "output_tokens_details") or {}
+    cached = _get(idet, "cache_read")
+    if cached is None:
+        cached = _get(idet, "cached_tokens")
+    reasoning = _get(odet, "reasoning")
+    if reasoning is None:
+        reasoning = _get(odet, "reasoning_tokens")
+    return TokenUsage(_int(inp), out, _int(cached), _int(reasoning))
