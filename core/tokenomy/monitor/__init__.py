@@ -2,6 +2,7 @@
 
 from tokenomy.monitor.aggregate import Bucket, aggregate, bucket_start
 from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
+from tokenomy.monitor.recorder import UsageRecorder
 from tokenomy.monitor.records import UsageRecord, UsageSummary
 from tokenomy.monitor.sqlite import SQLiteLedger
 
@@ -11,6 +12,7 @@ __all__ = [
     "InMemoryLedger",
     "SQLiteLedger",
     "UsageRecord",
+    "UsageRecorder",
     "UsageSummary",
     "aggregate",
     "bucket_start",

@@ -1,0 +1,196 @@
+"""Waste ``tokenomy audit`` can see without any model: repeated identical requests,
+large system prompts repeated on every call, and output caps far from real use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from tokenomy.audit.plugins import AuditContext, AuditedCall, AuditPlugin, SavingsEstimate
+from tokenomy.tokens.usage import TokenUsage
+
+__all__ = ["BUILTIN_PLUGINS", "ExactRepeatPlugin", "OutputCapPlugin", "PromptCachingPlugin"]
+
+_MIN_CACHEABLE_PREFIX: Final = 1024  # OpenAI caches prompts from 1,024 tokens on
+_PREFIX_TTL_S: Final = 300.0  # providers drop a cached prefix after ~5 min idle
+_MIN_GROUP_CALLS: Final = 20
+_CAP_PERCENTILE: Final = 0.95
+
+
+def _short(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _request_key(call: AuditedCall) -> str:
+    c = call.call
+    body = json.dumps(
+        [c.model, c.messages, c.prompt, c.tools], sort_keys=True, ensure_ascii=False, default=str
+    )
+    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+
+
+def _ordered(calls: tuple[AuditedCall, ...]) -> list[AuditedCall]:
+    return sorted(calls, key=lambda c: (c.call.timestamp or 0.0, c.call.line))
+
+
+class ExactRepeatPlugin:
+    """An exact-match cache: every request identical to an earlier one is a hit."""
+
+    name = "exact_cache"
+    title = "Exact-match cache"
+
+    def estimate(self, context: AuditContext) -> SavingsEstimate:
+        seen: dict[str, AuditedCall] = {}
+        repeats: dict[str, int] = defaultdict(int)
+        inp = out = hits = 0
+        cost = 0.0
+        for c in _ordered(context.calls):
+            key = _request_key(c)
+            if key in seen:
+                hits += 1
+                repeats[key] += 1
+                inp += c.usage.input_tokens
+                out += c.usage.output_tokens
+                cost += c.cost_usd or 0.0
+            else:
+                seen[key] = c
+        findings = [
+            f"{hits} of {len(context.calls)} calls repeat an earlier identical request "
+            f"({len(repeats)} distinct requests repeated)."
+        ]
+        for key, n in sorted(repeats.items(), key=lambda kv: -kv[1])[:3]:
+            first = seen[key].call
+            findings.append(f"x{n + 1} on {first.model}: {_short(first.last_user_text)!r}")
+        return SavingsEstimate(self.name, self.title, hits, inp, out, cost, tuple(findings))
+
+
+class PromptCachingPlugin:
+    """Provider prompt caching of a repeated system prompt (same tokens, cheaper).
+
+    A system prompt of at least 1,024 tokens sent again to the same model within
+    ``ttl_s`` seconds of its last use is billed at the cached-input price, when
+    the model has one and the call did not already report cached tokens.
+    """
+
+    name = "prompt_caching"
+    title = "Provider prompt caching"
+
+    def __init__(self, *, ttl_s: float = _PREFIX_TTL_S) -> None:
+        self.ttl_s = ttl_s
+
+    def estimate(self, context: AuditContext) -> SavingsEstimate:
+        last_use: dict[tuple[str, str], float] = {}
+        sizes: dict[str, tuple[int, int, str]] = {}  # prefix hash -> (tokens sent, calls, text)
+        affected = 0
+        cost = 0.0
+        total_input = sum(c.usage.input_tokens for c in context.calls) or 1
+        for c in _ordered(context.calls):
+            system = _system_prompt(c.call.messages)
+            if not system:
+                continue
+            digest = hashlib.blake2b(system.encode(), digest_size=12).hexdigest()
+            tokens = context.counter(c.call.model).count(system)
+            sent, n, _ = sizes.get(digest, (0, 0, system))
+            sizes[digest] = (sent + tokens, n + 1, system)
+            if tokens < _MIN_CACHEABLE_PREFIX:
+                continue
+            key = (c.call.model, digest)
+            now = c.call.timestamp or 0.0
+            previous = last_use.get(key)
+            last_use[key] = now
+            price = context.prices.get(c.call.model)
+            if (
+                previous is None
+                or now - previous > self.ttl_s
+                or price is None
+                or price.cached_input is None
+                or c.usage.cached_input_tokens
+            ):
+                continue
+            affected += 1
+            cost += tokens * (price.input - price.cached_input) / 1e6
+        findings = []
+        for sent, calls, text in sorted(sizes.values(), key=lambda v: -v[0])[:3]:
+            if calls < 2:
+                continue
+            findings.append(
+                f"A system prompt of ~{sent // calls:,} tokens is sent {calls:,} times: "
+                f"{sent:,} input tokens ({sent / total_input:.0%} of all input) - "
+                f"{_short(text, 40)!r}"
+            )
+        findings.append(
+            f"Counted only repeats within {self.ttl_s:.0f} s of the previous use, for prompts "
+            f"of >= {_MIN_CACHEABLE_PREFIX} tokens on models with a cached-input price."
+        )
+        return SavingsEstimate(self.name, self.title, affected, 0, 0, cost, tuple(findings))
+
+
+def _system_prompt(messages: Any) -> str:
+    if not messages:
+        return ""
+    first = messages[0]
+    if first.get("role") not in ("system", "developer"):
+        return ""
+    content = first.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+    return ""
+
+
+def _percentile(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+class OutputCapPlugin:
+    """Output caps at each feature's 95th-percentile answer length.
+
+    Per feature tag (or model, without one) with at least 20 calls, answers longer
+    than the group's p95 would be cut there. This saves output tokens on runaway
+    answers but shortens them: the response-length capability cuts at a semantic
+    boundary instead. It also flags ``max_tokens`` caps far above real use.
+    """
+
+    name = "output_caps"
+    title = "Output caps at p95 length"
+
+    def estimate(self, context: AuditContext) -> SavingsEstimate:
+        groups: dict[str, list[AuditedCall]] = defaultdict(list)
+        for c in context.calls:
+            groups[c.call.tags.get("feature") or c.call.model].append(c)
+        affected = out = 0
+        cost = 0.0
+        findings = []
+        for name, calls in sorted(groups.items()):
+            if len(calls) < _MIN_GROUP_CALLS:
+                continue
+            cap = _percentile([c.usage.output_tokens for c in calls], _CAP_PERCENTILE)
+            for c in calls:
+                excess = c.usage.output_tokens - cap
+                if excess > 0:
+                    affected += 1
+                    out += excess
+                    cost += context.cost(c.call.model, TokenUsage(0, excess)) or 0.0
+            caps = [c.call.max_tokens for c in calls if c.call.max_tokens]
+            if caps and min(caps) >= 4 * max(cap, 1):
+                findings.append(
+                    f"{name}: max_tokens is {min(caps):,}+ but 95% of answers use <= {cap:,} "
+                    "tokens; the cap is unused headroom."
+                )
+            elif not caps:
+                findings.append(f"{name}: no max_tokens set; 95% of answers use <= {cap:,} tokens.")
+        return SavingsEstimate(self.name, self.title, affected, 0, out, cost, tuple(findings))
+
+
+BUILTIN_PLUGINS: Final[dict[str, Callable[[], AuditPlugin]]] = {
+    ExactRepeatPlugin.name: ExactRepeatPlugin,
+    PromptCachingPlugin.name: PromptCachingPlugin,
+    OutputCapPlugin.name: OutputCapPlugin,
+}

@@ -1,0 +1,152 @@
+"""The audit: price every call of a workload, sum it by model, tag and time, find
+the most expensive requests, and ask each plug-in what its technique would save.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate, create_plugins
+from tokenomy.audit.workload import LineError, Workload, WorkloadCall, load_workload
+from tokenomy.monitor.aggregate import Bucket, aggregate
+from tokenomy.monitor.records import UsageRecord, UsageSummary
+from tokenomy.tokens.counter import TokenCounter
+from tokenomy.tokens.prices import PriceTable
+from tokenomy.tokens.usage import TokenUsage
+
+__all__ = ["AuditReport", "audit_calls", "run_audit", "sample_workload_path"]
+
+logger = logging.getLogger(__name__)
+
+_SKIPPED_TAG_TABLES = frozenset({"session", "request_id", "trace_id", "id"})
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Everything ``tokenomy audit`` prints and renders."""
+
+    workload: str
+    calls: tuple[AuditedCall, ...]
+    errors: tuple[LineError, ...]
+    totals: UsageSummary
+    by_model: list[UsageSummary]
+    by_tag: dict[str, list[UsageSummary]]
+    over_time: list[UsageSummary]
+    bucket: Bucket
+    top_requests: list[AuditedCall]
+    savings: list[SavingsEstimate]
+    unpriced_models: dict[str, int]
+    prices_as_of: str | None
+    seconds: float
+
+    @property
+    def period(self) -> tuple[float, float] | None:
+        times = [c.call.timestamp for c in self.calls if c.call.timestamp is not None]
+        return (min(times), max(times)) if times else None
+
+
+def sample_workload_path() -> Path:
+    """The sample workload bundled with tokenomy (built from public datasets)."""
+    packaged = resources.files("tokenomy.audit").joinpath("data", "sample.jsonl.gz")
+    if packaged.is_file():
+        return Path(str(packaged))
+    # Editable install: the file lives in the repository's examples folder.
+    repo = Path(__file__).resolve().parents[3] / "examples" / "workloads" / "sample.jsonl.gz"
+    return repo
+
+
+def _price_call(call: WorkloadCall, counter: TokenCounter, prices: PriceTable) -> AuditedCall:
+    if call.usage is not None:
+        usage, exact = call.usage, True
+    else:
+        if call.messages is not None:
+            inp = counter.measure(list(call.messages), tools=call.tools)
+        else:
+            inp = counter.measure(call.prompt or "")
+        out = counter.count(call.response) if call.response else 0
+        usage = TokenUsage(inp.tokens, out)
+        exact = False
+    price = prices.get(call.model)
+    return AuditedCall(call, usage, exact, None if price is None else price.cost(usage).total_usd)
+
+
+def audit_calls(
+    workload: Workload,
+    *,
+    prices: PriceTable | None = None,
+    plugins: Sequence[str] | None = None,
+    top: int = 10,
+    bucket: Bucket | None = None,
+) -> AuditReport:
+    """Audit already-loaded calls; see :func:`run_audit`."""
+    started = time.perf_counter()
+    prices = prices or PriceTable.default()
+    counters: dict[str, TokenCounter] = {}
+    audited = []
+    for call in workload.calls:
+        counter = counters.get(call.model) or counters.setdefault(call.model, TokenCounter(call.model))
+        audited.append(_price_call(call, counter, prices))
+    records = [
+        UsageRecord.from_usage(
+            a.call.model, a.usage, cost_usd=a.cost_usd, exact=a.exact, tags=a.call.tags,
+            source="audit", timestamp=a.call.timestamp or 0.0, latency_s=a.call.latency_s,
+        )
+        for a in audited
+    ]
+    unpriced = Counter(a.call.model for a in audited if a.cost_usd is None)
+    tag_keys = sorted({k for a in audited for k in a.call.tags} - _SKIPPED_TAG_TABLES)
+    times = [a.call.timestamp for a in audited if a.call.timestamp is not None]
+    span = (max(times) - min(times)) if times else 0.0
+    chosen: Bucket = bucket or ("hour" if span <= 2 * 86400 else "day" if span <= 120 * 86400 else "week")
+    context = AuditContext(audited, prices)
+    savings = []
+    for plugin in create_plugins(plugins):
+        try:
+            savings.append(plugin.estimate(context))
+        except Exception as exc:  # one broken plug-in must not sink the report
+            logger.exception("tokenomy audit: plug-in %r failed", plugin.name)
+            savings.append(
+                SavingsEstimate(plugin.name, plugin.title, 0, 0, 0, 0.0, (f"failed: {exc!r}",))
+            )
+    return AuditReport(
+        workload=workload.path,
+        calls=tuple(audited),
+        errors=workload.errors,
+        totals=aggregate(records, ())[0],
+        by_model=aggregate(records, ("model",)),
+        by_tag={k: aggregate(records, (k,)) for k in tag_keys},
+        over_time=aggregate([r for r in records if r.timestamp], (), bucket=chosen),
+        bucket=chosen,
+        top_requests=sorted(audited, key=lambda a: -(a.cost_usd or 0.0))[:top],
+        savings=savings,
+        unpriced_models=dict(unpriced),
+        prices_as_of=prices.as_of,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def run_audit(
+    path: str | Path | None = None,
+    *,
+    prices: PriceTable | None = None,
+    plugins: Sequence[str] | None = None,
+    top: int = 10,
+    progress: Callable[[int], None] | None = None,
+) -> AuditReport:
+    """Audit a workload file (default: the bundled sample).
+
+    Args:
+        path: a ``.jsonl``/``.jsonl.gz`` workload; None audits the bundled sample.
+        prices: price table (default: the bundled one).
+        plugins: names of the savings plug-ins to run (default: all registered).
+        top: how many of the most expensive requests to list.
+        progress: called with bytes read, for a progress bar.
+    """
+    workload = load_workload(path or sample_workload_path(), progress=progress)
+    return audit_calls(workload, prices=prices, plugins=plugins, top=top)

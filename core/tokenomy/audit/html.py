@@ -1,0 +1,175 @@
+"""The audit as one self-contained HTML file with inline SVG charts (no scripts,
+no external assets, so it opens offline and can be attached to a ticket)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from html import escape
+
+from tokenomy.audit.core import AuditReport
+from tokenomy.audit.text import cost_cell, human, usd
+from tokenomy.monitor.records import UsageSummary
+
+__all__ = ["render_html"]
+
+_PALETTE = ("#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#b7791f")
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;color:#1a202c;padding:0 1rem}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;
+border-bottom:1px solid #e2e8f0;padding-bottom:.3rem}
+.muted{color:#718096}.cards{display:flex;gap:1rem;flex-wrap:wrap;margin:1rem 0}
+.card{background:#f7fafc;border:1px solid #e2e8f0;border-radius:8px;padding:.7rem 1rem;
+min-width:150px}.card b{display:block;font-size:1.3rem}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{padding:.3rem .5rem;
+border-bottom:1px solid #edf2f7;text-align:right}th:first-child,td:first-child{text-align:left}
+th{background:#f7fafc;font-weight:600}td.text{text-align:left;max-width:380px;overflow:hidden;
+text-overflow:ellipsis;white-space:nowrap}ul{padding-left:1.2rem}.warn{color:#c53030}
+svg text{font:11px system-ui,sans-serif;fill:#4a5568}
+"""
+
+
+def _bars(labels: Sequence[str], values: Sequence[float], *, width: int = 640) -> str:
+    """Horizontal bar chart (one bar per label)."""
+    if not values:
+        return "<p class='muted'>No data.</p>"
+    row, label_w = 22, 190
+    top = max(values) or 1.0
+    height = row * len(values) + 8
+    parts = [f"<svg width='{width}' height='{height}' role='img'>"]
+    for i, (label, v) in enumerate(zip(labels, values)):
+        y = 4 + i * row
+        w = max(1.0, (width - label_w - 90) * v / top)
+        color = _PALETTE[i % len(_PALETTE)]
+        parts.append(
+            f"<text x='{label_w - 6}' y='{y + 14}' text-anchor='end'>{escape(label[:28])}</text>"
+            f"<rect x='{label_w}' y='{y + 3}' width='{w:.1f}' height='{row - 7}' fill='{color}'>"
+            f"<title>{escape(label)}: {usd(v)}</title></rect>"
+            f"<text x='{label_w + w + 6:.1f}' y='{y + 14}'>{usd(v)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _time_chart(rows: Sequence[UsageSummary], bucket: str, *, width: int = 1000,
+                height: int = 220) -> str:
+    """Vertical bars of cost per time bucket."""
+    points = [(r.bucket_start or 0.0, r.cost_usd) for r in rows if r.bucket_start is not None]
+    if not points:
+        return "<p class='muted'>No timestamps in the workload.</p>"
+    left, bottom = 60, 30
+    plot_w, plot_h = width - left - 10, height - bottom - 10
+    top = max(v for _, v in points) or 1.0
+    bar_w = max(1.0, plot_w / len(points) - 1)
+    parts = [f"<svg width='{width}' height='{height}' role='img'>",
+             f"<line x1='{left}' y1='{10 + plot_h}' x2='{width - 10}' y2='{10 + plot_h}' "
+             "stroke='#a0aec0'/>",
+             f"<text x='{left - 6}' y='16' text-anchor='end'>{usd(top)}</text>",
+             f"<text x='{left - 6}' y='{10 + plot_h}' text-anchor='end'>$0</text>"]
+    fmt = "%m-%d %H:00" if bucket in ("hour", "minute") else "%Y-%m-%d"
+    step = max(1, len(points) // 8)
+    for i, (t, v) in enumerate(points):
+        x = left + i * (plot_w / len(points))
+        h = plot_h * v / top
+        label = dt.datetime.fromtimestamp(t, tz=dt.timezone.utc).strftime(fmt)
+        parts.append(
+            f"<rect x='{x:.1f}' y='{10 + plot_h - h:.1f}' width='{bar_w:.1f}' height='{h:.1f}' "
+            f"fill='{_PALETTE[0]}'><title>{label}: {usd(v)}</title></rect>"
+        )
+        if i % step == 0:
+            parts.append(f"<text x='{x:.1f}' y='{height - 8}'>{label}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], text_cols: Sequence[int] = ()
+           ) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for r in rows:
+        cells = "".join(
+            f"<td class='text' title='{escape(c)}'>{escape(c)}</td>" if i in text_cols
+            else f"<td>{escape(c)}</td>"
+            for i, c in enumerate(r)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _summary_table(rows: Sequence[UsageSummary], key: str, total: float) -> str:
+    return _table(
+        [key, "calls", "input tokens", "output tokens", "cost", "share"],
+        [[s.group.get(key, ""), f"{s.calls:,}", f"{s.input_tokens:,}", f"{s.output_tokens:,}",
+          cost_cell(s),
+          f"{(s.cost_usd / total if total else 0):.1%}"] for s in rows],
+    )
+
+
+def render_html(report: AuditReport) -> str:
+    """The report as a standalone HTML document."""
+    t = report.totals
+    period = report.period
+    when = ""
+    if period:
+        a, b = (dt.datetime.fromtimestamp(x, tz=dt.timezone.utc).strftime("%Y-%m-%d") for x in period)
+        when = f"{a} to {b}"
+    saved = sum(s.cost_saved_usd for s in report.savings)
+    cards = [
+        ("Calls", f"{t.calls:,}"),
+        ("Input tokens", human(t.input_tokens)),
+        ("Output tokens", human(t.output_tokens)),
+        ("Cost", usd(t.cost_usd)),
+        ("Estimated counts", f"{(t.estimated_calls / t.calls if t.calls else 0):.0%} of calls"),
+    ]
+    html = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>tokenomy audit - {escape(report.workload)}</title><style>{_CSS}</style></head><body>",
+        "<h1>Where the tokens and dollars go</h1>",
+        f"<p class='muted'>{escape(report.workload)} · {escape(when)} · prices as of "
+        f"{escape(report.prices_as_of or 'unknown')} · generated by tokenomy audit</p>",
+        "<div class='cards'>"
+        + "".join(f"<div class='card'><span class='muted'>{k}</span><b>{escape(v)}</b></div>"
+                  for k, v in cards)
+        + "</div>",
+    ]
+    if report.unpriced_models:
+        names = ", ".join(f"{m} ({n} calls)" for m, n in sorted(report.unpriced_models.items()))
+        html.append(f"<p class='warn'>No price known for {escape(names)}: left out of costs.</p>")
+    html.append(f"<h2>Cost over time (per {report.bucket}, UTC)</h2>")
+    html.append(_time_chart(report.over_time, report.bucket))
+    html.append("<h2>Cost by model</h2>")
+    html.append(_bars([s.group["model"] for s in report.by_model],
+                      [s.cost_usd for s in report.by_model]))
+    html.append(_summary_table(report.by_model, "model", t.cost_usd))
+    for key, rows in report.by_tag.items():
+        html.append(f"<h2>Cost by {escape(key)}</h2>")
+        top = rows[:12]
+        html.append(_bars([s.group[key] for s in top], [s.cost_usd for s in top]))
+        html.append(_summary_table(top, key, t.cost_usd))
+    html.append(f"<h2>What each technique would save ({usd(saved)} in all, not additive)</h2>")
+    html.append(_table(
+        ["technique", "calls affected", "input tokens saved", "output tokens saved", "$ saved",
+         "of spend"],
+        [[s.title, f"{s.calls_affected:,}", f"{s.input_tokens_saved:,}",
+          f"{s.output_tokens_saved:,}", usd(s.cost_saved_usd),
+          f"{(s.cost_saved_usd / t.cost_usd if t.cost_usd else 0):.1%}"] for s in report.savings],
+    ))
+    findings = [f"<li><b>{escape(s.title)}:</b> {escape(f)}</li>"
+                for s in report.savings for f in s.findings]
+    if findings:
+        html.append("<h2>Findings</h2><ul>" + "".join(findings) + "</ul>")
+    html.append("<h2>Most expensive requests</h2>")
+    html.append(_table(
+        ["id", "model", "input", "output", "cost", "tags", "asked"],
+        [[a.call.id, a.call.model, f"{a.usage.input_tokens:,}", f"{a.usage.output_tokens:,}",
+          usd(a.cost_usd), ", ".join(f"{k}={v}" for k, v in a.call.tags.items()),
+          a.call.last_user_text[:300]] for a in report.top_requests],
+        text_cols=(5, 6),
+    ))
+    if report.errors:
+        html.append(f"<h2 class='warn'>Skipped lines ({len(report.errors)})</h2><ul>")
+        html.extend(f"<li>{escape(str(e))}</li>" for e in report.errors[:200])
+        html.append("</ul>")
+    html.append("</body></html>")
+    return "\n".join(html)

@@ -1,0 +1,123 @@
+"""The audit as plain-text tables, for the terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from tokenomy.audit.core import AuditReport
+from tokenomy.monitor.records import UsageSummary
+
+__all__ = ["cost_cell", "format_table", "human", "render_text", "usd"]
+
+_MAX_TAG_ROWS = 8
+
+
+def human(n: float) -> str:
+    """1234567 -> '1.23M'."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{unit}"
+    return f"{n:,.0f}"
+
+
+def usd(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"${x:,.2f}" if abs(x) >= 1 else f"${x:.4f}"
+
+
+def day(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def cost_cell(s: UsageSummary) -> str:
+    """Cost of a group; 'n/a' when no call in it has a price, '+?' when some lack one."""
+    if s.unpriced_calls and s.unpriced_calls == s.calls:
+        return "n/a"
+    return usd(s.cost_usd) + (" +?" if s.unpriced_calls else "")
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to width; the first column left-aligned, the rest right-aligned."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    out.extend(line(r) for r in rows)
+    return "\n".join(out)
+
+
+def _summary_rows(rows: Sequence[UsageSummary], key: str, total_cost: float) -> list[list[str]]:
+    out = []
+    for s in rows:
+        share = s.cost_usd / total_cost if total_cost else 0.0
+        out.append([
+            s.group.get(key, ""), f"{s.calls:,}", human(s.input_tokens), human(s.output_tokens),
+            cost_cell(s), f"{share:.0%}",
+        ])
+    return out
+
+
+def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
+    """The full terminal report."""
+    t = report.totals
+    parts = [f"tokenomy audit - {report.workload}"]
+    period = report.period
+    when = f", {day(period[0])} -> {day(period[1])} UTC" if period else ""
+    skipped = f" ({len(report.errors)} broken lines skipped)" if report.errors else ""
+    parts.append(
+        f"{t.calls:,} calls{skipped}{when}; prices as of {report.prices_as_of or 'unknown'}"
+    )
+    est = f"{t.estimated_calls / t.calls:.0%}" if t.calls else "0%"
+    parts.append(
+        f"Spent: {human(t.input_tokens)} input + {human(t.output_tokens)} output tokens = "
+        f"{usd(t.cost_usd)}  (token counts estimated for {est} of calls: no usage in the log)"
+    )
+    if report.unpriced_models:
+        names = ", ".join(f"{m} ({n})" for m, n in sorted(report.unpriced_models.items()))
+        parts.append(f"No price known for: {names}; their cost is left out (see `tokenomy price`).")
+    headers = ["", "calls", "input", "output", "cost", "share"]
+    parts.append("\nBy model\n" + format_table(["model", *headers[1:]],
+                                               _summary_rows(report.by_model, "model", t.cost_usd)))
+    for key, rows in report.by_tag.items():
+        shown = rows[:_MAX_TAG_ROWS]
+        more = f"\n  … {len(rows) - len(shown)} more" if len(rows) > len(shown) else ""
+        parts.append(f"\nBy {key}\n" + format_table([key, *headers[1:]],
+                                                     _summary_rows(shown, key, t.cost_usd)) + more)
+    rows = [
+        [a.call.id, a.call.model, human(a.usage.input_tokens), human(a.usage.output_tokens),
+         usd(a.cost_usd), a.call.tags.get("feature", ""), _short(a.call.last_user_text)]
+        for a in report.top_requests
+    ]
+    parts.append("\nMost expensive requests\n" + format_table(
+        ["id", "model", "input", "output", "cost", "feature", "asked"], rows))
+    rows = []
+    for s in report.savings:
+        share = s.cost_saved_usd / t.cost_usd if t.cost_usd else 0.0
+        rows.append([s.title, f"{s.calls_affected:,}", human(s.input_tokens_saved),
+                     human(s.output_tokens_saved), usd(s.cost_saved_usd), f"{share:.1%}"])
+    parts.append("\nWhat each technique would save on this workload\n" + format_table(
+        ["technique", "calls", "input saved", "output saved", "$ saved", "of spend"], rows))
+    findings = [f"- [{s.title}] {f}" for s in report.savings for f in s.findings]
+    if findings:
+        parts.append("\nFindings\n" + "\n".join(findings))
+    if report.errors:
+        shown_errors = [f"- {e}" for e in report.errors[:20]]
+        if len(report.errors) > 20:
+            shown_errors.append(f"- … and {len(report.errors) - 20} more")
+        parts.append("\nSkipped lines\n" + "\n".join(shown_errors))
+    if html_path:
+        parts.append(f"\nHTML report: {html_path}")
+    parts.append(f"(audited in {report.seconds:.1f} s)")
+    return "\n".join(parts)
+
+
+def _short(text: str, n: int = 48) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -1,0 +1,201 @@
+"""The ``tokenomy`` command: ``audit``, ``count`` and ``price``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tokenomy.errors import TokenomyError
+from tokenomy.tokens.prices import PriceTable, UnknownModelPriceWarning
+
+__all__ = ["main"]
+
+
+def _prices(path: str | None) -> PriceTable:
+    from tokenomy.settings import Settings
+
+    table = Settings.from_env().price_table()
+    return table.with_file(path) if path else table
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from tokenomy.audit import render_html, render_text, run_audit
+
+    bar: Any = None
+    progress = None
+    if args.workload and not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        size = Path(args.workload).stat().st_size if Path(args.workload).is_file() else None
+        bar = tqdm(total=size, unit="B", unit_scale=True, desc="reading", file=sys.stderr,
+                   leave=False)
+        progress = bar.update
+    only = [p.strip() for p in args.only.split(",")] if args.only else None
+    try:
+        report = run_audit(args.workload, prices=_prices(args.prices), plugins=only,
+                           top=args.top, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    html_path = None
+    if not args.no_html:
+        html_path = str(Path(args.html))
+        Path(html_path).write_text(render_html(report), encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps(_report_json(report), indent=1), encoding="utf-8")
+    print(render_text(report, html_path=html_path))
+    return 0
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    t = report.totals
+    return {
+        "workload": report.workload,
+        "calls": t.calls,
+        "skipped_lines": [{"line": e.line, "reason": e.reason} for e in report.errors],
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "cost_usd": t.cost_usd,
+        "estimated_calls": t.estimated_calls,
+        "by_model": {s.group["model"]: {"calls": s.calls, "input_tokens": s.input_tokens,
+                                        "output_tokens": s.output_tokens, "cost_usd": s.cost_usd}
+                     for s in report.by_model},
+        "savings": [{"name": s.name, "title": s.title, "calls_affected": s.calls_affected,
+                     "input_tokens_saved": s.input_tokens_saved,
+                     "output_tokens_saved": s.output_tokens_saved,
+                     "cost_saved_usd": s.cost_saved_usd, "findings": list(s.findings),
+                     "metrics": dict(s.metrics)} for s in report.savings],
+    }
+
+
+def _cmd_count(args: argparse.Namespace) -> int:
+    from tokenomy.tokens import count_tokens
+
+    sources: list[tuple[str, str]] = []
+    if args.text is not None:
+        sources.append(("<text>", args.text))
+    for name in args.files:
+        if name == "-":
+            sources.append(("<stdin>", sys.stdin.read()))
+        else:
+            sources.append((name, Path(name).read_text(encoding="utf-8", errors="replace")))
+    if not sources:
+        print("tokenomy count: give one or more files, '-' for stdin, or --text", file=sys.stderr)
+        return 2
+    total = 0
+    for name, text in sources:
+        payload: Any = text
+        if name.endswith(".json"):
+            try:
+                data = json.loads(text)
+                messages = data.get("messages") if isinstance(data, dict) else data
+                if isinstance(messages, list) and all(isinstance(m, dict) for m in messages):
+                    payload = messages
+            except json.JSONDecodeError:
+                pass
+        result = count_tokens(payload, model=args.model)
+        total += result.tokens
+        kind = "chat" if isinstance(payload, list) else "text"
+        flag = "exact" if result.exact else "estimate"
+        print(f"{result.tokens:>10,}  {name}  ({kind}, {result.tokenizer}, {flag})")
+    if len(sources) > 1:
+        print(f"{total:>10,}  total ({args.model})")
+    return 0
+
+
+def _cmd_price(args: argparse.Namespace) -> int:
+    from tokenomy.audit.text import format_table
+    from tokenomy.tokens import TokenUsage
+
+    table = _prices(args.prices)
+    usage = TokenUsage(args.input_tokens, args.output_tokens, args.cached_tokens)
+    models = args.models or ([p.model for p in table] if args.list or not args.models else [])
+    rows = []
+    missing = []
+    for name in models:
+        price = table.get(name)
+        if price is None:
+            missing.append(name)
+            continue
+        cached = "-" if price.cached_input is None else f"{price.cached_input:g}"
+        row = [price.model, price.provider or "", f"{price.input:g}", cached, f"{price.output:g}",
+               f"{price.context_window:,}" if price.context_window else "?"]
+        if usage.total_tokens:
+            row.append(f"${price.cost(usage).total_usd:.6f}")
+        rows.append(row)
+    headers = ["model", "provider", "input $/1M", "cached $/1M", "output $/1M", "context"]
+    if usage.total_tokens:
+        headers.append(f"cost of {usage.input_tokens:,} in + {usage.output_tokens:,} out")
+    if rows:
+        print(format_table(headers, rows))
+    print(f"prices as of {table.as_of or 'unknown'}; source: {table.source or 'user'}")
+    for name in missing:
+        print(
+            f"no price for {name!r}: add it with a JSON file passed as --prices FILE or set in "
+            'TOKENOMY_TOKENS__PRICES_FILE, e.g. {"' + name + '": {"input": 1.0, "output": 2.0}}',
+            file=sys.stderr,
+        )
+    return 1 if missing else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tokenomy", description="Where your LLM tokens and dollars go, and how to spend fewer."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    audit = sub.add_parser(
+        "audit", help="audit a workload (JSON Lines of LLM calls); default: the bundled sample",
+        description="Audit a workload: JSON Lines of LLM calls in OpenAI chat format (model, "
+        "messages, response, usage, timestamp, tags). Prints per-model and per-tag tables, the "
+        "most expensive requests, waste, and what each technique would save; writes an HTML "
+        "report. With no argument, audits the bundled sample workload.",
+    )
+    audit.add_argument("workload", nargs="?", help="workload .jsonl or .jsonl.gz")
+    audit.add_argument("--html", default="tokenomy-report.html", help="HTML report path")
+    audit.add_argument("--no-html", action="store_true", help="do not write the HTML report")
+    audit.add_argument("--json", help="also write a JSON summary here")
+    audit.add_argument("--top", type=int, default=10, help="most expensive requests to list")
+    audit.add_argument("--prices", help="JSON price file overriding the bundled prices")
+    audit.add_argument("--only", help="comma-separated savings plug-ins to run")
+    audit.add_argument("--no-progress", action="store_true", help="no progress bar")
+    audit.set_defaults(func=_cmd_audit)
+
+    count = sub.add_parser("count", help="count tokens of files, stdin ('-') or --text")
+    count.add_argument("files", nargs="*", help="text files; .json with chat messages counts as chat")
+    count.add_argument("--model", default="gpt-4o", help="model whose tokenizer to use")
+    count.add_argument("--text", help="count this text")
+    count.set_defaults(func=_cmd_count)
+
+    price = sub.add_parser("price", help="show model prices, or what a call would cost")
+    price.add_argument("models", nargs="*", help="model names (default: all)")
+    price.add_argument("--list", action="store_true", help="list every model in the table")
+    price.add_argument("--input-tokens", type=int, default=0)
+    price.add_argument("--output-tokens", type=int, default=0)
+    price.add_argument("--cached-tokens", type=int, default=0)
+    price.add_argument("--prices", help="JSON price file overriding the bundled prices")
+    price.set_defaults(func=_cmd_price)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tokenomy`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("ignore", UnknownModelPriceWarning)  # reported in the output instead
+    try:
+        return int(args.func(args))
+    except TokenomyError as exc:
+        print(f"tokenomy {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"tokenomy {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
