@@ -23,6 +23,7 @@ CACHE_HIT_KEY = "tokenomy_cache_hit"
 value names the technique (e.g. ``"semantic_cache"``)."""
 
 _SKIP_METADATA_PREFIXES = ("ls_", "langgraph_", "checkpoint_", "lc_", "__")
+_INTERNAL_TAG_PREFIXES = ("seq:", "map:", "graph:", "langsmith:")  # LangChain's own run tags
 
 
 def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -63,14 +64,15 @@ def tags_from_run(
             out[key] = str(value)
     plain = []
     for tag in tags or ():
+        if tag.startswith(_INTERNAL_TAG_PREFIXES):
+            continue
         for sep in (":", "="):
             if sep in tag:
                 key, _, value = tag.partition(sep)
                 out[key.strip()] = value.strip()
                 break
         else:
-            if not tag.startswith(("seq:", "map:", "graph:", "langsmith:")):
-                plain.append(tag)
+            plain.append(tag)
     if plain:
         out.setdefault("tags", ",".join(sorted(set(plain))))
     return out

@@ -83,3 +83,21 @@ def cassette(name: str) -> Iterator[None]:
         raise RuntimeError(f"cassette {path} is missing: run `make cassettes` to record it")
     with recorder().use_cassette(f"{name}.yaml"):
         yield
+
+
+def recorded_usages(name: str) -> list[tuple[int, int]]:
+    """(prompt_tokens, completion_tokens) of each JSON response in a cassette."""
+    import json
+
+    import yaml
+
+    data = yaml.safe_load((CASSETTES / f"{name}.yaml").read_text())
+    out = []
+    for interaction in data["interactions"]:
+        body = interaction["response"]["body"]["string"]
+        try:
+            usage = json.loads(body)["usage"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        out.append((usage["prompt_tokens"], usage["completion_tokens"]))
+    return out

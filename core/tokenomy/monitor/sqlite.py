@@ -104,10 +104,17 @@ class SQLiteLedger(BaseLedger):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LedgerError(f"Cannot create the folder for ledger {str(self.path)!r}: {exc}") from exc
-        conn = self._conn()
         try:
-            conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+            conn = self._conn()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != _SCHEMA_VERSION:  # a new file (or an older schema) needs the table
+                conn.executescript(_SCHEMA)
+        except (sqlite3.DatabaseError, LedgerError) as exc:
+            if "locked" in str(exc):
+                raise LedgerError(
+                    f"Ledger {str(self.path)!r} stayed locked by another writer for more than "
+                    f"{timeout_s} s; retry, or raise timeout_s."
+                ) from exc
             raise LedgerError(
                 f"{str(self.path)!r} is not a usable tokenomy ledger ({exc}). Point SQLiteLedger at a "
                 "new file, or move this one aside."
