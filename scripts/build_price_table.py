@@ -153,7 +153,9 @@ def build(source_path: Path) -> dict[str, object]:
 
 
 def main() -> None:
-    src = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/eval-data/tokencost/model_prices.json")
+    src = Path(
+        sys.argv[1] if len(sys.argv) > 1 else "../shared/eval-data/tokencost/model_prices.json"
+    )
     out = Path(__file__).resolve().parents[1] / "core/tokenomy/tokens/data/prices.json"
     table = build(src)
     out.write_text(json.dumps(table, indent=1, sort_keys=False) + "\n")

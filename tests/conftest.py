@@ -18,7 +18,6 @@ sys.path.insert(0, str(Path(__file__).parent / "_support"))
 REPO = Path(__file__).resolve().parents[1]
 
 import pytest  # noqa: E402
-
 from cassettes import BASE_URL, RECORDING, openai_compatible_server  # noqa: E402
 
 

@@ -32,13 +32,19 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         size = Path(args.workload).stat().st_size if Path(args.workload).is_file() else None
-        bar = tqdm(total=size, unit="B", unit_scale=True, desc="reading", file=sys.stderr,
-                   leave=False)
+        bar = tqdm(
+            total=size, unit="B", unit_scale=True, desc="reading", file=sys.stderr, leave=False
+        )
         progress = bar.update
     only = [p.strip() for p in args.only.split(",")] if args.only else None
     try:
-        report = run_audit(args.workload, prices=_prices(args.prices), plugins=only,
-                           top=args.top, progress=progress)
+        report = run_audit(
+            args.workload,
+            prices=_prices(args.prices),
+            plugins=only,
+            top=args.top,
+            progress=progress,
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -62,14 +68,28 @@ def _report_json(report: Any) -> dict[str, Any]:
         "output_tokens": t.output_tokens,
         "cost_usd": t.cost_usd,
         "estimated_calls": t.estimated_calls,
-        "by_model": {s.group["model"]: {"calls": s.calls, "input_tokens": s.input_tokens,
-                                        "output_tokens": s.output_tokens, "cost_usd": s.cost_usd}
-                     for s in report.by_model},
-        "savings": [{"name": s.name, "title": s.title, "calls_affected": s.calls_affected,
-                     "input_tokens_saved": s.input_tokens_saved,
-                     "output_tokens_saved": s.output_tokens_saved,
-                     "cost_saved_usd": s.cost_saved_usd, "findings": list(s.findings),
-                     "metrics": dict(s.metrics)} for s in report.savings],
+        "by_model": {
+            s.group["model"]: {
+                "calls": s.calls,
+                "input_tokens": s.input_tokens,
+                "output_tokens": s.output_tokens,
+                "cost_usd": s.cost_usd,
+            }
+            for s in report.by_model
+        },
+        "savings": [
+            {
+                "name": s.name,
+                "title": s.title,
+                "calls_affected": s.calls_affected,
+                "input_tokens_saved": s.input_tokens_saved,
+                "output_tokens_saved": s.output_tokens_saved,
+                "cost_saved_usd": s.cost_saved_usd,
+                "findings": list(s.findings),
+                "metrics": dict(s.metrics),
+            }
+            for s in report.savings
+        ],
     }
 
 
@@ -123,8 +143,14 @@ def _cmd_price(args: argparse.Namespace) -> int:
             missing.append(name)
             continue
         cached = "-" if price.cached_input is None else f"{price.cached_input:g}"
-        row = [price.model, price.provider or "", f"{price.input:g}", cached, f"{price.output:g}",
-               f"{price.context_window:,}" if price.context_window else "?"]
+        row = [
+            price.model,
+            price.provider or "",
+            f"{price.input:g}",
+            cached,
+            f"{price.output:g}",
+            f"{price.context_window:,}" if price.context_window else "?",
+        ]
         if usage.total_tokens:
             row.append(f"${price.cost(usage).total_usd:.6f}")
         rows.append(row)
@@ -150,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     audit = sub.add_parser(
-        "audit", help="audit a workload (JSON Lines of LLM calls); default: the bundled sample",
+        "audit",
+        help="audit a workload (JSON Lines of LLM calls); default: the bundled sample",
         description="Audit a workload: JSON Lines of LLM calls in OpenAI chat format (model, "
         "messages, response, usage, timestamp, tags). Prints per-model and per-tag tables, the "
         "most expensive requests, waste, and what each technique would save; writes an HTML "
@@ -167,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(func=_cmd_audit)
 
     count = sub.add_parser("count", help="count tokens of files, stdin ('-') or --text")
-    count.add_argument("files", nargs="*", help="text files; .json with chat messages counts as chat")
+    count.add_argument(
+        "files", nargs="*", help="text files; .json with chat messages counts as chat"
+    )
     count.add_argument("--model", default="gpt-4o", help="model whose tokenizer to use")
     count.add_argument("--text", help="count this text")
     count.set_defaults(func=_cmd_count)

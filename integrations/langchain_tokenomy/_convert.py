@@ -52,9 +52,7 @@ def model_from_run(
     return None
 
 
-def tags_from_run(
-    tags: Sequence[str] | None, metadata: Mapping[str, Any] | None
-) -> dict[str, str]:
+def tags_from_run(tags: Sequence[str] | None, metadata: Mapping[str, Any] | None) -> dict[str, str]:
     """Record tags from run metadata (scalar values) and ``"key:value"`` run tags."""
     out: dict[str, str] = {}
     for key, value in (metadata or {}).items():

@@ -18,7 +18,6 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from typing_extensions import override
 
 from langchain_tokenomy._convert import (
-    CACHE_HIT_KEY,
     model_from_run,
     tags_from_run,
     to_openai_messages,
@@ -141,7 +140,9 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         if run is None:  # started before this handler was attached
             run = _Run(started=time.perf_counter(), model=None, tags={})
         latency: float | None = time.perf_counter() - run.started
-        first = response.generations[0][0] if response.generations and response.generations[0] else None
+        first = (
+            response.generations[0][0] if response.generations and response.generations[0] else None
+        )
         message = first.message if isinstance(first, ChatGeneration) else None
         usage, cache_marker = usage_from_result(response, message)
         model = _served_model(message, response) or run.model

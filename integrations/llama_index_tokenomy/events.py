@@ -22,7 +22,11 @@ from llama_index.core.instrumentation.events.llm import (
 from pydantic import PrivateAttr
 from typing_extensions import override
 
-from llama_index_tokenomy._convert import model_from_payload, to_openai_messages, usage_from_response
+from llama_index_tokenomy._convert import (
+    model_from_payload,
+    to_openai_messages,
+    usage_from_response,
+)
 from tokenomy.monitor import BaseLedger, UsageRecorder
 from tokenomy.tokens import PriceTable
 

@@ -41,9 +41,23 @@ def smollm2_gguf() -> Path:
 def openai_compatible_server() -> Iterator[str]:
     """Serve SmolLM2 on BASE_URL until the block ends; stopped by PID."""
     cmd = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
-        "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(SERVER_PORT),
-        "--n_ctx", "2048", "--n_threads", "2", "--seed", "0",
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(smollm2_gguf()),
+        "--model_alias",
+        MODEL,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(SERVER_PORT),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "2",
+        "--seed",
+        "0",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

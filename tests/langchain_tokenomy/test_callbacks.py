@@ -7,30 +7,33 @@ import pytest
 
 pytest.importorskip("langchain_core")
 
-from langchain_core.caches import InMemoryCache  # noqa: E402
-from langchain_core.callbacks import CallbackManagerForLLMRun  # noqa: E402
-from langchain_core.globals import set_llm_cache  # noqa: E402
-from langchain_core.language_models import (  # noqa: E402
+from langchain_core.caches import InMemoryCache
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.globals import set_llm_cache
+from langchain_core.language_models import (
     BaseChatModel,
     FakeListChatModel,
     FakeListLLM,
     GenericFakeChatModel,
 )
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage  # noqa: E402
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult  # noqa: E402
-from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.prompts import ChatPromptTemplate
 
-import langchain_tokenomy as lt  # noqa: E402
-from tokenomy.monitor import InMemoryLedger, SQLiteLedger  # noqa: E402
-from tokenomy.tokens import count_tokens  # noqa: E402
+import langchain_tokenomy as lt
+from tokenomy.monitor import InMemoryLedger, SQLiteLedger
+from tokenomy.tokens import count_tokens
 
 USAGE = {"input_tokens": 12, "output_tokens": 4, "total_tokens": 16}
 
 
 def replies(text="Paris.", model="gpt-4o-mini", usage=USAGE) -> Iterator[AIMessage]:
     while True:  # fresh objects: LangChain assigns ids to returned messages
-        yield AIMessage(content=text, usage_metadata=dict(usage) if usage else None,
-                        response_metadata={"model_name": model})
+        yield AIMessage(
+            content=text,
+            usage_metadata=dict(usage) if usage else None,
+            response_metadata={"model_name": model},
+        )
 
 
 class StreamingUsageModel(BaseChatModel):
@@ -43,16 +46,26 @@ class StreamingUsageModel(BaseChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs):
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content="one two three"))])
 
-    def _stream(self, messages: list[BaseMessage], stop=None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any):
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop=None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ):
         for word in ["one ", "two ", "three"]:
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=word))
             if run_manager:
                 run_manager.on_llm_new_token(word, chunk=chunk)
             yield chunk
-        yield ChatGenerationChunk(message=AIMessageChunk(
-            content="", usage_metadata={"input_tokens": 9, "output_tokens": 3, "total_tokens": 12},
-            response_metadata={"model_name": "gpt-4o"}, chunk_position="last"))
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                usage_metadata={"input_tokens": 9, "output_tokens": 3, "total_tokens": 12},
+                response_metadata={"model_name": "gpt-4o"},
+                chunk_position="last",
+            )
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -68,10 +81,17 @@ def test_usage_metadata_is_recorded_with_model_and_tags():
     handler = lt.TokenomyCallbackHandler()
     model = GenericFakeChatModel(messages=replies())
     chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model
-    chain.invoke({"q": "capital of France?"},
-                 config={"callbacks": [handler], "tags": ["user:u1"], "metadata": {"feature": "faq"}})
+    chain.invoke(
+        {"q": "capital of France?"},
+        config={"callbacks": [handler], "tags": ["user:u1"], "metadata": {"feature": "faq"}},
+    )
     (rec,) = handler.ledger.records()
-    assert (rec.model, rec.input_tokens, rec.output_tokens, rec.exact) == ("gpt-4o-mini", 12, 4, True)
+    assert (rec.model, rec.input_tokens, rec.output_tokens, rec.exact) == (
+        "gpt-4o-mini",
+        12,
+        4,
+        True,
+    )
     assert dict(rec.tags) == {"user": "u1", "feature": "faq"}
     assert rec.cost_usd == pytest.approx(12 * 0.15e-6 + 4 * 0.6e-6)
     assert rec.latency_s is not None and rec.source == "langchain"
@@ -80,10 +100,13 @@ def test_usage_metadata_is_recorded_with_model_and_tags():
 def test_without_usage_the_handler_counts_and_marks_estimated():
     handler = lt.TokenomyCallbackHandler()
     FakeListChatModel(responses=["Paris is the capital."]).invoke(
-        "What is the capital of France?", config={"callbacks": [handler]})
+        "What is the capital of France?", config={"callbacks": [handler]}
+    )
     (rec,) = handler.ledger.records()
     assert not rec.exact
-    expected_in = count_tokens([{"role": "user", "content": "What is the capital of France?"}], model=None)
+    expected_in = count_tokens(
+        [{"role": "user", "content": "What is the capital of France?"}], model=None
+    )
     assert rec.input_tokens == expected_in.tokens
     assert rec.output_tokens == count_tokens("Paris is the capital.", model=None).tokens
     assert rec.model is None  # goes to the unattributed bucket, not dropped
@@ -97,12 +120,26 @@ def test_llm_output_token_usage_is_the_fallback():
     import uuid
 
     run = uuid.uuid4()
-    handler.on_llm_start({}, ["prompt"], run_id=run, invocation_params={"model_name": "gpt-3.5-turbo"})
-    handler.on_llm_end(LLMResult(generations=[[]], llm_output={
-        "token_usage": {"prompt_tokens": 30, "completion_tokens": 7}, "model_name": "gpt-3.5-turbo"}),
-        run_id=run)
+    handler.on_llm_start(
+        {}, ["prompt"], run_id=run, invocation_params={"model_name": "gpt-3.5-turbo"}
+    )
+    handler.on_llm_end(
+        LLMResult(
+            generations=[[]],
+            llm_output={
+                "token_usage": {"prompt_tokens": 30, "completion_tokens": 7},
+                "model_name": "gpt-3.5-turbo",
+            },
+        ),
+        run_id=run,
+    )
     (rec,) = handler.ledger.records()
-    assert (rec.model, rec.input_tokens, rec.output_tokens, rec.exact) == ("gpt-3.5-turbo", 30, 7, True)
+    assert (rec.model, rec.input_tokens, rec.output_tokens, rec.exact) == (
+        "gpt-3.5-turbo",
+        30,
+        7,
+        True,
+    )
 
 
 def test_text_llm_is_recorded():
@@ -113,7 +150,9 @@ def test_text_llm_is_recorded():
 
 def test_streaming_usage_from_the_last_chunk():
     handler = lt.TokenomyCallbackHandler()
-    text = "".join(c.content for c in StreamingUsageModel().stream("hi", config={"callbacks": [handler]}))
+    text = "".join(
+        c.content for c in StreamingUsageModel().stream("hi", config={"callbacks": [handler]})
+    )
     assert text == "one two three"
     (rec,) = handler.ledger.records()
     assert (rec.model, rec.input_tokens, rec.output_tokens, rec.exact) == ("gpt-4o", 9, 3, True)
@@ -121,11 +160,16 @@ def test_streaming_usage_from_the_last_chunk():
 
 def test_streaming_without_usage_counts_streamed_text():
     handler = lt.TokenomyCallbackHandler()
-    chunks = list(GenericFakeChatModel(messages=iter(["alpha beta gamma"])).stream(
-        "hi", config={"callbacks": [handler]}))
+    chunks = list(
+        GenericFakeChatModel(messages=iter(["alpha beta gamma"])).stream(
+            "hi", config={"callbacks": [handler]}
+        )
+    )
     assert chunks
     (rec,) = handler.ledger.records()
-    assert not rec.exact and rec.output_tokens == count_tokens("alpha beta gamma", model=None).tokens
+    assert (
+        not rec.exact and rec.output_tokens == count_tokens("alpha beta gamma", model=None).tokens
+    )
 
 
 def test_llm_cache_hit_is_saved_not_spent():
@@ -193,5 +237,7 @@ def test_handler_does_not_mutate_messages():
 
     msgs = [HumanMessage("hi", id="m1")]
     before = [m.model_dump() for m in msgs]
-    FakeListChatModel(responses=["ok"]).invoke(msgs, config={"callbacks": [lt.TokenomyCallbackHandler()]})
+    FakeListChatModel(responses=["ok"]).invoke(
+        msgs, config={"callbacks": [lt.TokenomyCallbackHandler()]}
+    )
     assert [m.model_dump() for m in msgs] == before

@@ -4,21 +4,29 @@ import pytest
 
 pytest.importorskip("llama_index.llms.openai_like")
 
-from cassettes import MODEL, cassette, recorded_usages  # noqa: E402
-from llama_index.core import Document, VectorStoreIndex  # noqa: E402
-from llama_index.core.embeddings import MockEmbedding  # noqa: E402
-from llama_index.core.llms import ChatMessage  # noqa: E402
-from llama_index.llms.openai_like import OpenAILike  # noqa: E402
-from llama_index_instrumentation.dispatcher import instrument_tags  # noqa: E402
+from cassettes import MODEL, cassette, recorded_usages
+from llama_index.core import Document, VectorStoreIndex
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.llms import ChatMessage
+from llama_index.llms.openai_like import OpenAILike
+from llama_index_instrumentation.dispatcher import instrument_tags
 
-import llama_index_tokenomy as lit  # noqa: E402
+import llama_index_tokenomy as lit
 
 pytestmark = pytest.mark.cassette
 
 
 def llm(base_url: str) -> OpenAILike:
-    return OpenAILike(model=MODEL, api_base=base_url, api_key="sk-test", is_chat_model=True,
-                      context_window=2048, max_tokens=32, temperature=0.0, max_retries=0)
+    return OpenAILike(
+        model=MODEL,
+        api_base=base_url,
+        api_key="sk-test",
+        is_chat_model=True,
+        context_window=2048,
+        max_tokens=32,
+        temperature=0.0,
+        max_retries=0,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +38,10 @@ def _clean():
 
 def test_query_engine_under_enable_records_the_reported_usage(openai_base_url):
     handler = lit.enable()
-    docs = [Document(text="The Eiffel Tower is in Paris. Paris is the capital of France."),
-            Document(text="Mount Fuji is the highest mountain in Japan.")]
+    docs = [
+        Document(text="The Eiffel Tower is in Paris. Paris is the capital of France."),
+        Document(text="Mount Fuji is the highest mountain in Japan."),
+    ]
     index = VectorStoreIndex.from_documents(docs, embed_model=MockEmbedding(embed_dim=8))
     engine = index.as_query_engine(llm=llm(openai_base_url), similarity_top_k=1)
     with cassette("llama_index_query"), instrument_tags({"user": "u2", "feature": "rag"}):
@@ -55,8 +65,10 @@ def test_chat_records_usage_from_the_raw_response(openai_base_url):
 def test_stream_chat_is_recorded(openai_base_url):
     handler = lit.enable()
     with cassette("llama_index_stream_chat"):
-        text = "".join(r.delta or "" for r in llm(openai_base_url).stream_chat(
-            [ChatMessage(role="user", content="Say hi.")]))
+        text = "".join(
+            r.delta or ""
+            for r in llm(openai_base_url).stream_chat([ChatMessage(role="user", content="Say hi.")])
+        )
     (rec,) = handler.ledger.records()
     assert text and rec.output_tokens > 0
 

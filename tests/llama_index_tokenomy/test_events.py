@@ -6,19 +6,19 @@ import pytest
 
 pytest.importorskip("llama_index.core")
 
-from llama_index.core.base.llms.types import (  # noqa: E402
+from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
     CompletionResponse,
     LLMMetadata,
 )
-from llama_index.core.llms import MockLLM  # noqa: E402
-from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback  # noqa: E402
-from llama_index.core.llms.custom import CustomLLM  # noqa: E402
-from llama_index_instrumentation.dispatcher import instrument_tags  # noqa: E402
+from llama_index.core.llms import MockLLM
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.custom import CustomLLM
+from llama_index_instrumentation.dispatcher import instrument_tags
 
-import llama_index_tokenomy as lit  # noqa: E402
-from tokenomy.tokens import count_tokens  # noqa: E402
+import llama_index_tokenomy as lit
+from tokenomy.tokens import count_tokens
 
 
 class UsageLLM(CustomLLM):
@@ -48,6 +48,7 @@ class UsageLLM(CustomLLM):
     def stream_complete(self, prompt, formatted=False, **kwargs):
         def gen():
             yield CompletionResponse(text="ok", delta="ok", **self._usage())
+
         return gen()
 
 
@@ -114,7 +115,8 @@ def test_handler_errors_are_logged_not_raised(caplog):
 
     from llama_index.core.instrumentation.events.llm import LLMCompletionStartEvent
 
-    bad = LLMCompletionStartEvent.model_construct(prompt="x", additional_kwargs={}, model_dict=42,
-                                                  span_id="s", tags={})
+    bad = LLMCompletionStartEvent.model_construct(
+        prompt="x", additional_kwargs={}, model_dict=42, span_id="s", tags={}
+    )
     handler.handle(bad)  # model_dict of the wrong type: logged, not raised
     assert "could not record" in caplog.text

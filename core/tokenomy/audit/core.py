@@ -90,12 +90,20 @@ def audit_calls(
     counters: dict[str, TokenCounter] = {}
     audited = []
     for call in workload.calls:
-        counter = counters.get(call.model) or counters.setdefault(call.model, TokenCounter(call.model))
+        counter = counters.get(call.model) or counters.setdefault(
+            call.model, TokenCounter(call.model)
+        )
         audited.append(_price_call(call, counter, prices))
     records = [
         UsageRecord.from_usage(
-            a.call.model, a.usage, cost_usd=a.cost_usd, exact=a.exact, tags=a.call.tags,
-            source="audit", timestamp=a.call.timestamp or 0.0, latency_s=a.call.latency_s,
+            a.call.model,
+            a.usage,
+            cost_usd=a.cost_usd,
+            exact=a.exact,
+            tags=a.call.tags,
+            source="audit",
+            timestamp=a.call.timestamp or 0.0,
+            latency_s=a.call.latency_s,
         )
         for a in audited
     ]
@@ -103,7 +111,9 @@ def audit_calls(
     tag_keys = sorted({k for a in audited for k in a.call.tags} - _SKIPPED_TAG_TABLES)
     times = [a.call.timestamp for a in audited if a.call.timestamp is not None]
     span = (max(times) - min(times)) if times else 0.0
-    chosen: Bucket = bucket or ("hour" if span <= 2 * 86400 else "day" if span <= 120 * 86400 else "week")
+    chosen: Bucket = bucket or (
+        "hour" if span <= 2 * 86400 else "day" if span <= 120 * 86400 else "week"
+    )
     context = AuditContext(audited, prices)
     savings = []
     for plugin in create_plugins(plugins):

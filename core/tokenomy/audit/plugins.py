@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True, slots=True)
 class AuditedCall:
     """A workload call with its tokens and cost worked out."""

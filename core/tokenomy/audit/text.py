@@ -40,12 +40,14 @@ def cost_cell(s: UsageSummary) -> str:
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns padded to width; the first column left-aligned, the rest right-aligned."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     out = [line(headers), line(["-" * w for w in widths])]
@@ -57,10 +59,16 @@ def _summary_rows(rows: Sequence[UsageSummary], key: str, total_cost: float) -> 
     out = []
     for s in rows:
         share = s.cost_usd / total_cost if total_cost else 0.0
-        out.append([
-            s.group.get(key, ""), f"{s.calls:,}", human(s.input_tokens), human(s.output_tokens),
-            cost_cell(s), f"{share:.0%}",
-        ])
+        out.append(
+            [
+                s.group.get(key, ""),
+                f"{s.calls:,}",
+                human(s.input_tokens),
+                human(s.output_tokens),
+                cost_cell(s),
+                f"{share:.0%}",
+            ]
+        )
     return out
 
 
@@ -83,27 +91,53 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
         names = ", ".join(f"{m} ({n})" for m, n in sorted(report.unpriced_models.items()))
         parts.append(f"No price known for: {names}; their cost is left out (see `tokenomy price`).")
     headers = ["", "calls", "input", "output", "cost", "share"]
-    parts.append("\nBy model\n" + format_table(["model", *headers[1:]],
-                                               _summary_rows(report.by_model, "model", t.cost_usd)))
-    for key, rows in report.by_tag.items():
-        shown = rows[:_MAX_TAG_ROWS]
-        more = f"\n  … {len(rows) - len(shown)} more" if len(rows) > len(shown) else ""
-        parts.append(f"\nBy {key}\n" + format_table([key, *headers[1:]],
-                                                     _summary_rows(shown, key, t.cost_usd)) + more)
-    rows = [
-        [a.call.id, a.call.model, human(a.usage.input_tokens), human(a.usage.output_tokens),
-         usd(a.cost_usd), a.call.tags.get("feature", ""), _short(a.call.last_user_text)]
+    parts.append(
+        "\nBy model\n"
+        + format_table(["model", *headers[1:]], _summary_rows(report.by_model, "model", t.cost_usd))
+    )
+    for key, summaries in report.by_tag.items():
+        shown = summaries[:_MAX_TAG_ROWS]
+        more = f"\n  … {len(summaries) - len(shown)} more" if len(summaries) > len(shown) else ""
+        parts.append(
+            f"\nBy {key}\n"
+            + format_table([key, *headers[1:]], _summary_rows(shown, key, t.cost_usd))
+            + more
+        )
+    rows: list[list[str]] = [
+        [
+            a.call.id,
+            a.call.model,
+            human(a.usage.input_tokens),
+            human(a.usage.output_tokens),
+            usd(a.cost_usd),
+            a.call.tags.get("feature", ""),
+            _short(a.call.last_user_text),
+        ]
         for a in report.top_requests
     ]
-    parts.append("\nMost expensive requests\n" + format_table(
-        ["id", "model", "input", "output", "cost", "feature", "asked"], rows))
+    parts.append(
+        "\nMost expensive requests\n"
+        + format_table(["id", "model", "input", "output", "cost", "feature", "asked"], rows)
+    )
     rows = []
     for s in report.savings:
         share = s.cost_saved_usd / t.cost_usd if t.cost_usd else 0.0
-        rows.append([s.title, f"{s.calls_affected:,}", human(s.input_tokens_saved),
-                     human(s.output_tokens_saved), usd(s.cost_saved_usd), f"{share:.1%}"])
-    parts.append("\nWhat each technique would save on this workload\n" + format_table(
-        ["technique", "calls", "input saved", "output saved", "$ saved", "of spend"], rows))
+        rows.append(
+            [
+                s.title,
+                f"{s.calls_affected:,}",
+                human(s.input_tokens_saved),
+                human(s.output_tokens_saved),
+                usd(s.cost_saved_usd),
+                f"{share:.1%}",
+            ]
+        )
+    parts.append(
+        "\nWhat each technique would save on this workload\n"
+        + format_table(
+            ["technique", "calls", "input saved", "output saved", "$ saved", "of spend"], rows
+        )
+    )
     findings = [f"- [{s.title}] {f}" for s in report.savings for f in s.findings]
     if findings:
         parts.append("\nFindings\n" + "\n".join(findings))

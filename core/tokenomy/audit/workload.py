@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from tokenomy.errors import WorkloadError
 from tokenomy.tokens.usage import TokenUsage, parse_usage
@@ -133,7 +133,8 @@ def parse_call(obj: Any, line: int) -> WorkloadCall:
     """Normalize one decoded workload line; raises ValueError naming the problem."""
     if not isinstance(obj, Mapping):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-    request = obj.get("request") if isinstance(obj.get("request"), Mapping) else obj
+    inner = obj.get("request")
+    request: Mapping[str, Any] = inner if isinstance(inner, Mapping) else obj
     model = request.get("model") or obj.get("model")
     if not isinstance(model, str) or not model.strip():
         raise ValueError("missing 'model' (the model name, a non-empty string)")
@@ -184,7 +185,9 @@ def iter_lines(
 ) -> Iterator[tuple[int, bytes]]:
     """(line number, raw line) pairs; ``progress`` gets bytes read of the file on disk."""
     with path.open("rb") as raw:
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
+        stream: IO[bytes] = (
+            cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if path.suffix == ".gz" else raw
+        )
         last = 0
         for number, line in enumerate(stream, start=1):
             if progress is not None:
@@ -195,9 +198,7 @@ def iter_lines(
             yield number, line
 
 
-def load_workload(
-    path: str | Path, *, progress: Callable[[int], None] | None = None
-) -> Workload:
+def load_workload(path: str | Path, *, progress: Callable[[int], None] | None = None) -> Workload:
     """Read a workload file (``.jsonl`` or ``.jsonl.gz``).
 
     Args:
@@ -223,7 +224,9 @@ def load_workload(
             try:
                 obj = json.loads(text)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                errors.append(LineError(number, f"not valid JSON ({exc.__class__.__name__}: {exc})"))
+                errors.append(
+                    LineError(number, f"not valid JSON ({exc.__class__.__name__}: {exc})")
+                )
                 continue
             try:
                 calls.append(parse_call(obj, number))

@@ -149,7 +149,9 @@ class UsageRecorder:
                 self._pending = batch
                 logger.warning(
                     "tokenomy: the usage ledger failed (%s); %d record(s) kept in memory and "
-                    "retried on the next call", exc, len(batch)
+                    "retried on the next call",
+                    exc,
+                    len(batch),
                 )
             else:
                 self._pending = []

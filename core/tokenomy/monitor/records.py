@@ -83,7 +83,9 @@ class UsageRecord:
         if self.status not in ("ok", "error"):
             raise ConfigError(f"UsageRecord.status must be 'ok' or 'error'; got {self.status!r}.")
         object.__setattr__(self, "tags", _frozen_map(self.tags, "tags", str))
-        object.__setattr__(self, "saved_tokens", _frozen_map(self.saved_tokens, "saved_tokens", int))
+        object.__setattr__(
+            self, "saved_tokens", _frozen_map(self.saved_tokens, "saved_tokens", int)
+        )
         object.__setattr__(
             self, "saved_cost_usd", _frozen_map(self.saved_cost_usd, "saved_cost_usd", float)
         )

@@ -25,9 +25,22 @@ __all__ = ["SQLiteLedger"]
 
 _SCHEMA_VERSION = 1
 _COLUMNS = (
-    "id", "timestamp", "model", "input_tokens", "output_tokens", "cached_input_tokens",
-    "reasoning_tokens", "cost_usd", "latency_s", "exact", "cache_hit", "saved_tokens",
-    "saved_cost_usd", "tags", "status", "source",
+    "id",
+    "timestamp",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "latency_s",
+    "exact",
+    "cache_hit",
+    "saved_tokens",
+    "saved_cost_usd",
+    "tags",
+    "status",
+    "source",
 )
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS usage (
@@ -59,22 +72,61 @@ _INSERT = (
 
 def _row(r: UsageRecord) -> tuple[Any, ...]:
     return (
-        r.id, r.timestamp, r.model, r.input_tokens, r.output_tokens, r.cached_input_tokens,
-        r.reasoning_tokens, r.cost_usd, r.latency_s, int(r.exact), int(r.cache_hit),
-        json.dumps(dict(r.saved_tokens)), json.dumps(dict(r.saved_cost_usd)),
-        json.dumps(dict(r.tags)), r.status, r.source,
+        r.id,
+        r.timestamp,
+        r.model,
+        r.input_tokens,
+        r.output_tokens,
+        r.cached_input_tokens,
+        r.reasoning_tokens,
+        r.cost_usd,
+        r.latency_s,
+        int(r.exact),
+        int(r.cache_hit),
+        json.dumps(dict(r.saved_tokens)),
+        json.dumps(dict(r.saved_cost_usd)),
+        json.dumps(dict(r.tags)),
+        r.status,
+        r.source,
     )
 
 
 def _record(row: sqlite3.Row | tuple[Any, ...]) -> UsageRecord:
-    (rid, ts, model, inp, out, cached, reasoning, cost, latency, exact, hit, saved, saved_cost,
-     tags, status, source) = row
+    (
+        rid,
+        ts,
+        model,
+        inp,
+        out,
+        cached,
+        reasoning,
+        cost,
+        latency,
+        exact,
+        hit,
+        saved,
+        saved_cost,
+        tags,
+        status,
+        source,
+    ) = row
     return UsageRecord(
-        id=rid, timestamp=ts, model=model, input_tokens=inp, output_tokens=out,
-        cached_input_tokens=cached, reasoning_tokens=reasoning, cost_usd=cost,
-        latency_s=latency, exact=bool(exact), cache_hit=bool(hit),
-        saved_tokens=json.loads(saved), saved_cost_usd=json.loads(saved_cost),
-        tags=json.loads(tags), status=status, source=source,
+        id=rid,
+        timestamp=ts,
+        model=model,
+        input_tokens=inp,
+        output_tokens=out,
+        cached_input_tokens=cached,
+        reasoning_tokens=reasoning,
+        cost_usd=cost,
+        latency_s=latency,
+        exact=bool(exact),
+        cache_hit=bool(hit),
+        saved_tokens=json.loads(saved),
+        saved_cost_usd=json.loads(saved_cost),
+        tags=json.loads(tags),
+        status=status,
+        source=source,
     )
 
 
@@ -103,7 +155,9 @@ class SQLiteLedger(BaseLedger):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LedgerError(f"Cannot create the folder for ledger {str(self.path)!r}: {exc}") from exc
+            raise LedgerError(
+                f"Cannot create the folder for ledger {str(self.path)!r}: {exc}"
+            ) from exc
         try:
             conn = self._conn()
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -116,8 +170,8 @@ class SQLiteLedger(BaseLedger):
                     f"{timeout_s} s; retry, or raise timeout_s."
                 ) from exc
             raise LedgerError(
-                f"{str(self.path)!r} is not a usable tokenomy ledger ({exc}). Point SQLiteLedger at a "
-                "new file, or move this one aside."
+                f"{str(self.path)!r} is not a usable tokenomy ledger ({exc}). Point SQLiteLedger "
+                "at a new file, or move this one aside."
             ) from exc
 
     def _conn(self) -> sqlite3.Connection:

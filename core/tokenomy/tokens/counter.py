@@ -125,7 +125,7 @@ def _base_name(model: str) -> str:
     name = model.strip().lower().rsplit("/", 1)[-1]
     for prefix in ("ft:",):
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
     return name
 
 
@@ -211,8 +211,9 @@ class TokenizerRegistry:
                 return entry
         if not key:
             tok = TiktokenTokenizer(get_encoding("o200k_base"))
-            return _Resolved(ApproximateTokenizer(tok, factor=1.0, name="o200k_base"),
-                             APPROXIMATE_FORMAT)
+            return _Resolved(
+                ApproximateTokenizer(tok, factor=1.0, name="o200k_base"), APPROXIMATE_FORMAT
+            )
         openai = _openai_encoding(_base_name(key))
         if openai is not None:
             enc_name, fmt = openai
@@ -226,9 +227,7 @@ class TokenizerRegistry:
             )
         family = family_of(key)
         base = TiktokenTokenizer(get_encoding("o200k_base"))
-        approx = ApproximateTokenizer(
-            base, factor=FAMILY_FACTORS[family], name=f"{family}~o200k"
-        )
+        approx = ApproximateTokenizer(base, factor=FAMILY_FACTORS[family], name=f"{family}~o200k")
         return _Resolved(approx, APPROXIMATE_FORMAT)
 
 
@@ -352,10 +351,15 @@ class TokenCounter:
         if isinstance(text_or_messages, str):
             if tools:
                 n, exact = self._count_tools(tools)
-                return TokenCount(self._count(text_or_messages) + n, self.model,
-                                  self.tokenizer.name, exact and self.exact)
-            return TokenCount(self._count(text_or_messages), self.model, self.tokenizer.name,
-                              self.exact)
+                return TokenCount(
+                    self._count(text_or_messages) + n,
+                    self.model,
+                    self.tokenizer.name,
+                    exact and self.exact,
+                )
+            return TokenCount(
+                self._count(text_or_messages), self.model, self.tokenizer.name, self.exact
+            )
         n, exact = self._count_messages(text_or_messages, tools)
         return TokenCount(n, self.model, self.tokenizer.name, exact)
 
@@ -517,7 +521,7 @@ def count_tokens(
     if isinstance(text_or_messages, str | Mapping) or (
         isinstance(text_or_messages, Sequence) and not isinstance(text_or_messages, str | bytes)
     ):
-        result = counter.measure(text_or_messages, tools=tools)  # type: ignore[arg-type]
+        result = counter.measure(text_or_messages, tools=tools)
     else:
         raise ConfigError(
             f"count_tokens expects a str or a list of chat messages; got "

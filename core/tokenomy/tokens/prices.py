@@ -169,8 +169,11 @@ class PriceTable:
         models = data.get("models", data)
         if not isinstance(models, Mapping):
             raise PriceError("The 'models' entry of a price table must be an object.")
-        prices = {name: _price_from_entry(name, entry) for name, entry in models.items()
-                  if name not in ("as_of", "source", "currency", "unit")}
+        prices = {
+            name: _price_from_entry(name, entry)
+            for name, entry in models.items()
+            if name not in ("as_of", "source", "currency", "unit")
+        }
         return cls(prices, as_of=data.get("as_of"), source=data.get("source"))
 
     @classmethod
@@ -224,8 +227,8 @@ class PriceTable:
                     f"tokenomy has no price for model {model!r}, so its cost is unknown (None). "
                     "Add one with PriceTable.default().with_prices({"
                     f"{model!r}: {{'input': <USD per 1M>, 'output': <USD per 1M>}}}}) or a JSON "
-                    "file (PriceTable.default().with_file(path), or TOKENOMY_TOKENS__PRICES_FILE for "
-                    "the CLI). See `tokenomy price --list` for the models it knows.",
+                    "file (PriceTable.default().with_file(path), or TOKENOMY_TOKENS__PRICES_FILE "
+                    "for the CLI). See `tokenomy price --list` for the models it knows.",
                     UnknownModelPriceWarning,
                     stacklevel=3,
                 )
@@ -254,8 +257,16 @@ def _price_from_entry(name: str, entry: Any) -> ModelPrice:
             f"Example: {{{name!r}: {{'input': 2.5, 'output': 10.0}}}}."
         )
     known = {
-        "input", "output", "cached_input", "context_window", "max_output_tokens", "provider",
-        "supports_tools", "supports_vision", "supports_json", "aliases",
+        "input",
+        "output",
+        "cached_input",
+        "context_window",
+        "max_output_tokens",
+        "provider",
+        "supports_tools",
+        "supports_vision",
+        "supports_json",
+        "aliases",
     }
     unknown = set(entry) - known
     if unknown:
@@ -291,7 +302,8 @@ def estimate_cost(
     does not know.
 
     Example:
-        >>> round(estimate_cost("gpt-4o", TokenUsage(input_tokens=1000, output_tokens=100)).total_usd, 6)
+        >>> usage = TokenUsage(input_tokens=1000, output_tokens=100)
+        >>> round(estimate_cost("gpt-4o", usage).total_usd, 6)
         0.0035
     """
     return (prices or PriceTable.default()).cost(model, usage)

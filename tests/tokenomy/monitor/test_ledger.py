@@ -20,12 +20,22 @@ def ledger(request, tmp_path):
 
 
 def _rec(model="gpt-4o", inp=10, out=5, ts=T0, cost=0.001, **kw):
-    return UsageRecord(model=model, input_tokens=inp, output_tokens=out, timestamp=ts, cost_usd=cost, **kw)
+    return UsageRecord(
+        model=model, input_tokens=inp, output_tokens=out, timestamp=ts, cost_usd=cost, **kw
+    )
 
 
 def test_records_round_trip(ledger):
-    r = _rec(tags={"user": "u1"}, saved_tokens={"llm_cache": 7}, saved_cost_usd={"llm_cache": 0.5},
-             cache_hit=True, exact=False, latency_s=0.25, status="error", source="langchain")
+    r = _rec(
+        tags={"user": "u1"},
+        saved_tokens={"llm_cache": 7},
+        saved_cost_usd={"llm_cache": 0.5},
+        cache_hit=True,
+        exact=False,
+        latency_s=0.25,
+        status="error",
+        source="langchain",
+    )
     ledger.record(r)
     assert list(ledger.records()) == [r]
     ledger.check()
@@ -39,16 +49,20 @@ def test_same_id_is_recorded_once(ledger):
 
 
 def test_aggregate_by_model_and_tag_keeps_unattributed(ledger):
-    ledger.record_many([
-        _rec("gpt-4o", 10, 1, tags={"user": "a"}),
-        _rec("gpt-4o", 20, 2, tags={"user": "b"}),
-        _rec(None, 5, 5, cost=None, tags={"user": "a"}),
-    ])
+    ledger.record_many(
+        [
+            _rec("gpt-4o", 10, 1, tags={"user": "a"}),
+            _rec("gpt-4o", 20, 2, tags={"user": "b"}),
+            _rec(None, 5, 5, cost=None, tags={"user": "a"}),
+        ]
+    )
     by_model = {s.group["model"]: s for s in ledger.aggregate(("model",))}
     assert by_model["gpt-4o"].input_tokens == 30
     assert by_model[UNATTRIBUTED].calls == 1
     assert by_model[UNATTRIBUTED].unpriced_calls == 1
-    by_both = {(s.group["model"], s.group["user"]): s.calls for s in ledger.aggregate(("model", "user"))}
+    by_both = {
+        (s.group["model"], s.group["user"]): s.calls for s in ledger.aggregate(("model", "user"))
+    }
     assert by_both == {("gpt-4o", "a"): 1, ("gpt-4o", "b"): 1, (UNATTRIBUTED, "a"): 1}
     missing_tag = ledger.aggregate(("feature",))
     assert missing_tag[0].group == {"feature": UNATTRIBUTED} and missing_tag[0].calls == 3
@@ -78,8 +92,12 @@ def test_records_must_be_records(ledger):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"input_tokens": -1}, "input_tokens"), ({"status": "weird"}, "status"),
-     ({"tags": ["a"]}, "tags must be a mapping"), ({"saved_tokens": {"x": "many"}}, "must be a number")],
+    [
+        ({"input_tokens": -1}, "input_tokens"),
+        ({"status": "weird"}, "status"),
+        ({"tags": ["a"]}, "tags must be a mapping"),
+        ({"saved_tokens": {"x": "many"}}, "must be a number"),
+    ],
 )
 def test_invalid_records_are_rejected(kwargs, message):
     with pytest.raises(ConfigError, match=message):
@@ -120,8 +138,15 @@ def test_sqlite_survives_reopen_and_threads(tmp_path):
 def _writer(path, k, n):
     ledger = SQLiteLedger(path)
     for i in range(n):
-        ledger.record(UsageRecord(model="gpt-4o", input_tokens=1, output_tokens=1, tags={"proc": str(k)},
-                                  timestamp=T0 + i))
+        ledger.record(
+            UsageRecord(
+                model="gpt-4o",
+                input_tokens=1,
+                output_tokens=1,
+                tags={"proc": str(k)},
+                timestamp=T0 + i,
+            )
+        )
 
 
 def test_sqlite_is_safe_across_processes(tmp_path):
@@ -136,7 +161,9 @@ def test_sqlite_is_safe_across_processes(tmp_path):
         assert p.exitcode == 0
     ledger = SQLiteLedger(path)
     assert len(ledger) == 800
-    assert {s.group["proc"]: s.calls for s in ledger.aggregate(("proc",))} == {str(k): 200 for k in range(4)}
+    assert {s.group["proc"]: s.calls for s in ledger.aggregate(("proc",))} == {
+        str(k): 200 for k in range(4)
+    }
     ledger.check()
 
 

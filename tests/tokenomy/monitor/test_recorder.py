@@ -17,7 +17,9 @@ class FlakyLedger(InMemoryLedger):
 
 
 def test_reported_usage_is_exact_and_priced():
-    rec = UsageRecorder().record_call(model="gpt-4o", usage=TokenUsage(1000, 100), tags={"user": "u"})
+    rec = UsageRecorder().record_call(
+        model="gpt-4o", usage=TokenUsage(1000, 100), tags={"user": "u"}
+    )
     assert rec.exact and rec.input_tokens == 1000
     assert rec.cost_usd == pytest.approx(0.0035)
 

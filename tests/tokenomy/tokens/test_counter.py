@@ -16,7 +16,9 @@ from tokenomy.tokens import (
 from tokenomy.tokens.counter import FAMILY_FACTORS, family_of
 
 EVAL = Path(__file__).resolve().parents[4] / "shared" / "eval-data"
-BPE_CACHE = Path(tiktoken.__file__).parents[1] / "llama_index" / "core" / "_static" / "tiktoken_cache"
+BPE_CACHE = (
+    Path(tiktoken.__file__).parents[1] / "llama_index" / "core" / "_static" / "tiktoken_cache"
+)
 
 
 def _eval_texts(limit: int = 300) -> list[str]:
@@ -34,8 +36,16 @@ def _eval_texts(limit: int = 300) -> list[str]:
     if mt.exists():
         for line in mt.read_text().splitlines():
             texts += json.loads(line)["turns"]
-    texts += ["", " ", "hello world", "<|endoftext|> is text here", "naïve café 東京 🚀", "x" * 5000,
-              "def f(x):\n    return x ** 2\n\n\n", "1234567890 " * 50]
+    texts += [
+        "",
+        " ",
+        "hello world",
+        "<|endoftext|> is text here",
+        "naïve café 東京 🚀",
+        "x" * 5000,
+        "def f(x):\n    return x ** 2\n\n\n",
+        "1234567890 " * 50,
+    ]
     return texts
 
 
@@ -81,11 +91,18 @@ def test_unknown_encoding_names_the_bundled_ones():
 @pytest.mark.parametrize(
     ("model", "tokenizer"),
     [
-        ("gpt-4o", "o200k_base"), ("gpt-4o-mini-2024-07-18", "o200k_base"), ("gpt-4.1", "o200k_base"),
-        ("gpt-5-nano", "o200k_base"), ("o3-mini", "o200k_base"), ("o1", "o200k_base"),
-        ("openai/gpt-4o", "o200k_base"), ("azure/gpt-4.1-mini", "o200k_base"),
-        ("gpt-4", "cl100k_base"), ("gpt-4-1106-preview", "cl100k_base"),
-        ("gpt-3.5-turbo", "cl100k_base"), ("ft:gpt-4o-mini:org::abc", "o200k_base"),
+        ("gpt-4o", "o200k_base"),
+        ("gpt-4o-mini-2024-07-18", "o200k_base"),
+        ("gpt-4.1", "o200k_base"),
+        ("gpt-5-nano", "o200k_base"),
+        ("o3-mini", "o200k_base"),
+        ("o1", "o200k_base"),
+        ("openai/gpt-4o", "o200k_base"),
+        ("azure/gpt-4.1-mini", "o200k_base"),
+        ("gpt-4", "cl100k_base"),
+        ("gpt-4-1106-preview", "cl100k_base"),
+        ("gpt-3.5-turbo", "cl100k_base"),
+        ("ft:gpt-4o-mini:org::abc", "o200k_base"),
     ],
 )
 def test_openai_models_are_exact(model, tokenizer):
@@ -97,10 +114,14 @@ def test_openai_models_are_exact(model, tokenizer):
 @pytest.mark.parametrize(
     ("model", "family"),
     [
-        ("claude-sonnet-4-20250514", "claude"), ("gemini-2.5-flash", "gemini"),
-        ("meta-llama/Llama-3.1-8B-Instruct", "llama"), ("mixtral-8x7b-instruct-v0.1", "mistral-sp"),
-        ("mistral-large-latest", "mistral"), ("deepseek-chat", "deepseek"),
-        ("qwen3-32b", "qwen"), ("some-new-model", "generic"),
+        ("claude-sonnet-4-20250514", "claude"),
+        ("gemini-2.5-flash", "gemini"),
+        ("meta-llama/Llama-3.1-8B-Instruct", "llama"),
+        ("mixtral-8x7b-instruct-v0.1", "mistral-sp"),
+        ("mistral-large-latest", "mistral"),
+        ("deepseek-chat", "deepseek"),
+        ("qwen3-32b", "qwen"),
+        ("some-new-model", "generic"),
     ],
 )
 def test_other_families_are_estimated_and_say_so(model, family):
@@ -127,7 +148,11 @@ def test_chat_formula_follows_openai_cookbook():
     enc = get_encoding("o200k_base")
     messages = [
         {"role": "system", "content": "You are a helpful assistant."},
-        {"role": "user", "name": "example_user", "content": "New synergies will help drive top-line growth."},
+        {
+            "role": "user",
+            "name": "example_user",
+            "content": "New synergies will help drive top-line growth.",
+        },
         {"role": "assistant", "content": "Things working well together will increase revenue."},
     ]
     expected = 3  # reply priming
@@ -146,26 +171,35 @@ def test_gpt_35_0301_uses_its_own_framing():
     assert count_tokens(msgs, model="gpt-3.5-turbo-0301").tokens == 4 + body - 1 + 3
 
 
-WEATHER_TOOLS = [{
-    "type": "function",
-    "function": {
-        "name": "get_current_weather",
-        "description": "Get the current weather in a given location.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
-                "unit": {"type": "string", "description": "The unit of temperature to return",
-                         "enum": ["celsius", "fahrenheit"]},
+WEATHER_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_current_weather",
+            "description": "Get the current weather in a given location.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {
+                        "type": "string",
+                        "description": "The city and state, e.g. San Francisco, CA",
+                    },
+                    "unit": {
+                        "type": "string",
+                        "description": "The unit of temperature to return",
+                        "enum": ["celsius", "fahrenheit"],
+                    },
+                },
+                "required": ["location"],
             },
-            "required": ["location"],
         },
-    },
-}]
+    }
+]
 
 
-@pytest.mark.parametrize(("model", "encoding", "func_init"),
-                         [("gpt-4o", "o200k_base", 7), ("gpt-4", "cl100k_base", 10)])
+@pytest.mark.parametrize(
+    ("model", "encoding", "func_init"), [("gpt-4o", "o200k_base", 7), ("gpt-4", "cl100k_base", 10)]
+)
 def test_tools_follow_the_cookbook_formula(model, encoding, func_init):
     enc = get_encoding(encoding)
     n = lambda s: len(enc.encode_ordinary(s))  # noqa: E731
@@ -185,17 +219,36 @@ def test_tools_follow_the_cookbook_formula(model, encoding, func_init):
 
 def test_images_and_tool_calls_are_counted_but_marked_estimated():
     msgs = [
-        {"role": "user", "content": [{"type": "text", "text": "what is this"},
-                                     {"type": "image_url", "image_url": {"url": "data:..."}}]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is this"},
+                {"type": "image_url", "image_url": {"url": "data:..."}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": '{"q": "x"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "result"},
     ]
     result = count_tokens(msgs, model="gpt-4o")
     assert not result.exact
     assert result.tokens > 765
-    low = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u", "detail": "low"}}]}]
-    assert count_tokens(low, model="gpt-4o") .exact
+    low = [
+        {
+            "role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": "u", "detail": "low"}}],
+        }
+    ]
+    assert count_tokens(low, model="gpt-4o").exact
 
 
 def test_messages_must_be_mappings():
@@ -227,7 +280,9 @@ def test_huggingface_tokenizer_json(tmp_path):
     tokenizers = pytest.importorskip("tokenizers")
     from tokenizers import models, pre_tokenizers
 
-    tok = tokenizers.Tokenizer(models.WordLevel({"hello": 0, "world": 1, "[UNK]": 2}, unk_token="[UNK]"))
+    tok = tokenizers.Tokenizer(
+        models.WordLevel({"hello": 0, "world": 1, "[UNK]": 2}, unk_token="[UNK]")
+    )
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))

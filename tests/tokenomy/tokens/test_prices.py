@@ -4,7 +4,13 @@ import warnings
 import pytest
 
 from tokenomy.errors import PriceError
-from tokenomy.tokens import ModelPrice, PriceTable, TokenUsage, UnknownModelPriceWarning, estimate_cost
+from tokenomy.tokens import (
+    ModelPrice,
+    PriceTable,
+    TokenUsage,
+    UnknownModelPriceWarning,
+    estimate_cost,
+)
 
 
 def test_bundled_table_is_dated_sourced_and_large():
@@ -19,12 +25,17 @@ def test_bundled_table_is_dated_sourced_and_large():
 @pytest.mark.parametrize(
     ("name", "canonical"),
     [
-        ("gpt-4o", "gpt-4o"), ("GPT-4o", "gpt-4o"), ("openai/gpt-4o", "gpt-4o"),
-        ("gpt-4o-2024-08-06", "gpt-4o"), ("azure/gpt-4o-2024-11-20", "gpt-4o"),
-        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"), ("claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"),
+        ("gpt-4o", "gpt-4o"),
+        ("GPT-4o", "gpt-4o"),
+        ("openai/gpt-4o", "gpt-4o"),
+        ("gpt-4o-2024-08-06", "gpt-4o"),
+        ("azure/gpt-4o-2024-11-20", "gpt-4o"),
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
+        ("claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"),
         ("anthropic/claude-sonnet-4-20250514", "claude-sonnet-4-20250514"),
         ("us.anthropic.claude-3-5-haiku-20241022-v1:0", "claude-3-5-haiku-20241022"),
-        ("mixtral-8x7b-instruct-v0.1", "open-mixtral-8x7b"), ("gemini-2.5-pro", "gemini-2.5-pro"),
+        ("mixtral-8x7b-instruct-v0.1", "open-mixtral-8x7b"),
+        ("gemini-2.5-pro", "gemini-2.5-pro"),
         ("llama-3.1-8b-instant", "groq/llama-3.1-8b-instant"),
     ],
 )
@@ -34,7 +45,9 @@ def test_lookup_resolves_aliases_prefixes_and_dates(name, canonical):
 
 def test_cost_splits_cached_and_output():
     price = ModelPrice("m", input=2.0, output=8.0, cached_input=0.5)
-    cost = price.cost(TokenUsage(input_tokens=1_000_000, output_tokens=500_000, cached_input_tokens=400_000))
+    cost = price.cost(
+        TokenUsage(input_tokens=1_000_000, output_tokens=500_000, cached_input_tokens=400_000)
+    )
     assert cost.input_usd == pytest.approx(1.2)
     assert cost.cached_input_usd == pytest.approx(0.2)
     assert cost.output_usd == pytest.approx(4.0)
@@ -64,11 +77,15 @@ def test_unknown_model_is_none_with_one_warning_naming_the_fix():
 
 def test_overrides_from_code_and_file(tmp_path):
     base = PriceTable.default()
-    custom = base.with_prices({"gpt-4o": {"input": 1.0, "output": 1.0}, "mine": {"input": 3, "output": 4}})
+    custom = base.with_prices(
+        {"gpt-4o": {"input": 1.0, "output": 1.0}, "mine": {"input": 3, "output": 4}}
+    )
     assert custom.get("gpt-4o").input == 1.0
     assert base.get("gpt-4o").input == 2.5  # the original table is unchanged
     path = tmp_path / "prices.json"
-    path.write_text(json.dumps({"models": {"mine": {"input": 5, "output": 6, "aliases": ["mine-v2"]}}}))
+    path.write_text(
+        json.dumps({"models": {"mine": {"input": 5, "output": 6, "aliases": ["mine-v2"]}}})
+    )
     from_file = base.with_file(path)
     assert from_file.get("mine-v2").output == 6
 

@@ -1,0 +1,23 @@
+"""Run the docstring examples of the public modules (diskcache's test_doctest idea)."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "tokenomy.tokens.counter",
+    "tokenomy.tokens.prices",
+    "tokenomy.monitor.ledger",
+    "tokenomy.monitor.sqlite",
+    "tokenomy.settings",
+    "langchain_tokenomy.callbacks",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0

@@ -1,0 +1,25 @@
+"""Every example script runs offline and prints what its docstring promises."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("count_and_price.py", "exact, o200k_base"),
+        ("langchain_usage.py", "saved=26 tokens"),
+        ("llamaindex_usage.py", "user=alice"),
+    ],
+)
+def test_example_runs(script, expected):
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert expected in out.stdout

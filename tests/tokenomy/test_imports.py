@@ -1,0 +1,125 @@
+import subprocess
+import sys
+
+import tokenomy
+import tokenomy.audit
+import tokenomy.monitor
+import tokenomy.tokens
+
+HEAVY = (
+    "tiktoken",
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "langchain_core",
+    "llama_index",
+    "redis",
+    "numpy",
+)
+
+
+def test_importing_the_core_loads_no_framework_and_no_model():
+    code = (
+        "import sys, tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.cli\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_names_are_pinned():
+    assert tokenomy.__all__ == [
+        "InMemoryLedger",
+        "PriceTable",
+        "SQLiteLedger",
+        "Settings",
+        "TokenCounter",
+        "TokenUsage",
+        "TokenomyError",
+        "UsageRecord",
+        "__version__",
+        "count_tokens",
+        "estimate_cost",
+        "register_tokenizer",
+    ]
+    assert tokenomy.tokens.__all__ == [
+        "DEFAULT_MODEL",
+        "UNATTRIBUTED",
+        "ApproximateTokenizer",
+        "CallableTokenizer",
+        "ChatFormat",
+        "Cost",
+        "HuggingFaceTokenizer",
+        "ModelPrice",
+        "PriceTable",
+        "TiktokenTokenizer",
+        "TokenCount",
+        "TokenCounter",
+        "TokenUsage",
+        "Tokenizer",
+        "TokenizerRegistry",
+        "UnknownModelPriceWarning",
+        "count_tokens",
+        "estimate_cost",
+        "get_encoding",
+        "parse_usage",
+        "register_tokenizer",
+    ]
+    assert tokenomy.monitor.__all__ == [
+        "BaseLedger",
+        "Bucket",
+        "InMemoryLedger",
+        "SQLiteLedger",
+        "UsageRecord",
+        "UsageRecorder",
+        "UsageSummary",
+        "aggregate",
+        "bucket_start",
+    ]
+    assert tokenomy.audit.__all__ == [
+        "AuditContext",
+        "AuditPlugin",
+        "AuditReport",
+        "AuditedCall",
+        "LineError",
+        "SavingsEstimate",
+        "Workload",
+        "WorkloadCall",
+        "audit_calls",
+        "available_plugins",
+        "load_workload",
+        "register_audit_plugin",
+        "render_html",
+        "render_text",
+        "run_audit",
+        "sample_workload_path",
+    ]
+    for module in (tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit):
+        for name in module.__all__:
+            assert hasattr(module, name), name
+
+
+def test_adapter_public_names_are_pinned():
+    import langchain_tokenomy
+    import llama_index_tokenomy
+
+    assert langchain_tokenomy.__all__ == [
+        "TokenomyCallbackHandler",
+        "disable",
+        "enable",
+        "to_openai_messages",
+        "track_usage",
+    ]
+    assert llama_index_tokenomy.__all__ == ["TokenomyEventHandler", "disable", "enable"]
+
+
+def test_the_core_never_imports_a_framework():
+    from pathlib import Path
+
+    core = Path(tokenomy.__file__).parent
+    for path in core.rglob("*.py"):
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            assert not stripped.startswith(
+                ("import langchain", "from langchain", "import llama_index", "from llama_index")
+            ), path
