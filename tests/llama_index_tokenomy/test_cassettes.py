@@ -38,9 +38,9 @@ def _clean():
 
 def test_query_engine_under_enable_records_the_reported_usage(openai_base_url):
     handler = lit.enable()
+    # One document with a fixed id, so the request (and its recorded body) is deterministic.
     docs = [
-        Document(text="The Eiffel Tower is in Paris. Paris is the capital of France."),
-        Document(text="Mount Fuji is the highest mountain in Japan."),
+        Document(text="The Eiffel Tower is in Paris. Paris is the capital of France.", id_="d1")
     ]
     index = VectorStoreIndex.from_documents(docs, embed_model=MockEmbedding(embed_dim=8))
     engine = index.as_query_engine(llm=llm(openai_base_url), similarity_top_k=1)

@@ -15,38 +15,23 @@ from tokenomy.tokens import (
 )
 from tokenomy.tokens.counter import FAMILY_FACTORS, family_of
 
-EVAL = Path(__file__).resolve().parents[4] / "shared" / "eval-data"
+SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "workloads" / "sample.jsonl.gz"
 BPE_CACHE = (
     Path(tiktoken.__file__).parents[1] / "llama_index" / "core" / "_static" / "tiktoken_cache"
 )
 
 
-def _eval_texts(limit: int = 300) -> list[str]:
-    """NaturalQuestions passages and MT-Bench turns, or built-in texts without the data."""
+def _eval_texts() -> list[str]:
+    """Every message of the bundled sample workload (NaturalQuestions passages, MT-Bench
+    conversations with GPT-4 and Mixtral answers, chats, few-shot prompts) plus edge cases."""
     texts = []
-    nq = EVAL / "lost_in_the_middle" / "nq-open-oracle.jsonl.gz"
-    if nq.exists():
-        with gzip.open(nq, "rt") as f:
-            for i, line in enumerate(f):
-                if i >= limit:
-                    break
-                item = json.loads(line)
-                texts += [item["question"], item["ctxs"][0]["text"]]
-    mt = EVAL / "fastchat" / "mt_bench_question.jsonl"
-    if mt.exists():
-        for line in mt.read_text().splitlines():
-            texts += json.loads(line)["turns"]
-    texts += [
-        "",
-        " ",
-        "hello world",
-        "<|endoftext|> is text here",
-        "naïve café 東京 🚀",
-        "x" * 5000,
-        "def f(x):\n    return x ** 2\n\n\n",
-        "1234567890 " * 50,
-    ]
-    return texts
+    with gzip.open(SAMPLE, "rt") as f:
+        for line in f:
+            call = json.loads(line)
+            texts += [m["content"] for m in call["messages"]] + [call["response"]]
+    texts += ["", " ", "hello world", "<|endoftext|> is text here", "naïve café 東京 🚀", "x" * 5000,
+              "def f(x):\n    return x ** 2\n\n\n", "1234567890 " * 50]
+    return list(dict.fromkeys(texts))
 
 
 def _reference(name: str) -> tiktoken.Encoding:
