@@ -29,8 +29,16 @@ def _eval_texts() -> list[str]:
         for line in f:
             call = json.loads(line)
             texts += [m["content"] for m in call["messages"]] + [call["response"]]
-    texts += ["", " ", "hello world", "<|endoftext|> is text here", "naïve café 東京 🚀", "x" * 5000,
-              "def f(x):\n    return x ** 2\n\n\n", "1234567890 " * 50]
+    texts += [
+        "",
+        " ",
+        "hello world",
+        "<|endoftext|> is text here",
+        "naïve café 東京 🚀",
+        "x" * 5000,
+        "def f(x):\n    return x ** 2\n\n\n",
+        "1234567890 " * 50,
+    ]
     return list(dict.fromkeys(texts))
 
 
