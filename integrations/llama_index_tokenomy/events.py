@@ -50,7 +50,7 @@ class _Call:
     model: str | None
     parent: str | None
     nested_recorded: bool = False
-    streamed: bool = False
+    deltas: list[str] | None = None
 
 
 class TokenomyEventHandler(BaseEventHandler):
@@ -103,8 +103,11 @@ class TokenomyEventHandler(BaseEventHandler):
                 self._start(event)
             elif isinstance(event, _PROGRESS):
                 call = self._calls.get(_key(event))
-                if call is not None:
-                    call.streamed = True
+                delta = getattr(event.response, "delta", None)
+                if call is not None and delta:
+                    if call.deltas is None:
+                        call.deltas = []
+                    call.deltas.append(delta)
             elif isinstance(event, _END):
                 self._end(event)
         except Exception:
@@ -134,6 +137,8 @@ class TokenomyEventHandler(BaseEventHandler):
             return  # the inner call was recorded already
         response = event.response
         usage, served_model, text = usage_from_response(response)
+        if call.deltas:  # streamed: the deltas add up to the whole answer
+            text = "".join(call.deltas)
         if isinstance(event, LLMChatEndEvent):
             prompt: Any = to_openai_messages(event.messages)
         else:
@@ -179,3 +184,8 @@ def disable() -> None:
     for handler in _ENABLED:
         root.event_handlers = [h for h in root.event_handlers if h is not handler]
     _ENABLED.clear()
+
+
+def enabled_handler() -> TokenomyEventHandler | None:
+    """The handler attached by :func:`enable`, if any."""
+    return _ENABLED[-1] if _ENABLED else None

@@ -1,0 +1,203 @@
+"""L3: entries in Redis with vector search (Redis Stack / RediSearch), shared by hosts.
+
+Each entry is a HASH ``<prefix>e:<id>`` with TAG fields ``partition`` and
+``context``, a FLOAT32 ``vec`` in an HNSW index (cosine), the payload, and an
+EXPIRE for its TTL. A search is one ``FT.SEARCH`` whose TAG filter on partition
+and context runs *before* the KNN, so an entry of another model, scope or
+conversation is never a candidate. Both tags are hex hashes, so no escaping is
+needed. Sockets time out quickly (``timeout_s``) so a dead server costs a caller
+milliseconds; the cache then skips this tier until it answers again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+from tokenomy.cache.entry import CacheEntry
+from tokenomy.cache.tiers.base import CacheTier
+from tokenomy.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["RedisTier"]
+
+_FIELDS = ("partition", "context", "query", "payload", "meta", "vec")
+
+
+class RedisTier(CacheTier):
+    """A Redis Stack tier.
+
+    Args:
+        url: e.g. ``"redis://127.0.0.1:6379/0"`` (or pass ``client``).
+        client: a ready ``redis.Redis`` (``decode_responses=False``).
+        prefix: key prefix and index name stem (default ``"tokenomy:cache:"``).
+        timeout_s: socket connect/read timeout in seconds (default 0.5).
+        ef_runtime: HNSW search breadth (default 64; higher is more exact and slower).
+    """
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: Any = None,
+        prefix: str = "tokenomy:cache:",
+        timeout_s: float = 0.5,
+        ef_runtime: int = 64,
+    ) -> None:
+        if client is None and not url:
+            raise ConfigError("RedisTier needs url='redis://host:port' or client=redis.Redis(...).")
+        if timeout_s <= 0:
+            raise ConfigError(f"timeout_s must be > 0; got {timeout_s!r}.")
+        from tokenomy._optional import require
+
+        redis = require("redis", feature="the Redis cache tier", extra="redis")
+        self._client = client or redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=False
+        )
+        self.prefix = prefix
+        self.index_name = f"{prefix}idx"
+        self.ef_runtime = ef_runtime
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+
+    # -- index ---------------------------------------------------------------------
+
+    def _ensure_index(self, dim: int) -> None:
+        if self._dim == dim:
+            return
+        with self._lock:
+            if self._dim == dim:
+                return
+            from redis.exceptions import ResponseError
+
+            try:
+                self._client.execute_command("FT.INFO", self.index_name)
+            except ResponseError:
+                self._client.execute_command(
+                    "FT.CREATE", self.index_name, "ON", "HASH", "PREFIX", "1", f"{self.prefix}e:",
+                    "SCHEMA", "partition", "TAG", "context", "TAG",
+                    "vec", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(dim),
+                    "DISTANCE_METRIC", "COSINE",
+                )
+            self._dim = dim
+
+    def _index_lost(self, exc: Exception) -> bool:
+        """After a server restart without persistence the index is gone: rebuild it."""
+        if "no such index" in str(exc).lower() or "unknown index" in str(exc).lower():
+            self._dim = None
+            return True
+        return False
+
+    # -- entries ---------------------------------------------------------------------
+
+    def _key(self, entry_id: str) -> str:
+        return f"{self.prefix}e:{entry_id}"
+
+    def _decode(self, entry_id: str, fields: dict[bytes, bytes]) -> CacheEntry:
+        import numpy as np
+
+        meta = json.loads(fields[b"meta"])
+        vec = fields.get(b"vec")
+        query = fields.get(b"query")
+        return CacheEntry(
+            id=entry_id,
+            partition=fields[b"partition"].decode(),
+            context=fields[b"context"].decode(),
+            query=query.decode() if query and meta.get("has_query") else None,
+            vector=np.frombuffer(vec, dtype=np.float32).copy() if vec else None,
+            payload=fields[b"payload"].decode(),
+            model=meta.get("model"),
+            input_tokens=int(meta.get("input_tokens", 0)),
+            output_tokens=int(meta.get("output_tokens", 0)),
+            created_at=float(meta.get("created_at", 0.0)),
+            expires_at=meta.get("expires_at"),
+        )
+
+    def get(self, entry_id: str, now: float) -> CacheEntry | None:
+        fields = self._client.hgetall(self._key(entry_id))
+        if not fields or b"payload" not in fields:
+            return None
+        entry = self._decode(entry_id, fields)
+        return None if entry.expired(now) else entry
+
+    def search(
+        self, partition: str, context: str, vector: np.ndarray, k: int, now: float
+    ) -> list[tuple[CacheEntry, float]]:
+        import numpy as np
+        from redis.exceptions import ResponseError
+
+        vec = np.asarray(vector, dtype=np.float32)
+        self._ensure_index(int(vec.shape[0]))
+        query = (
+            f"(@partition:{{{partition}}} @context:{{{context}}})"
+            f"=>[KNN {int(k)} @vec $v EF_RUNTIME {self.ef_runtime} AS dist]"
+        )
+        args = [
+            "FT.SEARCH", self.index_name, query, "PARAMS", "2", "v", vec.tobytes(),
+            "SORTBY", "dist", "RETURN", str(len(_FIELDS) + 1), *_FIELDS, "dist",
+            "LIMIT", "0", str(int(k)), "DIALECT", "2",
+        ]
+        try:
+            raw = self._client.execute_command(*args)
+        except ResponseError as exc:
+            if self._index_lost(exc):
+                return []
+            raise
+        out = []
+        for i in range(1, len(raw), 2):
+            key = raw[i].decode()
+            values = raw[i + 1]
+            fields = {values[j]: values[j + 1] for j in range(0, len(values), 2)}
+            entry = self._decode(key[len(self._key("")):], fields)
+            if not entry.expired(now):
+                out.append((entry, 1.0 - float(fields[b"dist"])))
+        return out
+
+    def put(self, entry: CacheEntry) -> None:
+        import numpy as np
+
+        meta = {
+            "model": entry.model,
+            "input_tokens": entry.input_tokens,
+            "output_tokens": entry.output_tokens,
+            "created_at": entry.created_at,
+            "expires_at": entry.expires_at,
+            "has_query": entry.query is not None,
+        }
+        mapping: dict[str, Any] = {
+            "partition": entry.partition,
+            "context": entry.context,
+            "query": entry.query or "",
+            "payload": entry.payload,
+            "meta": json.dumps(meta),
+        }
+        if entry.vector is not None:
+            vec = np.asarray(entry.vector, dtype=np.float32)
+            self._ensure_index(int(vec.shape[0]))
+            mapping["vec"] = vec.tobytes()
+        key = self._key(entry.id)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping=mapping)
+        if entry.expires_at is not None:
+            pipe.expireat(key, int(entry.expires_at) + 1)
+        pipe.execute()
+
+    def delete(self, entry_id: str) -> None:
+        self._client.delete(self._key(entry_id))
+
+    def clear(self) -> None:
+        keys = list(self._client.scan_iter(match=f"{self.prefix}e:*", count=1000))
+        for i in range(0, len(keys), 1000):
+            self._client.delete(*keys[i:i + 1000])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._client.scan_iter(match=f"{self.prefix}e:*", count=1000))
+
+    def close(self) -> None:
+        self._client.close()
