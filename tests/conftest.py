@@ -29,3 +29,36 @@ def openai_base_url():
             yield url
     else:
         yield BASE_URL
+
+
+@pytest.fixture(scope="session")
+def redis_stack():
+    """A real Redis Stack server (RediSearch + JSON) on loopback, stopped by PID.
+
+    Skipped, with the reason, only when the server cannot start on this machine;
+    under CI (``CI`` set) that is a failure instead.
+    """
+    from redis_server import RedisStackServer, RedisStackUnavailableError
+
+    try:
+        server = RedisStackServer().start()
+    except RedisStackUnavailableError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis Stack must run under CI: {exc}")
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_stack):
+    """The server's URL, running (restarted if a test killed it) and empty."""
+    import redis
+
+    redis_stack.start()
+    client = redis.Redis.from_url(redis_stack.url)
+    client.flushall()
+    client.close()
+    return redis_stack.url

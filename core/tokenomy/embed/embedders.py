@@ -204,7 +204,7 @@ class HashingEmbedder:
     meaning.
     """
 
-    def __init__(self, *, dim: int = 256) -> None:
+    def __init__(self, *, dim: int = 1024) -> None:
         if dim < 8:
             raise ConfigError(f"dim must be >= 8; got {dim!r}.")
         self.dim = dim

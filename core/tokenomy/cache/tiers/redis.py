@@ -149,10 +149,7 @@ class RedisTier(CacheTier):
                 return []
             raise
         out = []
-        for i in range(1, len(raw), 2):
-            key = raw[i].decode()
-            values = raw[i + 1]
-            fields = {values[j]: values[j + 1] for j in range(0, len(values), 2)}
+        for key, fields in _documents(raw):
             entry = self._decode(key[len(self._key("")):], fields)
             if not entry.expired(now):
                 out.append((entry, 1.0 - float(fields[b"dist"])))
@@ -184,8 +181,8 @@ class RedisTier(CacheTier):
         pipe = self._client.pipeline(transaction=True)
         pipe.delete(key)
         pipe.hset(key, mapping=mapping)
-        if entry.expires_at is not None:
-            pipe.expireat(key, int(entry.expires_at) + 1)
+        if entry.expires_at is not None:  # relative: the cache's clock need not be Redis's
+            pipe.expire(key, max(1, int(entry.expires_at - entry.created_at + 0.999)))
         pipe.execute()
 
     def delete(self, entry_id: str) -> None:
@@ -201,3 +198,17 @@ class RedisTier(CacheTier):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _documents(raw: Any) -> list[tuple[str, dict[bytes, bytes]]]:
+    """(key, fields) of an FT.SEARCH reply, in RESP2 (flat list) or RESP3 (map) form."""
+    if isinstance(raw, dict):  # RESP3, redis-py's default with protocol=3
+        return [
+            (doc[b"id"].decode(), dict(doc.get(b"extra_attributes") or {}))
+            for doc in raw.get(b"results", [])
+        ]
+    docs = []
+    for i in range(1, len(raw), 2):
+        values = raw[i + 1]
+        docs.append((raw[i].decode(), {values[j]: values[j + 1] for j in range(0, len(values), 2)}))
+    return docs
