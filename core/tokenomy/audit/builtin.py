@@ -189,8 +189,19 @@ class OutputCapPlugin:
         return SavingsEstimate(self.name, self.title, affected, 0, out, cost, tuple(findings))
 
 
+def _semantic_cache(shared: bool) -> Callable[[], AuditPlugin]:
+    def factory() -> AuditPlugin:
+        from tokenomy.cache.audit import SemanticCacheAuditPlugin  # loads the embedder on use
+
+        return SemanticCacheAuditPlugin(shared=shared)
+
+    return factory
+
+
 BUILTIN_PLUGINS: Final[dict[str, Callable[[], AuditPlugin]]] = {
     ExactRepeatPlugin.name: ExactRepeatPlugin,
+    "semantic_cache": _semantic_cache(shared=False),
+    "semantic_cache_shared": _semantic_cache(shared=True),
     PromptCachingPlugin.name: PromptCachingPlugin,
     OutputCapPlugin.name: OutputCapPlugin,
 }

@@ -74,23 +74,38 @@ class MemoryTier(CacheTier):
             return out
 
     def put(self, entry: CacheEntry) -> None:
+        self.put_many([entry])
+
+    def put_many(self, entries: list[CacheEntry]) -> None:
+        """Store several entries with one index update per group (bulk loads)."""
+        import numpy as np
+
+        latest = {e.id: e for e in entries}  # the last of duplicate ids wins
         with self._lock:
-            if entry.id in self._entries:
-                self._remove(entry.id)
-            self._entries[entry.id] = entry
-            self._bytes += entry.nbytes
-            if entry.vector is not None:
-                key = (entry.partition, entry.context)
+            batches: dict[tuple[str, str], list[CacheEntry]] = {}
+            for entry in latest.values():
+                if entry.id in self._entries:
+                    self._remove(entry.id)
+                self._entries[entry.id] = entry
+                self._bytes += entry.nbytes
+                if entry.vector is not None:
+                    batches.setdefault((entry.partition, entry.context), []).append(entry)
+            for key, batch in batches.items():
                 group = self._groups.get(key)
                 if group is None:
                     group = self._groups[key] = VectorGroup(
-                        int(entry.vector.shape[0]), ann_threshold=self.ann_threshold
+                        int(batch[0].vector.shape[0]),  # type: ignore[union-attr]
+                        ann_threshold=self.ann_threshold,
                     )
-                group.add(entry.id, entry.vector)
-            while self._bytes > self.max_bytes and len(self._entries) > 1:
-                oldest = next(iter(self._entries))
-                self._remove(oldest)
-                self.evictions += 1
+                vectors = np.stack([e.vector for e in batch])  # type: ignore[misc]
+                group.add_many([e.id for e in batch], vectors)
+            self._evict()
+
+    def _evict(self) -> None:
+        while self._bytes > self.max_bytes and len(self._entries) > 1:
+            oldest = next(iter(self._entries))
+            self._remove(oldest)
+            self.evictions += 1
 
     def _remove(self, entry_id: str) -> None:
         entry = self._entries.pop(entry_id, None)

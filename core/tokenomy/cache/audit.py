@@ -1,0 +1,88 @@
+"""The semantic cache's column in ``tokenomy audit``: replay the workload through a
+cache (real MiniLM, false-hit guards and verifier on) and add up what it serves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenomy.audit.plugins import AuditContext, SavingsEstimate
+from tokenomy.cache.cache import SemanticCache
+from tokenomy.cache.stats import Answer
+
+__all__ = ["SemanticCacheAuditPlugin"]
+
+
+class SemanticCacheAuditPlugin:
+    """Replays the calls in time order: a hit saves the call, a miss stores its answer.
+
+    Args:
+        shared: let every user's calls hit every other user's entries (an app-wide
+            FAQ cache) instead of the default, per-user entries (``tags["user"]``).
+        cache_factory: builds the cache to replay through (default: in memory, the
+            bundled MiniLM, the default guards and verifier).
+    """
+
+    def __init__(self, *, shared: bool = False, cache_factory: Any = None) -> None:
+        self.shared = shared
+        self.name = "semantic_cache_shared" if shared else "semantic_cache"
+        self.title = "Semantic cache, shared" if shared else "Semantic cache, per user"
+        self._factory = cache_factory or (lambda: SemanticCache(share_across_scopes=shared))
+
+    def estimate(self, context: AuditContext) -> SavingsEstimate:
+        cache: SemanticCache = self._factory()
+        calls = sorted(context.calls, key=lambda c: (c.call.timestamp or 0.0, c.call.line))
+        # embed every question in one batch; lookups then find them in the embedding cache
+        queries = [cache.key(_prompt(c), llm=c.call.model).query for c in calls]
+        texts = sorted({q for q in queries if q})
+        if cache.mode == "semantic" and texts:
+            cache.embedder.embed(texts)
+        hits = exact = inp = out = 0
+        cost = 0.0
+        for c in calls:
+            prompt = _prompt(c)
+            scope = None if self.shared else c.call.tags.get("user")
+            hit = cache.lookup(prompt, llm=c.call.model, scope=scope, tools=c.call.tools)
+            if hit is not None:
+                hits += 1
+                exact += hit.kind == "exact"
+                inp += c.usage.input_tokens
+                out += c.usage.output_tokens
+                cost += c.cost_usd or 0.0
+            elif c.call.response:
+                cache.store(
+                    prompt,
+                    Answer(
+                        payload=c.call.response,
+                        text=c.call.response,
+                        model=c.call.model,
+                        usage=c.usage,
+                        finish_reason=c.call.finish_reason,
+                    ),
+                    llm=c.call.model,
+                    scope=scope,
+                    tools=c.call.tools,
+                )
+        stats = cache.stats()
+        rejected = sum(stats.rejected.values())
+        findings = (
+            f"{hits} of {len(calls)} calls served from the cache ({exact} exact, "
+            f"{hits - exact} by meaning); {rejected} near matches turned down by the "
+            f"false-hit guards ({', '.join(f'{k}: {v}' for k, v in sorted(stats.rejected.items())) or 'none'}).",
+            "Entries are shared by all users."
+            if self.shared
+            else "Entries are private to each user (tags.user), the cache's default.",
+        )
+        return SavingsEstimate(
+            self.name,
+            self.title,
+            hits,
+            inp,
+            out,
+            cost,
+            findings,
+            {"hit_rate": hits / len(calls) if calls else 0.0, "guard_rejections": float(rejected)},
+        )
+
+
+def _prompt(c: Any) -> Any:
+    return list(c.call.messages) if c.call.messages is not None else c.call.prompt or ""
