@@ -34,9 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "core"), str(ROOT / "tests" / "_support")]
 
-from tokenomy.cache import CacheEntry, MemoryTier, RedisTier, SemanticCache  # noqa: E402
-from tokenomy.cache.cache import _entry_id  # noqa: E402
-from tokenomy.cache.vectors import VectorGroup  # noqa: E402
+from tokenomy.cache import CacheEntry, MemoryTier, RedisTier, SemanticCache
+from tokenomy.cache.cache import _entry_id
+from tokenomy.cache.vectors import VectorGroup
 
 OUT = ROOT / "benchmarks" / "results" / "cache_latency.json"
 DIM = 384
@@ -64,14 +64,25 @@ def fill(cache: SemanticCache, tier, vectors: np.ndarray, batch: int = 10_000) -
     for i in range(len(vectors)):
         text = f"stored question {i}"
         key = cache.key(text)
-        tier.put(CacheEntry(id=_entry_id(key), partition=key.partition, context=key.context,
-                            query=text, vector=vectors[i], payload=f"answer {i}",
-                            model="gpt-4o", input_tokens=30, output_tokens=60))
+        tier.put(
+            CacheEntry(
+                id=_entry_id(key),
+                partition=key.partition,
+                context=key.context,
+                query=text,
+                vector=vectors[i],
+                payload=f"answer {i}",
+                model="gpt-4o",
+                input_tokens=30,
+                output_tokens=60,
+            )
+        )
     return time.perf_counter() - start
 
 
-def time_lookups(cache: SemanticCache, emb: Precomputed, stored: np.ndarray, n: int,
-                 rng: np.random.Generator) -> dict[str, float]:
+def time_lookups(
+    cache: SemanticCache, emb: Precomputed, stored: np.ndarray, n: int, rng: np.random.Generator
+) -> dict[str, float]:
     idx = rng.integers(0, len(stored), n // 2)
     near = stored[idx] + 0.35 * unit(rng, len(idx)) / np.sqrt(1.0)
     near /= np.linalg.norm(near, axis=1, keepdims=True)
@@ -86,8 +97,12 @@ def time_lookups(cache: SemanticCache, emb: Precomputed, stored: np.ndarray, n: 
         cache.lookup(t)
         times.append(time.perf_counter() - t0)
     times.sort()
-    return {"p50_ms": times[len(times) // 2] * 1e3, "p99_ms": times[int(len(times) * 0.99)] * 1e3,
-            "mean_ms": statistics.fmean(times) * 1e3, "queries": n}
+    return {
+        "p50_ms": times[len(times) // 2] * 1e3,
+        "p99_ms": times[int(len(times) * 0.99)] * 1e3,
+        "mean_ms": statistics.fmean(times) * 1e3,
+        "queries": n,
+    }
 
 
 def scan_vs_hnsw(vectors: np.ndarray, rng: np.random.Generator, n: int = 300) -> dict[str, float]:
@@ -135,8 +150,12 @@ def main() -> None:
         cache = SemanticCache(tiers=[tier], embedder=emb)
         stored = unit(rng, size)
         fill_s = fill(cache, tier, stored)
-        row = {"tier": "memory", "entries": size, "fill_s": fill_s,
-               **time_lookups(cache, emb, stored, args.queries, rng)}
+        row = {
+            "tier": "memory",
+            "entries": size,
+            "fill_s": fill_s,
+            **time_lookups(cache, emb, stored, args.queries, rng),
+        }
         if size <= 100_000:
             row.update(scan_vs_hnsw(stored, rng))
         rows.append(row)
@@ -152,22 +171,38 @@ def main() -> None:
             stored = unit(rng, args.redis_size)
             fill_s = fill(cache, tier, stored)
             time.sleep(2)  # let RediSearch finish indexing
-            row = {"tier": "redis", "entries": args.redis_size, "fill_s": fill_s,
-                   **time_lookups(cache, emb, stored, args.queries, rng)}
+            row = {
+                "tier": "redis",
+                "entries": args.redis_size,
+                "fill_s": fill_s,
+                **time_lookups(cache, emb, stored, args.queries, rng),
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print(f"\n{'tier':7} {'entries':>9} {'p50 ms':>8} {'p99 ms':>8} {'scan p50/p99':>14} "
-          f"{'hnsw p50/p99':>14} {'hnsw top-1':>10}")
+    print(
+        f"\n{'tier':7} {'entries':>9} {'p50 ms':>8} {'p99 ms':>8} {'scan p50/p99':>14} "
+        f"{'hnsw p50/p99':>14} {'hnsw top-1':>10}"
+    )
     for r in rows:
         scan = f"{r['scan_p50_ms']:.2f}/{r['scan_p99_ms']:.2f}" if "scan_p50_ms" in r else "-"
         hnsw = f"{r['hnsw_p50_ms']:.2f}/{r['hnsw_p99_ms']:.2f}" if "hnsw_p50_ms" in r else "-"
         agree = f"{r['hnsw_top1_agreement']:.3f}" if "hnsw_top1_agreement" in r else "-"
-        print(f"{r['tier']:7} {r['entries']:>9,} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} "
-              f"{scan:>14} {hnsw:>14} {agree:>10}")
+        print(
+            f"{r['tier']:7} {r['entries']:>9,} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} "
+            f"{scan:>14} {hnsw:>14} {agree:>10}"
+        )
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"benchmark": "cache_latency", "rows": rows,
-                               "python": platform.python_version(), "cpus": os.cpu_count()},
-                              indent=1))
+    OUT.write_text(
+        json.dumps(
+            {
+                "benchmark": "cache_latency",
+                "rows": rows,
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {OUT.relative_to(ROOT)}")
 
 

@@ -28,14 +28,21 @@ UNCACHEABLE_KEY = "tokenomy_cacheable"
 response to keep it out of the cache."""
 
 _CLASS_ROLES = {
-    "HumanMessage": "user", "AIMessage": "assistant", "SystemMessage": "system",
-    "ToolMessage": "tool", "FunctionMessage": "tool", "ChatMessage": "user",
-    "HumanMessageChunk": "user", "AIMessageChunk": "assistant",
+    "HumanMessage": "user",
+    "AIMessage": "assistant",
+    "SystemMessage": "system",
+    "ToolMessage": "tool",
+    "FunctionMessage": "tool",
+    "ChatMessage": "user",
+    "HumanMessageChunk": "user",
+    "AIMessageChunk": "assistant",
 }
 
 
 def _message(item: Any) -> dict[str, Any] | None:
-    if not (isinstance(item, dict) and item.get("lc") == 1 and isinstance(item.get("kwargs"), dict)):
+    if not (
+        isinstance(item, dict) and item.get("lc") == 1 and isinstance(item.get("kwargs"), dict)
+    ):
         return None
     kwargs = item["kwargs"]
     ident = item.get("id")
@@ -46,8 +53,9 @@ def _message(item: Any) -> dict[str, Any] | None:
     msg: dict[str, Any] = {"role": role, "content": kwargs.get("content", "")}
     calls = kwargs.get("tool_calls")
     if calls:
-        msg["tool_calls"] = [{"name": c.get("name"), "args": c.get("args")} for c in calls
-                             if isinstance(c, dict)]
+        msg["tool_calls"] = [
+            {"name": c.get("name"), "args": c.get("args")} for c in calls if isinstance(c, dict)
+        ]
     for key in ("tool_call_id", "name"):
         if kwargs.get(key):
             msg[key] = kwargs[key]
@@ -133,9 +141,15 @@ def generations_from_payload(payload: str, technique: str) -> list[Generation]:
             meta = {**(gen.message.response_metadata or {}), CACHE_HIT_KEY: technique}
             # id None: LangChain gives each served copy its run's id, so agent state
             # reducers do not mistake a second hit for the first message.
-            out.append(gen.model_copy(update={
-                "message": gen.message.model_copy(update={"response_metadata": meta, "id": None})
-            }))
+            out.append(
+                gen.model_copy(
+                    update={
+                        "message": gen.message.model_copy(
+                            update={"response_metadata": meta, "id": None}
+                        )
+                    }
+                )
+            )
         else:
             out.append(gen)
     return out

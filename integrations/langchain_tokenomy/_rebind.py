@@ -15,10 +15,14 @@ def _swap(node: Any, old: Any, new: Any) -> tuple[Any, bool]:
     if isinstance(node, RunnableBinding):
         bound, changed = _swap(node.bound, old, new)
         if changed:
-            return node.__class__(bound=bound, kwargs=node.kwargs, config=node.config,
-                                  config_factories=node.config_factories,
-                                  custom_input_type=node.custom_input_type,
-                                  custom_output_type=node.custom_output_type), True
+            return node.__class__(
+                bound=bound,
+                kwargs=node.kwargs,
+                config=node.config,
+                config_factories=node.config_factories,
+                custom_input_type=node.custom_input_type,
+                custom_output_type=node.custom_output_type,
+            ), True
         return node, False
     if isinstance(node, RunnableSequence):
         steps = [_swap(step, old, new) for step in node.steps]

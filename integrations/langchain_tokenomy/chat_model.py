@@ -39,9 +39,14 @@ class _Request:
 
     __slots__ = ("flight_key", "llm", "messages", "scope", "tools")
 
-    def __init__(self, model: OptimizedChatModel, messages: list[BaseMessage],
-                 stop: list[str] | None, metadata: dict[str, Any] | None,
-                 kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        model: OptimizedChatModel,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        metadata: dict[str, Any] | None,
+        kwargs: dict[str, Any],
+    ) -> None:
         self.messages = to_openai_messages(messages)
         self.llm = model.inner._get_llm_string(stop=stop, **kwargs)
         tools = kwargs.get("tools")
@@ -49,8 +54,11 @@ class _Request:
         scope = (metadata or {}).get(model.scope_key) if model.scope_key else None
         self.scope = str(scope) if scope is not None else current_scope()
         cache = model.answer_cache
-        key = cache.key(self.messages, llm=self.llm, scope=self.scope, tools=self.tools) \
-            if cache is not None else None
+        key = (
+            cache.key(self.messages, llm=self.llm, scope=self.scope, tools=self.tools)
+            if cache is not None
+            else None
+        )
         self.flight_key = None if key is None else (key.partition, key.exact)
 
 
@@ -112,17 +120,20 @@ class OptimizedChatModel(BaseChatModel):
     # -- tools and structured output go through the inner model's formatting ---------
 
     @override
-    def bind_tools(self, tools: Sequence[Any], *, tool_choice: str | None = None,
-                   **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
         bound = self.inner.bind_tools(tools, tool_choice=tool_choice, **kwargs)
         return RunnableBinding(bound=self, kwargs=dict(getattr(bound, "kwargs", {})))
 
     @override
-    def with_structured_output(self, schema: Any, *, include_raw: bool = False,
-                               **kwargs: Any) -> Runnable[LanguageModelInput, Any]:
+    def with_structured_output(
+        self, schema: Any, *, include_raw: bool = False, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, Any]:
         rebound = rebind_model(
             self.inner.with_structured_output(schema, include_raw=include_raw, **kwargs),
-            self.inner, self,
+            self.inner,
+            self,
         )
         if rebound is not None:
             return rebound
@@ -136,20 +147,27 @@ class OptimizedChatModel(BaseChatModel):
     def _store(self, request: _Request, generations: Sequence[ChatGeneration]) -> None:
         if self.answer_cache is not None:
             answer = answer_from_generations(list(generations), request.llm)
-            self.answer_cache.store(request.messages, answer, llm=request.llm,
-                                    scope=request.scope, tools=request.tools)
+            self.answer_cache.store(
+                request.messages, answer, llm=request.llm, scope=request.scope, tools=request.tools
+            )
 
     @override
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         cache = self.answer_cache
         if cache is None:
             return self.inner._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-        request = _Request(self, messages, stop, run_manager.metadata if run_manager else None,
-                           kwargs)
-        hit = cache.lookup(request.messages, llm=request.llm, scope=request.scope,
-                           tools=request.tools)
+        request = _Request(
+            self, messages, stop, run_manager.metadata if run_manager else None, kwargs
+        )
+        hit = cache.lookup(
+            request.messages, llm=request.llm, scope=request.scope, tools=request.tools
+        )
         if hit is not None:
             return self._hit_result(hit)
 
@@ -162,23 +180,31 @@ class OptimizedChatModel(BaseChatModel):
         return _mark_shared(result) if shared else result
 
     @override
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                         run_manager: AsyncCallbackManagerForLLMRun | None = None,
-                         **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         cache = self.answer_cache
         if cache is None:
-            return await self.inner._agenerate(messages, stop=stop, run_manager=run_manager,
-                                               **kwargs)
-        request = _Request(self, messages, stop, run_manager.metadata if run_manager else None,
-                           kwargs)
-        hit = await cache.alookup(request.messages, llm=request.llm, scope=request.scope,
-                                  tools=request.tools)
+            return await self.inner._agenerate(
+                messages, stop=stop, run_manager=run_manager, **kwargs
+            )
+        request = _Request(
+            self, messages, stop, run_manager.metadata if run_manager else None, kwargs
+        )
+        hit = await cache.alookup(
+            request.messages, llm=request.llm, scope=request.scope, tools=request.tools
+        )
         if hit is not None:
             return self._hit_result(hit)
 
         async def call() -> ChatResult:
-            result = await self.inner._agenerate(messages, stop=stop, run_manager=run_manager,
-                                                 **kwargs)
+            result = await self.inner._agenerate(
+                messages, stop=stop, run_manager=run_manager, **kwargs
+            )
             await self._astore(request, result.generations)
             return result
 
@@ -189,16 +215,22 @@ class OptimizedChatModel(BaseChatModel):
         return type(self.inner)._stream is not BaseChatModel._stream
 
     @override
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         cache = self.answer_cache
         request = None
         if cache is not None:
-            request = _Request(self, messages, stop,
-                               run_manager.metadata if run_manager else None, kwargs)
-            hit = cache.lookup(request.messages, llm=request.llm, scope=request.scope,
-                               tools=request.tools)
+            request = _Request(
+                self, messages, stop, run_manager.metadata if run_manager else None, kwargs
+            )
+            hit = cache.lookup(
+                request.messages, llm=request.llm, scope=request.scope, tools=request.tools
+            )
             if hit is not None:
                 yield from _replay(self._hit_result(hit))
                 return
@@ -216,31 +248,39 @@ class OptimizedChatModel(BaseChatModel):
             self._store(request, [_merged(chunks)])
 
     @override
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
-                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
         cache = self.answer_cache
         request = None
         if cache is not None:
-            request = _Request(self, messages, stop,
-                               run_manager.metadata if run_manager else None, kwargs)
-            hit = await cache.alookup(request.messages, llm=request.llm, scope=request.scope,
-                                      tools=request.tools)
+            request = _Request(
+                self, messages, stop, run_manager.metadata if run_manager else None, kwargs
+            )
+            hit = await cache.alookup(
+                request.messages, llm=request.llm, scope=request.scope, tools=request.tools
+            )
             if hit is not None:
                 for chunk in _replay(self._hit_result(hit)):
                     yield chunk
                 return
         if type(self.inner)._astream is BaseChatModel._astream and not self._inner_streams():
-            result = await self.inner._agenerate(messages, stop=stop, run_manager=run_manager,
-                                                 **kwargs)
+            result = await self.inner._agenerate(
+                messages, stop=stop, run_manager=run_manager, **kwargs
+            )
             if request is not None:
                 await self._astore(request, result.generations)
             for chunk in _replay(result):
                 yield chunk
             return
         chunks: list[ChatGenerationChunk] = []
-        async for chunk in self.inner._astream(messages, stop=stop, run_manager=run_manager,
-                                               **kwargs):
+        async for chunk in self.inner._astream(
+            messages, stop=stop, run_manager=run_manager, **kwargs
+        ):
             chunks.append(chunk)
             yield chunk
         if request is not None and chunks:
@@ -249,8 +289,9 @@ class OptimizedChatModel(BaseChatModel):
     async def _astore(self, request: _Request, generations: Sequence[ChatGeneration]) -> None:
         if self.answer_cache is not None:
             answer = answer_from_generations(list(generations), request.llm)
-            await self.answer_cache.astore(request.messages, answer, llm=request.llm,
-                                           scope=request.scope, tools=request.tools)
+            await self.answer_cache.astore(
+                request.messages, answer, llm=request.llm, scope=request.scope, tools=request.tools
+            )
 
 
 def _merged(chunks: list[ChatGenerationChunk]) -> ChatGeneration:
@@ -278,21 +319,33 @@ def _replay(result: ChatResult) -> Iterator[ChatGenerationChunk]:
             text = piece if i == len(pieces) - 1 else piece + " "
             if text:
                 yield ChatGenerationChunk(message=AIMessageChunk(content=text))
-        yield ChatGenerationChunk(message=AIMessageChunk(
-            content="", usage_metadata=getattr(message, "usage_metadata", None),
-            response_metadata=message.response_metadata, chunk_position="last",
-        ))
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                usage_metadata=getattr(message, "usage_metadata", None),
+                response_metadata=message.response_metadata,
+                chunk_position="last",
+            )
+        )
         return
-    yield ChatGenerationChunk(message=AIMessageChunk(
-        content=content,
-        tool_call_chunks=[
-            {"name": c["name"], "args": _json(c["args"]), "id": c.get("id"), "index": i,
-             "type": "tool_call_chunk"}
-            for i, c in enumerate(getattr(message, "tool_calls", []) or [])
-        ],
-        usage_metadata=getattr(message, "usage_metadata", None),
-        response_metadata=message.response_metadata, chunk_position="last",
-    ))
+    yield ChatGenerationChunk(
+        message=AIMessageChunk(
+            content=content,
+            tool_call_chunks=[
+                {
+                    "name": c["name"],
+                    "args": _json(c["args"]),
+                    "id": c.get("id"),
+                    "index": i,
+                    "type": "tool_call_chunk",
+                }
+                for i, c in enumerate(getattr(message, "tool_calls", []) or [])
+            ],
+            usage_metadata=getattr(message, "usage_metadata", None),
+            response_metadata=message.response_metadata,
+            chunk_position="last",
+        )
+    )
 
 
 def _json(value: Any) -> str:
@@ -306,7 +359,13 @@ def _mark_shared(result: ChatResult) -> ChatResult:
     generations = []
     for gen in result.generations:
         meta = {**(gen.message.response_metadata or {}), CACHE_HIT_KEY: _SHARED}
-        generations.append(gen.model_copy(update={
-            "message": gen.message.model_copy(update={"response_metadata": meta, "id": None})
-        }))
+        generations.append(
+            gen.model_copy(
+                update={
+                    "message": gen.message.model_copy(
+                        update={"response_metadata": meta, "id": None}
+                    )
+                }
+            )
+        )
     return ChatResult(generations=generations)

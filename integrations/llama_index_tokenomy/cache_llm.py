@@ -21,7 +21,11 @@ from llama_index.core.llms import LLM
 from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
-from llama_index_tokenomy._convert import model_from_payload, to_openai_messages, usage_from_response
+from llama_index_tokenomy._convert import (
+    model_from_payload,
+    to_openai_messages,
+    usage_from_response,
+)
 from tokenomy.cache import Answer, CacheHit, SemanticCache
 from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
@@ -52,12 +56,21 @@ class SemanticCacheLLM(LLM):
     _cache: SemanticCache = PrivateAttr()
     _recorder: UsageRecorder | None = PrivateAttr(default=None)
 
-    def __init__(self, llm: LLM, cache: SemanticCache | None = None, *, scope: str | None = None,
-                 recorder: UsageRecorder | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        llm: LLM,
+        cache: SemanticCache | None = None,
+        *,
+        scope: str | None = None,
+        recorder: UsageRecorder | None = None,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(llm, LLM):
             raise ConfigError(f"llm must be a LlamaIndex LLM; got {type(llm).__name__}.")
         if cache is not None and not isinstance(cache, SemanticCache):
-            raise ConfigError(f"cache must be a tokenomy SemanticCache; got {type(cache).__name__}.")
+            raise ConfigError(
+                f"cache must be a tokenomy SemanticCache; got {type(cache).__name__}."
+            )
         super().__init__(llm=llm, scope=scope, callback_manager=llm.callback_manager, **kwargs)
         self._cache = cache if cache is not None else SemanticCache()
         self._recorder = recorder
@@ -79,9 +92,14 @@ class SemanticCacheLLM(LLM):
     # -- keys and records ----------------------------------------------------------------
 
     def _llm_string(self, kind: str, kwargs: dict[str, Any]) -> str:
-        payload = {k: v for k, v in self.llm.to_dict().items()
-                   if isinstance(v, str | int | float | bool) and "key" not in k.lower()}
-        return json.dumps([kind, self.llm.class_name(), payload, kwargs], sort_keys=True, default=str)
+        payload = {
+            k: v
+            for k, v in self.llm.to_dict().items()
+            if isinstance(v, str | int | float | bool) and "key" not in k.lower()
+        }
+        return json.dumps(
+            [kind, self.llm.class_name(), payload, kwargs], sort_keys=True, default=str
+        )
 
     def _model(self) -> str | None:
         name = model_from_payload(self.llm.to_dict()) or self.llm.metadata.model_name
@@ -95,9 +113,12 @@ class SemanticCacheLLM(LLM):
             handler = enabled_handler()
             recorder = handler.recorder if handler is not None else None
         if recorder is not None:
-            recorder.record_call(model=hit.model or self._model(), usage=hit.usage,
-                                 cache_hit=f"{hit.kind}_cache",
-                                 tags={"scope": self.scope} if self.scope else None)
+            recorder.record_call(
+                model=hit.model or self._model(),
+                usage=hit.usage,
+                cache_hit=f"{hit.kind}_cache",
+                tags={"scope": self.scope} if self.scope else None,
+            )
 
     def _answer(self, text: str, payload: str, response: Any) -> Answer:
         usage, served, _ = usage_from_response(response)
@@ -106,16 +127,29 @@ class SemanticCacheLLM(LLM):
         choices = raw.get("choices") if isinstance(raw, dict) else getattr(raw, "choices", None)
         if choices:
             first = choices[0]
-            finish = first.get("finish_reason") if isinstance(first, dict) else getattr(
-                first, "finish_reason", None)
-        return Answer(payload=payload, text=text, model=served or self._model(), usage=usage,
-                      finish_reason=finish)
+            finish = (
+                first.get("finish_reason")
+                if isinstance(first, dict)
+                else getattr(first, "finish_reason", None)
+            )
+        return Answer(
+            payload=payload,
+            text=text,
+            model=served or self._model(),
+            usage=usage,
+            finish_reason=finish,
+        )
 
     def _chat_payload(self, response: ChatResponse, text: str | None = None) -> Answer:
         msg = response.message
         content = msg.content or "" if text is None else text
-        payload = json.dumps({"role": msg.role.value, "content": content,
-                              "additional_kwargs": _jsonable(msg.additional_kwargs)})
+        payload = json.dumps(
+            {
+                "role": msg.role.value,
+                "content": content,
+                "additional_kwargs": _jsonable(msg.additional_kwargs),
+            }
+        )
         return self._answer(content, payload, response)
 
     def _completion_payload(self, response: CompletionResponse, text: str | None = None) -> Answer:
@@ -125,16 +159,23 @@ class SemanticCacheLLM(LLM):
     @staticmethod
     def _chat_hit(hit: CacheHit) -> ChatResponse:
         data = json.loads(hit.payload)
-        message = ChatMessage(role=MessageRole(data["role"]), content=data["content"],
-                              additional_kwargs=data.get("additional_kwargs") or {})
-        return ChatResponse(message=message, delta=data["content"],
-                            additional_kwargs={CACHE_HIT_KEY: f"{hit.kind}_cache"})
+        message = ChatMessage(
+            role=MessageRole(data["role"]),
+            content=data["content"],
+            additional_kwargs=data.get("additional_kwargs") or {},
+        )
+        return ChatResponse(
+            message=message,
+            delta=data["content"],
+            additional_kwargs={CACHE_HIT_KEY: f"{hit.kind}_cache"},
+        )
 
     @staticmethod
     def _completion_hit(hit: CacheHit) -> CompletionResponse:
         text = json.loads(hit.payload)["text"]
-        return CompletionResponse(text=text, delta=text,
-                                  additional_kwargs={CACHE_HIT_KEY: f"{hit.kind}_cache"})
+        return CompletionResponse(
+            text=text, delta=text, additional_kwargs={CACHE_HIT_KEY: f"{hit.kind}_cache"}
+        )
 
     # -- chat ---------------------------------------------------------------------------
 
@@ -161,8 +202,9 @@ class SemanticCacheLLM(LLM):
         if hit is not None:
             self._record_hit(hit)
             return _replay_chat(self._chat_hit(hit))
-        return self._stream_and_store(self.llm.stream_chat(messages, **kwargs), request, llm,
-                                      self._chat_payload)
+        return self._stream_and_store(
+            self.llm.stream_chat(messages, **kwargs), request, llm, self._chat_payload
+        )
 
     @override
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -175,15 +217,17 @@ class SemanticCacheLLM(LLM):
 
         async def call() -> ChatResponse:
             response = await self.llm.achat(messages, **kwargs)
-            await self._cache.astore(request, self._chat_payload(response), llm=llm,
-                                     scope=self.scope)
+            await self._cache.astore(
+                request, self._chat_payload(response), llm=llm, scope=self.scope
+            )
             return response
 
         return (await self._cache.flight.ado((key.partition, key.exact), call))[0]
 
     @override
-    async def astream_chat(self, messages: Sequence[ChatMessage],
-                           **kwargs: Any) -> ChatResponseAsyncGen:
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
         request, llm = to_openai_messages(messages), self._llm_string("chat", kwargs)
         hit = await self._cache.alookup(request, llm=llm, scope=self.scope)
         if hit is not None:
@@ -211,8 +255,9 @@ class SemanticCacheLLM(LLM):
         return self._cache.flight.do((key.partition, key.exact), call)[0]
 
     @override
-    def stream_complete(self, prompt: str, formatted: bool = False,
-                        **kwargs: Any) -> CompletionResponseGen:
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
         llm = self._llm_string("complete", {**kwargs, "formatted": formatted})
         hit = self._cache.lookup(prompt, llm=llm, scope=self.scope)
         if hit is not None:
@@ -222,21 +267,24 @@ class SemanticCacheLLM(LLM):
         return self._stream_and_store(stream, prompt, llm, self._completion_payload)
 
     @override
-    async def acomplete(self, prompt: str, formatted: bool = False,
-                        **kwargs: Any) -> CompletionResponse:
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
         llm = self._llm_string("complete", {**kwargs, "formatted": formatted})
         hit = await self._cache.alookup(prompt, llm=llm, scope=self.scope)
         if hit is not None:
             self._record_hit(hit)
             return self._completion_hit(hit)
         response = await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
-        await self._cache.astore(prompt, self._completion_payload(response), llm=llm,
-                                 scope=self.scope)
+        await self._cache.astore(
+            prompt, self._completion_payload(response), llm=llm, scope=self.scope
+        )
         return response
 
     @override
-    async def astream_complete(self, prompt: str, formatted: bool = False,
-                               **kwargs: Any) -> CompletionResponseAsyncGen:
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
         llm = self._llm_string("complete", {**kwargs, "formatted": formatted})
         hit = await self._cache.alookup(prompt, llm=llm, scope=self.scope)
         if hit is not None:
@@ -247,8 +295,9 @@ class SemanticCacheLLM(LLM):
 
     # -- streaming helpers -------------------------------------------------------------------
 
-    def _stream_and_store(self, stream: Iterator[Any], request: Any, llm: str,
-                          to_answer: Any) -> Iterator[Any]:
+    def _stream_and_store(
+        self, stream: Iterator[Any], request: Any, llm: str, to_answer: Any
+    ) -> Iterator[Any]:
         last, deltas = None, []
         for item in stream:
             last = item
@@ -258,8 +307,9 @@ class SemanticCacheLLM(LLM):
             text = "".join(deltas) if any(deltas) else None
             self._cache.store(request, to_answer(last, text), llm=llm, scope=self.scope)
 
-    async def _astream_and_store(self, stream: AsyncIterator[Any], request: Any, llm: str,
-                                 to_answer: Any) -> AsyncIterator[Any]:
+    async def _astream_and_store(
+        self, stream: AsyncIterator[Any], request: Any, llm: str, to_answer: Any
+    ) -> AsyncIterator[Any]:
         last, deltas = None, []
         async for item in stream:
             last = item
@@ -287,17 +337,23 @@ def _replay_chat(response: ChatResponse) -> ChatResponseGen:
     text = ""
     for piece in _pieces(response.message.content or ""):
         text += piece
-        message = ChatMessage(role=response.message.role, content=text,
-                              additional_kwargs=response.message.additional_kwargs)
-        yield ChatResponse(message=message, delta=piece,
-                           additional_kwargs=response.additional_kwargs)
+        message = ChatMessage(
+            role=response.message.role,
+            content=text,
+            additional_kwargs=response.message.additional_kwargs,
+        )
+        yield ChatResponse(
+            message=message, delta=piece, additional_kwargs=response.additional_kwargs
+        )
 
 
 def _replay_completion(response: CompletionResponse) -> CompletionResponseGen:
     text = ""
     for piece in _pieces(response.text):
         text += piece
-        yield CompletionResponse(text=text, delta=piece, additional_kwargs=response.additional_kwargs)
+        yield CompletionResponse(
+            text=text, delta=piece, additional_kwargs=response.additional_kwargs
+        )
 
 
 async def _areplay(items: list[Any]) -> AsyncIterator[Any]:

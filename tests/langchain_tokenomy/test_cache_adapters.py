@@ -31,8 +31,11 @@ def semantic(**kw) -> SemanticCache:
 def numbered_answers(model="gpt-4o-mini"):
     """A new answer every call ("answer 1", "answer 2", …): a cache hit repeats one."""
     for i in itertools.count(1):
-        yield AIMessage(content=f"answer {i}", response_metadata={"model_name": model},
-                        usage_metadata={"input_tokens": 10, "output_tokens": 2, "total_tokens": 12})
+        yield AIMessage(
+            content=f"answer {i}",
+            response_metadata={"model_name": model},
+            usage_metadata={"input_tokens": 10, "output_tokens": 2, "total_tokens": 12},
+        )
 
 
 class ToolModel(BaseChatModel):
@@ -54,13 +57,20 @@ class ToolModel(BaseChatModel):
         tools = kwargs.get("tools")
         if tools:
             name = tools[0]["function"]["name"]
-            msg = AIMessage(content="", tool_calls=[{"name": name, "args": {"a": 2, "b": 3}, "id": "c1"}])
+            msg = AIMessage(
+                content="", tool_calls=[{"name": name, "args": {"a": 2, "b": 3}, "id": "c1"}]
+            )
         else:
             msg = AIMessage(content=f"echo {messages[-1].content} #{self.calls}")
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
-    def _stream(self, messages, stop=None, run_manager: CallbackManagerForLLMRun | None = None,
-                **kwargs: Any):
+    def _stream(
+        self,
+        messages,
+        stop=None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ):
         self.calls += 1
         for word in ["streamed ", "answer ", f"#{self.calls}"]:
             yield ChatGenerationChunk(message=AIMessageChunk(content=word))
@@ -95,8 +105,9 @@ def test_two_turn_conversation_hits_both_turns_on_its_second_run_via_set_llm_cac
 
 
 def test_two_turn_conversation_hits_both_turns_via_optimized_chat_model():
-    model = OptimizedChatModel(inner=GenericFakeChatModel(messages=numbered_answers()),
-                               cache=semantic())
+    model = OptimizedChatModel(
+        inner=GenericFakeChatModel(messages=numbered_answers()), cache=semantic()
+    )
     cold = _two_turns(model)
     warm = _two_turns(model)
     assert [m.content for m in warm] == [m.content for m in cold]
@@ -124,7 +135,9 @@ def test_scopes_isolate_set_llm_cache_and_model_metadata():
         b1 = model.invoke("my balance?")
     assert a1.content == a2.content != b1.content
     set_llm_cache(None)
-    opt = OptimizedChatModel(inner=GenericFakeChatModel(messages=numbered_answers()), cache=semantic())
+    opt = OptimizedChatModel(
+        inner=GenericFakeChatModel(messages=numbered_answers()), cache=semantic()
+    )
     x = opt.invoke("my balance?", config={"metadata": {"user": "alice"}})
     y = opt.invoke("my balance?", config={"metadata": {"user": "bob"}})
     z = opt.invoke("my balance?", config={"metadata": {"user": "alice"}})
@@ -196,15 +209,17 @@ def test_ls_model_name_comes_from_the_inner_model():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.one_of(
-    st.text(max_size=200),
-    st.just('[{"lc": 1, "type": "constructor"'),
-    st.just('[{"lc": 1, "type": "constructor", "id": ["x", "Weird"], "kwargs": {}}]'),
-    st.just('[{"lc": 1, "kwargs": {"content": 5}}]'),
-    st.just("[{}]"),
-    st.just("[" + "{" * 500),
-    st.text(alphabet="\x00\ud7ff\ue000\U0001f680\u202e", max_size=50),
-))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.just('[{"lc": 1, "type": "constructor"'),
+        st.just('[{"lc": 1, "type": "constructor", "id": ["x", "Weird"], "kwargs": {}}]'),
+        st.just('[{"lc": 1, "kwargs": {"content": 5}}]'),
+        st.just("[{}]"),
+        st.just("[" + "{" * 500),
+        st.text(alphabet="\x00\ud7ff\ue000\U0001f680\u202e", max_size=50),
+    )
+)
 def test_fuzzed_prompts_never_crash_a_lookup(prompt):
     cache = TokenomyCache(semantic())
     assert cache.lookup(prompt, "llm") is None

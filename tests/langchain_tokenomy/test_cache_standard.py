@@ -13,8 +13,11 @@ from tokenomy.embed import HashingEmbedder
 
 
 def _semantic(tiers=None) -> TokenomyCache:
-    return TokenomyCache(SemanticCache(tiers=tiers, embedder=HashingEmbedder(), verifier=None,
-                                       guards=False, similarity=0.9))
+    return TokenomyCache(
+        SemanticCache(
+            tiers=tiers, embedder=HashingEmbedder(), verifier=None, guards=False, similarity=0.9
+        )
+    )
 
 
 class TestTokenomyCacheSync(SyncCacheTestSuite):

@@ -16,7 +16,9 @@ from tokenomy.monitor import UsageRecorder
 
 
 def semantic(**kw):
-    return SemanticCache(embedder=HashingEmbedder(), verifier=None, guards=False, similarity=0.85, **kw)
+    return SemanticCache(
+        embedder=HashingEmbedder(), verifier=None, guards=False, similarity=0.85, **kw
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +48,10 @@ def test_chat_paraphrase_hits_and_streaming_replays():
     msgs = [ChatMessage(role="user", content="What is the capital of France?")]
     first = llm.chat(msgs).message.content
     para = llm.chat([ChatMessage(role="user", content="what is the capital of france")])
-    assert para.message.content == first and para.additional_kwargs["tokenomy_cache_hit"] == "semantic_cache"
+    assert (
+        para.message.content == first
+        and para.additional_kwargs["tokenomy_cache_hit"] == "semantic_cache"
+    )
     streamed = "".join(r.delta for r in llm.stream_complete("stream me"))
     replayed = list(llm.stream_complete("stream me"))
     assert "".join(r.delta for r in replayed) == streamed and replayed[-1].text == streamed
@@ -74,8 +79,10 @@ async def test_async_forms():
 
 def test_query_engine_with_the_wrapper_as_llm():
     llm = lit.SemanticCacheLLM(MockLLM(max_tokens=5), semantic(), scope="tenant-a")
-    index = VectorStoreIndex.from_documents([Document(text="Paris is the capital of France.", id_="d")],
-                                            embed_model=MockEmbedding(embed_dim=8))
+    index = VectorStoreIndex.from_documents(
+        [Document(text="Paris is the capital of France.", id_="d")],
+        embed_model=MockEmbedding(embed_dim=8),
+    )
     engine = index.as_query_engine(llm=llm, similarity_top_k=1)
     assert str(engine.query("capital of France?")) == str(engine.query("capital of France?"))
     assert llm.cache.stats().exact_hits == 1

@@ -21,6 +21,7 @@ HEAVY = (
 def test_importing_the_core_loads_no_framework_and_no_model():
     code = (
         "import sys, tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.cli\n"
+        "import tokenomy.cache, tokenomy.embed, tokenomy.cache.guards, tokenomy.cache.verifier\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -104,13 +105,21 @@ def test_adapter_public_names_are_pinned():
     import llama_index_tokenomy
 
     assert langchain_tokenomy.__all__ == [
+        "OptimizedChatModel",
+        "TokenomyCache",
         "TokenomyCallbackHandler",
+        "cache_scope",
         "disable",
         "enable",
         "to_openai_messages",
         "track_usage",
     ]
-    assert llama_index_tokenomy.__all__ == ["TokenomyEventHandler", "disable", "enable"]
+    assert llama_index_tokenomy.__all__ == [
+        "SemanticCacheLLM",
+        "TokenomyEventHandler",
+        "disable",
+        "enable",
+    ]
 
 
 def test_the_core_never_imports_a_framework():

@@ -64,10 +64,11 @@ class SemanticCacheAuditPlugin:
                 )
         stats = cache.stats()
         rejected = sum(stats.rejected.values())
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.rejected.items())) or "none"
         findings = (
             f"{hits} of {len(calls)} calls served from the cache ({exact} exact, "
             f"{hits - exact} by meaning); {rejected} near matches turned down by the "
-            f"false-hit guards ({', '.join(f'{k}: {v}' for k, v in sorted(stats.rejected.items())) or 'none'}).",
+            f"false-hit guards ({reasons}).",
             "Entries are shared by all users."
             if self.shared
             else "Entries are private to each user (tags.user), the cache's default.",

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tokenomy.cache.entry import CacheEntry
@@ -128,7 +129,7 @@ class SemanticCache:
             from tokenomy.cache.verifier import PairVerifier
 
             verifier = PairVerifier.default() if mode == "semantic" else None
-        self.verifier: PairVerifier | None = verifier  # type: ignore[assignment]
+        self.verifier: PairVerifier | None = verifier
         if similarity is None:
             similarity = self.verifier.min_similarity if self.verifier is not None else 0.95
         self.similarity = float(similarity)
@@ -159,7 +160,11 @@ class SemanticCache:
         return self._embedder
 
     def key(
-        self, prompt: Prompt, *, llm: str = "", scope: str | None = None,
+        self,
+        prompt: Prompt,
+        *,
+        llm: str = "",
+        scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> CacheKey:
         """The key of a request (see :mod:`tokenomy.cache.keys`)."""
@@ -167,7 +172,11 @@ class SemanticCache:
         return make_key(prompt, llm=llm, scope=effective_scope, version=self.version, tools=tools)
 
     def lookup(
-        self, prompt: Prompt, *, llm: str = "", scope: str | None = None,
+        self,
+        prompt: Prompt,
+        *,
+        llm: str = "",
+        scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> CacheHit | None:
         """The cached answer for a request, or None.
@@ -191,8 +200,14 @@ class SemanticCache:
         return hit
 
     def store(
-        self, prompt: Prompt, answer: Answer, *, llm: str = "", scope: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None, ttl_seconds: float | None = None,
+        self,
+        prompt: Prompt,
+        answer: Answer,
+        *,
+        llm: str = "",
+        scope: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        ttl_seconds: float | None = None,
     ) -> StoreResult:
         """Cache ``answer`` for a request, unless it must not be cached.
 
@@ -208,15 +223,21 @@ class SemanticCache:
         ttl = ttl_seconds if ttl_seconds is not None else self.ttl_seconds
         usage = answer.usage or _estimate_usage(prompt, answer)
         entry = CacheEntry(
-            id=_entry_id(key), partition=key.partition, context=key.context, query=key.query,
+            id=_entry_id(key),
+            partition=key.partition,
+            context=key.context,
+            query=key.query,
             vector=self._vector(key.query) if self.mode == "semantic" else None,
-            payload=answer.payload, model=answer.model, input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens, created_at=now,
+            payload=answer.payload,
+            model=answer.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            created_at=now,
             expires_at=None if ttl is None else now + ttl,
         )
         stored = False
         for state in self._tiers:
-            stored |= self._call(state, lambda t=state.tier: t.put(entry), False) is not False
+            stored |= self._call(state, partial(_ok, state.tier.put, entry), False)
         if not stored:
             self._counters.count("refused", "no tier available")
             return StoreResult(False, "no tier available")
@@ -224,15 +245,25 @@ class SemanticCache:
         return StoreResult(True)
 
     async def alookup(
-        self, prompt: Prompt, *, llm: str = "", scope: str | None = None,
+        self,
+        prompt: Prompt,
+        *,
+        llm: str = "",
+        scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> CacheHit | None:
         """:meth:`lookup` in a worker thread (tier I/O and embedding are blocking)."""
         return await asyncio.to_thread(self.lookup, prompt, llm=llm, scope=scope, tools=tools)
 
     async def astore(
-        self, prompt: Prompt, answer: Answer, *, llm: str = "", scope: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None, ttl_seconds: float | None = None,
+        self,
+        prompt: Prompt,
+        answer: Answer,
+        *,
+        llm: str = "",
+        scope: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        ttl_seconds: float | None = None,
     ) -> StoreResult:
         """:meth:`store` in a worker thread."""
         return await asyncio.to_thread(
@@ -275,7 +306,10 @@ class SemanticCache:
             self._counters.count("tier_errors", state.tier.name)
             logger.warning(
                 "tokenomy cache: tier %r failed (%s: %s); skipping it for %.0f s",
-                state.tier.name, type(exc).__name__, exc, backoff,
+                state.tier.name,
+                type(exc).__name__,
+                exc,
+                backoff,
             )
             return default
         state.failures = 0
@@ -285,7 +319,8 @@ class SemanticCache:
         if query is None:
             return None
         try:
-            return self.embedder.embed([query])[0]
+            vector: np.ndarray = self.embedder.embed([query])[0]
+            return vector
         except Exception as exc:  # the embedder is a collaborator: degrade to exact-only
             self._counters.count("tier_errors", "embedder")
             logger.warning("tokenomy cache: embedding failed (%s); exact lookup only", exc)
@@ -293,23 +328,35 @@ class SemanticCache:
 
     def _promote(self, entry: CacheEntry, found_at: int) -> None:
         for state in self._tiers[:found_at]:
-            if self._call(state, lambda t=state.tier: t.put(entry), False) is not False:
+            if self._call(state, partial(_ok, state.tier.put, entry), False):
                 self._counters.add("promotions")
 
-    def _hit(self, entry: CacheEntry, kind: Literal["exact", "semantic"], similarity: float,
-             score: float | None, tier: str) -> CacheHit:
+    def _hit(
+        self,
+        entry: CacheEntry,
+        kind: Literal["exact", "semantic"],
+        similarity: float,
+        score: float | None,
+        tier: str,
+    ) -> CacheHit:
         usage = TokenUsage(entry.input_tokens, entry.output_tokens)
         cost = self.prices.get(entry.model) if entry.model else None
         return CacheHit(
-            payload=entry.payload, kind=kind, similarity=similarity, score=score, tier=tier,
-            matched_query=entry.query, model=entry.model, usage=usage,
+            payload=entry.payload,
+            kind=kind,
+            similarity=similarity,
+            score=score,
+            tier=tier,
+            matched_query=entry.query,
+            model=entry.model,
+            usage=usage,
             cost_saved_usd=None if cost is None else cost.cost(usage).total_usd,
         )
 
     def _lookup_exact(self, key: CacheKey, now: float) -> CacheHit | None:
         entry_id = _entry_id(key)
         for i, state in enumerate(self._tiers):
-            entry = self._call(state, lambda t=state.tier: t.get(entry_id, now), None)
+            entry = self._call(state, partial(state.tier.get, entry_id, now), None)
             if entry is not None:
                 self._promote(entry, i)
                 return self._hit(entry, "exact", 1.0, None, state.tier.name)
@@ -322,10 +369,10 @@ class SemanticCache:
         if vector is None:
             return None
         for i, state in enumerate(self._tiers):
-            candidates = self._call(
+            candidates: list[tuple[CacheEntry, float]] = self._call(
                 state,
-                lambda t=state.tier: t.search(
-                    key.partition, key.context, vector, self.max_candidates, now
+                partial(
+                    state.tier.search, key.partition, key.context, vector, self.max_candidates, now
                 ),
                 [],
             )
@@ -336,14 +383,18 @@ class SemanticCache:
                 if score is False:
                     continue
                 self._promote(entry, i)
-                return self._hit(entry, "semantic", sim, score if score is not True else None,
-                                 state.tier.name)
+                return self._hit(
+                    entry, "semantic", sim, score if score is not True else None, state.tier.name
+                )
         return None
 
-    def _verify(self, query: str, entry: CacheEntry, vector: np.ndarray,
-                sim: float) -> float | bool:
+    def _verify(
+        self, query: str, entry: CacheEntry, vector: np.ndarray, sim: float
+    ) -> float | bool:
         """False if rejected; else True (no verifier) or the verifier's score."""
         cached = entry.query or ""
+        if _canonical(query) == _canonical(cached):
+            return 1.0  # the same words, differing only in case, spacing or punctuation
         if self.guards:
             from tokenomy.cache.guards import check_pair
 
@@ -367,6 +418,17 @@ def _estimate_usage(prompt: Prompt, answer: Answer) -> TokenUsage:
     counter = TokenCounter(answer.model)
     inp = counter.count(prompt) if isinstance(prompt, str) else counter.count_messages(prompt)
     return TokenUsage(inp, counter.count(answer.text))
+
+
+def _ok(fn: Callable[..., None], *args: Any) -> bool:
+    """Run ``fn`` and return True (so a tier write's success can be told from a skip)."""
+    fn(*args)
+    return True
+
+
+def _canonical(text: str) -> str:
+    """Lower-cased words of a question, without punctuation or extra spaces."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
 
 
 def _entry_id(key: CacheKey) -> str:

@@ -17,6 +17,7 @@ produces the same key as the original conversation. Then:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -58,9 +59,17 @@ def _content(content: Any) -> tuple[str, list[Any]]:
         for block in content:
             if isinstance(block, str):
                 texts.append(block)
-            elif isinstance(block, Mapping) and block.get("type") in (
-                "text", "input_text", "output_text", None,
-            ) and "text" in block:
+            elif (
+                isinstance(block, Mapping)
+                and block.get("type")
+                in (
+                    "text",
+                    "input_text",
+                    "output_text",
+                    None,
+                )
+                and "text" in block
+            ):
                 texts.append(str(block["text"]))
             else:
                 other.append(block)
@@ -73,13 +82,12 @@ def _tool_calls(calls: Any) -> list[list[Any]]:
     for call in calls or ():
         if not isinstance(call, Mapping):
             continue
-        fn = call.get("function") if isinstance(call.get("function"), Mapping) else call
+        inner = call.get("function")
+        fn: Mapping[str, Any] = inner if isinstance(inner, Mapping) else call
         args = fn.get("arguments", fn.get("args", ""))
         if isinstance(args, str):
-            try:
+            with contextlib.suppress(ValueError):  # keep non-JSON arguments as text
                 args = json.loads(args)
-            except ValueError:
-                pass
         out.append([str(fn.get("name", "")), args])
     return out
 

@@ -112,7 +112,9 @@ class _Counters:
         self.values: Counter[str] = Counter()
         self.cost_saved = 0.0
         self.maps: dict[str, Counter[str]] = {
-            "rejected": Counter(), "refused": Counter(), "tier_errors": Counter(),
+            "rejected": Counter(),
+            "refused": Counter(),
+            "tier_errors": Counter(),
             "tier_skips": Counter(),
         }
 
@@ -135,10 +137,15 @@ class _Counters:
         with self.lock:
             v = self.values
             return CacheStats(
-                lookups=v["lookups"], exact_hits=v["exact_hits"], semantic_hits=v["semantic_hits"],
-                misses=v["misses"], stores=v["stores"], promotions=v["promotions"],
+                lookups=v["lookups"],
+                exact_hits=v["exact_hits"],
+                semantic_hits=v["semantic_hits"],
+                misses=v["misses"],
+                stores=v["stores"],
+                promotions=v["promotions"],
                 single_flight_shared=v["single_flight_shared"],
                 input_tokens_saved=v["input_tokens_saved"],
-                output_tokens_saved=v["output_tokens_saved"], cost_saved_usd=self.cost_saved,
+                output_tokens_saved=v["output_tokens_saved"],
+                cost_saved_usd=self.cost_saved,
                 **{name: dict(c) for name, c in self.maps.items()},
             )

@@ -46,7 +46,11 @@ class Embedder(Protocol):
     """
 
     name: str
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """Vector length (0 until known)."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 array of L2-normalized rows."""
@@ -124,8 +128,8 @@ class SentenceTransformerEmbedder:
             path = Path(bundled.get_model_path())
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         # renamed in sentence-transformers 6; older releases only have the long name
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
+        getter = getattr(model, "get_embedding_dimension", None) or (
+            model.get_sentence_embedding_dimension
         )
         dim = getter()
         self.dim = int(dim) if dim else self.dim

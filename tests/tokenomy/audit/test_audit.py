@@ -66,7 +66,15 @@ def test_plugins_are_pluggable_and_failures_contained(workload):
     try:
         register_audit_plugin("fixed", Fixed)
         register_audit_plugin("broken", Broken)
-        assert available_plugins()[:3] == ["exact_cache", "prompt_caching", "output_caps"]
+        names = available_plugins()
+        assert names[:5] == [
+            "exact_cache",
+            "semantic_cache",
+            "semantic_cache_shared",
+            "prompt_caching",
+            "output_caps",
+        ]
+        assert names[-2:] == ["fixed", "broken"]
         report = run_audit(workload, plugins=["fixed", "broken"])
         fixed, broken = report.savings
         assert (fixed.calls_affected, fixed.cost_saved_usd) == (40, 0.5)

@@ -1,5 +1,4 @@
 import pytest
-
 from fakes import Clock
 
 from tokenomy.cache import SemanticCache

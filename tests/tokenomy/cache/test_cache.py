@@ -20,7 +20,9 @@ def test_exact_then_semantic_then_miss(make_cache):
     cache.store(Q, ans(model="gpt-4o", usage=TokenUsage(20, 5)))
     exact = cache.lookup(Q)
     assert (exact.kind, exact.similarity, exact.payload) == ("exact", 1.0, "Paris.")
-    assert exact.usage == TokenUsage(20, 5) and exact.cost_saved_usd == pytest.approx(20 * 2.5e-6 + 5 * 1e-5)
+    assert exact.usage == TokenUsage(20, 5) and exact.cost_saved_usd == pytest.approx(
+        20 * 2.5e-6 + 5 * 1e-5
+    )
     near = cache.lookup("what is the capital of france")
     assert near.kind == "semantic" and near.matched_query == Q
     assert cache.lookup("How tall is Mount Everest?") is None
@@ -64,9 +66,11 @@ def test_sharing_across_scopes_is_explicit(make_cache):
 
 def test_other_models_and_conversations_miss(make_cache):
     cache = make_cache()
-    history = [{"role": "user", "content": "Tell me about France."},
-               {"role": "assistant", "content": "France is in Europe."},
-               {"role": "user", "content": Q}]
+    history = [
+        {"role": "user", "content": "Tell me about France."},
+        {"role": "assistant", "content": "France is in Europe."},
+        {"role": "user", "content": Q},
+    ]
     cache.store(history, ans(), llm="gpt-4o")
     assert cache.lookup(history, llm="gpt-4o-mini") is None
     assert cache.lookup([{"role": "user", "content": Q}], llm="gpt-4o") is None
@@ -205,7 +209,9 @@ def test_single_flight_runs_once_for_concurrent_callers():
         return "answer"
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(flight.do("k", slow))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(flight.do("k", slow))) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     time.sleep(0.2)

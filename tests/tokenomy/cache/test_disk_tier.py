@@ -56,10 +56,12 @@ def test_four_processes_share_one_directory_without_corruption(tmp_path):
 
 
 def test_clear_by_one_process_is_seen_by_another(tmp_path):
-    a = SemanticCache(tiers=[DiskTier(tmp_path / "l2")], embedder=HashingEmbedder(), verifier=None,
-                      guards=False)
-    b = SemanticCache(tiers=[DiskTier(tmp_path / "l2")], embedder=HashingEmbedder(), verifier=None,
-                      guards=False)
+    a = SemanticCache(
+        tiers=[DiskTier(tmp_path / "l2")], embedder=HashingEmbedder(), verifier=None, guards=False
+    )
+    b = SemanticCache(
+        tiers=[DiskTier(tmp_path / "l2")], embedder=HashingEmbedder(), verifier=None, guards=False
+    )
     a.store(QUESTIONS[0], Answer(payload="x", text="x"))
     assert b.lookup(QUESTIONS[0]) is not None
     a.clear()

@@ -16,8 +16,15 @@ def conversation(answer_meta):
 
 def test_metadata_and_ids_do_not_change_the_key():
     plain = make_key(conversation({}))
-    marked = make_key(conversation({"id": "run-123", "usage_metadata": {"total_cost": 0},
-                                    "response_metadata": {"tokenomy_cache_hit": "exact_cache"}}))
+    marked = make_key(
+        conversation(
+            {
+                "id": "run-123",
+                "usage_metadata": {"total_cost": 0},
+                "response_metadata": {"tokenomy_cache_hit": "exact_cache"},
+            }
+        )
+    )
     assert plain == marked
 
 
@@ -32,7 +39,9 @@ def test_query_is_the_last_user_turn_and_context_the_rest():
 
 def test_partition_separates_models_scopes_and_versions():
     base = make_key("hi", llm="gpt-4o", scope="alice", version="v1")
-    assert make_key("hi", llm="gpt-4o-mini", scope="alice", version="v1").partition != base.partition
+    assert (
+        make_key("hi", llm="gpt-4o-mini", scope="alice", version="v1").partition != base.partition
+    )
     assert make_key("hi", llm="gpt-4o", scope="bob", version="v1").partition != base.partition
     assert make_key("hi", llm="gpt-4o", scope="alice", version="v2").partition != base.partition
     assert make_key("hi", llm="gpt-4o", scope="alice", version="v1") == base
@@ -46,23 +55,47 @@ def test_tools_are_part_of_the_context_and_exact_key():
 
 
 def test_non_user_last_turns_and_long_or_multimodal_queries_are_exact_only():
-    tool_last = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "",
-                  "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]},
-                 {"role": "tool", "tool_call_id": "1", "content": "42"}]
+    tool_last = [
+        {"role": "user", "content": "x"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "1", "content": "42"},
+    ]
     assert make_key(tool_last).query is None
     assert make_key("x" * (MAX_SEMANTIC_QUERY_CHARS + 1)).query is None
-    image = [{"role": "user", "content": [{"type": "text", "text": "what is it"},
-                                          {"type": "image_url", "image_url": {"url": "u"}}]}]
+    image = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is it"},
+                {"type": "image_url", "image_url": {"url": "u"}},
+            ],
+        }
+    ]
     assert make_key(image).query is None
     assert make_key("   ").query is None
 
 
 def test_role_aliases_and_tool_call_argument_forms_normalize_alike():
-    a = normalize_messages([{"role": "human", "content": "hi"},
-                            {"role": "ai", "content": "", "tool_calls": [{"name": "f", "args": {"x": 1}}]}])
-    b = normalize_messages([{"role": "user", "content": [{"type": "text", "text": "hi"}]},
-                            {"role": "assistant", "content": None,
-                             "tool_calls": [{"function": {"name": "f", "arguments": '{"x": 1}'}}]}])
+    a = normalize_messages(
+        [
+            {"role": "human", "content": "hi"},
+            {"role": "ai", "content": "", "tool_calls": [{"name": "f", "args": {"x": 1}}]},
+        ]
+    )
+    b = normalize_messages(
+        [
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"function": {"name": "f", "arguments": '{"x": 1}'}}],
+            },
+        ]
+    )
     assert a == b
 
 
@@ -72,9 +105,14 @@ def test_any_text_prompt_gets_a_key(text, scope):
     assert len(key.exact) == 32 and len(key.partition) == 32
 
 
-@given(st.lists(st.dictionaries(st.sampled_from(["role", "content", "name", "tool_calls", "id"]),
-                                st.one_of(st.text(max_size=30), st.none(), st.lists(st.text(max_size=5),
-                                                                                    max_size=3))),
-                max_size=5))
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["role", "content", "name", "tool_calls", "id"]),
+            st.one_of(st.text(max_size=30), st.none(), st.lists(st.text(max_size=5), max_size=3)),
+        ),
+        max_size=5,
+    )
+)
 def test_odd_message_lists_never_crash(messages):
     make_key(messages)

@@ -9,8 +9,23 @@ from tokenomy.cache import Answer, DiskTier, MemoryTier, RedisTier
 pytestmark = pytest.mark.redis
 
 Q = "What is the capital of France?"
-TOPICS = ["volcanoes", "tides", "glaciers", "comets", "deserts", "coral", "auroras", "geysers",
-          "monsoons", "fjords", "dunes", "lagoons", "canyons", "atolls", "tundra"]
+TOPICS = [
+    "volcanoes",
+    "tides",
+    "glaciers",
+    "comets",
+    "deserts",
+    "coral",
+    "auroras",
+    "geysers",
+    "monsoons",
+    "fjords",
+    "dunes",
+    "lagoons",
+    "canyons",
+    "atolls",
+    "tundra",
+]
 
 
 def ans(text="Paris."):
@@ -48,8 +63,9 @@ def test_ttl_becomes_a_redis_expiry(make_cache, redis_url, clock):
     assert cache.lookup(Q) is None  # expired by our clock before Redis removes it
 
 
-def test_redis_killed_mid_run_never_fails_a_call_and_is_used_again(make_cache, redis_stack, redis_url,
-                                                                   tmp_path, clock, caplog):
+def test_redis_killed_mid_run_never_fails_a_call_and_is_used_again(
+    make_cache, redis_stack, redis_url, tmp_path, clock, caplog
+):
     memory, disk, remote = MemoryTier(), DiskTier(tmp_path / "l2"), RedisTier(redis_url)
     cache = make_cache(tiers=[memory, disk, remote])
     answers = []

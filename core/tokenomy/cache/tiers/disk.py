@@ -73,7 +73,9 @@ class DiskTier(CacheTier):
             eviction_policy="least-recently-used",
             timeout=timeout_s,
         )
-        self._index = diskcache.Cache(str(root / "index"), eviction_policy="none", timeout=timeout_s)
+        self._index = diskcache.Cache(
+            str(root / "index"), eviction_policy="none", timeout=timeout_s
+        )
         self._ann_threshold = ann_threshold
         self._groups: dict[str, _LocalGroup] = {}
         self._lock = threading.Lock()
@@ -148,7 +150,7 @@ class DiskTier(CacheTier):
             self._groups.clear()
 
     def __len__(self) -> int:
-        return int(len(self._entries))
+        return len(self._entries)
 
     def check(self) -> None:
         """Every stored entry reads back whole and matches its key."""

@@ -79,10 +79,28 @@ class RedisTier(CacheTier):
                 self._client.execute_command("FT.INFO", self.index_name)
             except ResponseError:
                 self._client.execute_command(
-                    "FT.CREATE", self.index_name, "ON", "HASH", "PREFIX", "1", f"{self.prefix}e:",
-                    "SCHEMA", "partition", "TAG", "context", "TAG",
-                    "vec", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(dim),
-                    "DISTANCE_METRIC", "COSINE",
+                    "FT.CREATE",
+                    self.index_name,
+                    "ON",
+                    "HASH",
+                    "PREFIX",
+                    "1",
+                    f"{self.prefix}e:",
+                    "SCHEMA",
+                    "partition",
+                    "TAG",
+                    "context",
+                    "TAG",
+                    "vec",
+                    "VECTOR",
+                    "HNSW",
+                    "6",
+                    "TYPE",
+                    "FLOAT32",
+                    "DIM",
+                    str(dim),
+                    "DISTANCE_METRIC",
+                    "COSINE",
                 )
             self._dim = dim
 
@@ -138,9 +156,24 @@ class RedisTier(CacheTier):
             f"=>[KNN {int(k)} @vec $v EF_RUNTIME {self.ef_runtime} AS dist]"
         )
         args = [
-            "FT.SEARCH", self.index_name, query, "PARAMS", "2", "v", vec.tobytes(),
-            "SORTBY", "dist", "RETURN", str(len(_FIELDS) + 1), *_FIELDS, "dist",
-            "LIMIT", "0", str(int(k)), "DIALECT", "2",
+            "FT.SEARCH",
+            self.index_name,
+            query,
+            "PARAMS",
+            "2",
+            "v",
+            vec.tobytes(),
+            "SORTBY",
+            "dist",
+            "RETURN",
+            str(len(_FIELDS) + 1),
+            *_FIELDS,
+            "dist",
+            "LIMIT",
+            "0",
+            str(int(k)),
+            "DIALECT",
+            "2",
         ]
         try:
             raw = self._client.execute_command(*args)
@@ -150,7 +183,7 @@ class RedisTier(CacheTier):
             raise
         out = []
         for key, fields in _documents(raw):
-            entry = self._decode(key[len(self._key("")):], fields)
+            entry = self._decode(key[len(self._key("")) :], fields)
             if not entry.expired(now):
                 out.append((entry, 1.0 - float(fields[b"dist"])))
         return out
@@ -191,7 +224,7 @@ class RedisTier(CacheTier):
     def clear(self) -> None:
         keys = list(self._client.scan_iter(match=f"{self.prefix}e:*", count=1000))
         for i in range(0, len(keys), 1000):
-            self._client.delete(*keys[i:i + 1000])
+            self._client.delete(*keys[i : i + 1000])
 
     def __len__(self) -> int:
         return sum(1 for _ in self._client.scan_iter(match=f"{self.prefix}e:*", count=1000))
