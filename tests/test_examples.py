@@ -15,6 +15,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("count_and_price.py", "exact, o200k_base"),
         ("langchain_usage.py", "saved=26 tokens"),
         ("llamaindex_usage.py", "user=alice"),
+        ("langchain_cache.py", "carol  stream -> model answer #2"),
+        ("llamaindex_cache.py", "1 model call, 2 served from the cache"),
     ],
 )
 def test_example_runs(script, expected):

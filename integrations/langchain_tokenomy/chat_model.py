@@ -9,6 +9,7 @@ and reads the cache scope from the run's metadata. Later capabilities
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -16,7 +17,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableBinding
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, ensure_config
 from pydantic import ConfigDict, Field, model_validator
 from typing_extensions import override
 
@@ -32,6 +33,10 @@ from tokenomy.cache import CacheHit, SemanticCache
 __all__ = ["OptimizedChatModel"]
 
 _SHARED = "single_flight"
+
+# stream()/astream() call _stream without the run manager, so the run's metadata
+# (and the cache scope in it) is handed over in this variable instead.
+_run_metadata: ContextVar[dict[str, Any] | None] = ContextVar("tokenomy_run_metadata", default=None)
 
 
 class _Request:
@@ -51,6 +56,7 @@ class _Request:
         self.llm = model.inner._get_llm_string(stop=stop, **kwargs)
         tools = kwargs.get("tools")
         self.tools = list(tools) if isinstance(tools, Sequence) and tools else None
+        metadata = metadata if metadata is not None else _run_metadata.get()
         scope = (metadata or {}).get(model.scope_key) if model.scope_key else None
         self.scope = str(scope) if scope is not None else current_scope()
         cache = model.answer_cache
@@ -138,6 +144,27 @@ class OptimizedChatModel(BaseChatModel):
         if rebound is not None:
             return rebound
         return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
+
+    # -- streaming entry points carry the run's metadata to _stream ---------------------
+
+    @override
+    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
+        token = _run_metadata.set(dict(ensure_config(config).get("metadata") or {}))
+        try:
+            yield from super().stream(input, config, stop=stop, **kwargs)
+        finally:
+            _reset(token)
+
+    @override
+    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+                      stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+        token = _run_metadata.set(dict(ensure_config(config).get("metadata") or {}))
+        try:
+            async for chunk in super().astream(input, config, stop=stop, **kwargs):
+                yield chunk
+        finally:
+            _reset(token)
 
     # -- calls -------------------------------------------------------------------------
 
@@ -292,6 +319,13 @@ class OptimizedChatModel(BaseChatModel):
             await self.answer_cache.astore(
                 request.messages, answer, llm=request.llm, scope=request.scope, tools=request.tools
             )
+
+
+def _reset(token: Any) -> None:
+    try:
+        _run_metadata.reset(token)
+    except ValueError:  # the stream was closed from another context; nothing leaks there
+        pass
 
 
 def _merged(chunks: list[ChatGenerationChunk]) -> ChatGeneration:

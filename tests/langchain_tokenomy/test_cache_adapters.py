@@ -225,3 +225,24 @@ def test_fuzzed_prompts_never_crash_a_lookup(prompt):
     assert cache.lookup(prompt, "llm") is None
     cache.update(prompt, "llm", [ChatGeneration(message=AIMessage(content="ok"))])
     assert cache.lookup(prompt, "llm") is not None
+
+
+def test_streamed_calls_are_scoped_by_run_metadata_too():
+    opt = OptimizedChatModel(inner=GenericFakeChatModel(messages=numbered_answers()), cache=semantic())
+
+    def ask(user):
+        return "".join(c.content for c in opt.stream("my balance?", config={"metadata": {"user": user}}))
+
+    alice, bob, alice_again = ask("alice"), ask("bob"), ask("alice")
+    assert alice == alice_again != bob
+
+
+async def test_async_streamed_calls_are_scoped_by_run_metadata_too():
+    opt = OptimizedChatModel(inner=GenericFakeChatModel(messages=numbered_answers()), cache=semantic())
+
+    async def ask(user):
+        return "".join([c.content async for c in opt.astream("my balance?",
+                                                              config={"metadata": {"user": user}})])
+
+    alice, bob, alice_again = await ask("alice"), await ask("bob"), await ask("alice")
+    assert alice == alice_again != bob
