@@ -70,8 +70,10 @@ def main() -> None:
                 busy.kill()
     print(f"{'machine':8} {'threads':>7} {'p50 ms':>8} {'p99 ms':>8} {'batch of 64 ms':>15}")
     for r in rows:
-        print(f"{r['machine']:8} {r['threads']:>7} {r['single_p50_ms']:>8.1f} "
-              f"{r['single_p99_ms']:>8.1f} {r['batch64_ms']:>15.0f}")
+        print(
+            f"{r['machine']:8} {r['threads']:>7} {r['single_p50_ms']:>8.1f} "
+            f"{r['single_p99_ms']:>8.1f} {r['batch64_ms']:>15.0f}"
+        )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"benchmark": "embed_threads", "rows": rows}, indent=1))
     print(f"wrote {OUT.relative_to(ROOT)}")

@@ -148,8 +148,14 @@ class OptimizedChatModel(BaseChatModel):
     # -- streaming entry points carry the run's metadata to _stream ---------------------
 
     @override
-    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
         token = _run_metadata.set(dict(ensure_config(config).get("metadata") or {}))
         try:
             yield from super().stream(input, config, stop=stop, **kwargs)
@@ -157,8 +163,14 @@ class OptimizedChatModel(BaseChatModel):
             _reset(token)
 
     @override
-    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-                      stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
         token = _run_metadata.set(dict(ensure_config(config).get("metadata") or {}))
         try:
             async for chunk in super().astream(input, config, stop=stop, **kwargs):

@@ -228,21 +228,31 @@ def test_fuzzed_prompts_never_crash_a_lookup(prompt):
 
 
 def test_streamed_calls_are_scoped_by_run_metadata_too():
-    opt = OptimizedChatModel(inner=GenericFakeChatModel(messages=numbered_answers()), cache=semantic())
+    opt = OptimizedChatModel(
+        inner=GenericFakeChatModel(messages=numbered_answers()), cache=semantic()
+    )
 
     def ask(user):
-        return "".join(c.content for c in opt.stream("my balance?", config={"metadata": {"user": user}}))
+        return "".join(
+            c.content for c in opt.stream("my balance?", config={"metadata": {"user": user}})
+        )
 
     alice, bob, alice_again = ask("alice"), ask("bob"), ask("alice")
     assert alice == alice_again != bob
 
 
 async def test_async_streamed_calls_are_scoped_by_run_metadata_too():
-    opt = OptimizedChatModel(inner=GenericFakeChatModel(messages=numbered_answers()), cache=semantic())
+    opt = OptimizedChatModel(
+        inner=GenericFakeChatModel(messages=numbered_answers()), cache=semantic()
+    )
 
     async def ask(user):
-        return "".join([c.content async for c in opt.astream("my balance?",
-                                                              config={"metadata": {"user": user}})])
+        return "".join(
+            [
+                c.content
+                async for c in opt.astream("my balance?", config={"metadata": {"user": user}})
+            ]
+        )
 
     alice, bob, alice_again = await ask("alice"), await ask("bob"), await ask("alice")
     assert alice == alice_again != bob

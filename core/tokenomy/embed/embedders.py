@@ -260,6 +260,16 @@ class CachedEmbedder:
     def dim(self) -> int:
         return self.inner.dim
 
+    def prime(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Remember vectors computed elsewhere (with the same model) for ``texts``."""
+        if len(texts) != len(vectors):
+            raise ConfigError(f"{len(texts)} texts but {len(vectors)} vectors.")
+        with self._lock:
+            for text, vec in zip(texts, vectors, strict=True):
+                self._memory[self._key(text)] = vec
+            while len(self._memory) > self._max:
+                self._memory.popitem(last=False)
+
     def _key(self, text: str) -> str:
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         return f"{self.inner.name}:{digest}"

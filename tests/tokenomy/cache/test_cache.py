@@ -271,3 +271,17 @@ async def test_async_single_flight_and_async_api(make_cache):
     cache = make_cache()
     await cache.astore(Q, ans())
     assert (await cache.alookup(Q)).payload == "Paris."
+
+
+def test_settings_build_the_tiers_they_describe(tmp_path, monkeypatch):
+    from tokenomy import Settings
+
+    monkeypatch.setenv("TOKENOMY_CACHE__MODE", "exact")
+    monkeypatch.setenv("TOKENOMY_CACHE__DISK_PATH", str(tmp_path / "l2"))
+    monkeypatch.setenv("TOKENOMY_CACHE__TTL_SECONDS", "30")
+    cache = Settings.from_env().answer_cache()
+    assert cache.mode == "exact" and cache.ttl_seconds == 30
+    assert [t.name for t in cache.tiers] == ["memory", "disk"]
+    monkeypatch.setenv("TOKENOMY_CACHE__SIMILARITY", "1.5")
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        Settings.from_env()

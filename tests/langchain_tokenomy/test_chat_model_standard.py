@@ -1,0 +1,53 @@
+"""langchain-tests' standard chat-model unit suite against OptimizedChatModel."""
+
+from typing import Any
+
+import pytest
+from pydantic import model_validator
+
+pytest.importorskip("langchain_tests")
+
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_tests.unit_tests import ChatModelUnitTests
+
+from langchain_tokenomy import OptimizedChatModel
+from tokenomy.cache import SemanticCache
+
+
+class _Inner(GenericFakeChatModel):
+    """A fake with the standard model-name field, so ls_model_name is reported."""
+
+    model: str = "fake-model"
+
+
+class _Wrapped(OptimizedChatModel):
+    """OptimizedChatModel built from the suite's standard params (model name, limits)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _standard(cls, data: Any) -> Any:
+        data = dict(data)
+        name = data.pop("model", "fake-model")
+        for key in ("temperature", "max_tokens", "timeout", "stop", "max_retries"):
+            data.pop(key, None)
+        data.setdefault("inner", _Inner(model=name, messages=iter(["hi"] * 100)))
+        data.setdefault("cache", SemanticCache(mode="exact"))
+        return data
+
+
+class TestOptimizedChatModelStandard(ChatModelUnitTests):
+    @property
+    def chat_model_class(self):
+        return _Wrapped
+
+    @property
+    def chat_model_params(self) -> dict:
+        return {}
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return False
+
+    @property
+    def has_structured_output(self) -> bool:
+        return False
