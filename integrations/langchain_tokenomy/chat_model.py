@@ -8,6 +8,7 @@ and reads the cache scope from the run's metadata. Later capabilities
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -334,10 +335,8 @@ class OptimizedChatModel(BaseChatModel):
 
 
 def _reset(token: Any) -> None:
-    try:
+    with contextlib.suppress(ValueError):  # closed from another context: nothing leaks there
         _run_metadata.reset(token)
-    except ValueError:  # the stream was closed from another context; nothing leaks there
-        pass
 
 
 def _merged(chunks: list[ChatGenerationChunk]) -> ChatGeneration:
