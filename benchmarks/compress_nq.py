@@ -1,0 +1,271 @@
+"""Does the answer survive compression? NaturalQuestions, 20 passages per question.
+
+Command (from the repository root):
+    python benchmarks/compress_nq.py [--questions 100] [--data ../shared/eval-data]
+
+Writes benchmarks/results/compress_nq.json. For each question (seeded sample of
+nq-open-oracle), the gold passage is shuffled among 19 others, in two settings:
+"random" (gold passages of other questions) and "related" (the passages most similar
+to the question by TF-IDF that contain no answer string, as a keyword retriever
+would return). Every method gets the same budget, ``ratio`` x the context's o200k
+tokens, and we count the questions whose answer string is still in what is kept, at
+ratios 0.4, 0.2, 0.1 and 0.05. Methods, same MiniLM for all:
+
+* tokenomy ExtractiveCompressor (query-aware sentences);
+* LangChain ``EmbeddingsFilter`` ranking whole documents, kept in rank order while
+  they fit the budget;
+* LlamaIndex ``SentenceEmbeddingOptimizer`` ranking sentences (its own splitter),
+  kept in rank order while they fit;
+* the first tokens of the context; random sentences (seeded).
+
+Also reports each method's actual ratio, and tokenomy's throughput in context tokens
+per second with a cold and a warm embedding cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "core"), str(ROOT / "integrations")]
+
+from tokenomy.compress import ExtractiveCompressor
+from tokenomy.embed import CachedEmbedder, SentenceTransformerEmbedder
+from tokenomy.tokens import get_encoding
+
+OUT = ROOT / "benchmarks" / "results" / "compress_nq.json"
+RATIOS = (0.4, 0.2, 0.1, 0.05)
+ENC = get_encoding("o200k_base")
+
+
+def count(text: str) -> int:
+    return len(ENC.encode_ordinary(text))
+
+
+def norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def has_answer(text: str, answers: list[str]) -> bool:
+    t = norm(text)
+    return any(norm(a) and norm(a) in t for a in answers)
+
+
+def build(path: Path, n: int, seed: int) -> list[dict[str, Any]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    with gzip.open(path, "rt") as f:
+        items = [json.loads(line) for line in f]
+    passages = [(it["ctxs"][0]["title"], it["ctxs"][0]["text"]) for it in items]
+    tfidf = TfidfVectorizer(stop_words="english").fit([f"{t} {x}" for t, x in passages])
+    matrix = tfidf.transform([f"{t} {x}" for t, x in passages])
+    rng = random.Random(seed)
+    sample = rng.sample(range(len(items)), n)
+    out = []
+    for qi in sample:
+        it = items[qi]
+        answers = it["answers"]
+        free = [
+            j
+            for j in range(len(passages))
+            if j != qi and not has_answer(passages[j][1], answers) and passages[j] != passages[qi]
+        ]
+        sims = (matrix[free] @ tfidf.transform([it["question"]]).T).toarray().ravel()
+        related = [free[j] for j in np.argsort(-sims)[:19]]
+        for setting, others in (("random", rng.sample(free, 19)), ("related", related)):
+            docs = [passages[qi], *[passages[j] for j in others]]
+            order = list(range(20))
+            rng.shuffle(order)
+            texts = [
+                f"Document [{k + 1}](Title: {docs[i][0]}) {docs[i][1]}" for k, i in enumerate(order)
+            ]
+            out.append(
+                {
+                    "question": it["question"],
+                    "answers": answers,
+                    "setting": setting,
+                    "documents": texts,
+                }
+            )
+    return out
+
+
+class MiniLM:
+    """One embedder shared by every method (LangChain and LlamaIndex wrappers below)."""
+
+    def __init__(self) -> None:
+        self.embedder = CachedEmbedder(SentenceTransformerEmbedder())
+
+    def langchain(self) -> Any:
+        from langchain_core.embeddings import Embeddings
+
+        emb = self.embedder
+
+        class LC(Embeddings):
+            def embed_documents(self, texts: list[str]) -> list[list[float]]:
+                return emb.embed(texts).tolist()
+
+            def embed_query(self, text: str) -> list[float]:
+                return emb.embed([text])[0].tolist()
+
+        return LC()
+
+    def llama_index(self) -> Any:
+        from llama_index.core.embeddings import BaseEmbedding
+
+        emb = self.embedder
+
+        class LI(BaseEmbedding):
+            def _get_query_embedding(self, query: str) -> list[float]:
+                return emb.embed([query])[0].tolist()
+
+            async def _aget_query_embedding(self, query: str) -> list[float]:
+                return self._get_query_embedding(query)
+
+            def _get_text_embedding(self, text: str) -> list[float]:
+                return emb.embed([text])[0].tolist()
+
+            def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+                return emb.embed(texts).tolist()
+
+        return LI(model_name="minilm")
+
+
+def fill(ranked: list[str], budget: int, joiner: str = "\n\n") -> str:
+    kept: list[str] = []
+    for piece in ranked:
+        if count(joiner.join([*kept, piece])) <= budget:
+            kept.append(piece)
+    return joiner.join(kept)
+
+
+def embeddings_filter(case: dict[str, Any], budget: int, emb: Any) -> str:
+    from langchain_classic.retrievers.document_compressors import EmbeddingsFilter
+    from langchain_core.documents import Document
+
+    # cosine of unit vectors (the default similarity_fn needs langchain-community)
+    f = EmbeddingsFilter(
+        embeddings=emb, k=20, similarity_fn=lambda a, b: np.asarray(a) @ np.asarray(b).T
+    )
+    docs = f.compress_documents(
+        [Document(page_content=t) for t in case["documents"]], case["question"]
+    )
+    return fill([d.page_content for d in docs], budget)
+
+
+def sentence_optimizer(case: dict[str, Any], budget: int, emb: Any) -> str:
+    """SentenceEmbeddingOptimizer's own sentence splitter and query-similarity ranking;
+    sentences are then kept in rank order by budget instead of by percentile, so every
+    method spends the same tokens."""
+    from llama_index.core.postprocessor import SentenceEmbeddingOptimizer
+
+    opt = SentenceEmbeddingOptimizer(embed_model=emb, percentile_cutoff=1.0)
+    sentences = [s for t in case["documents"] for s in opt._tokenizer_fn(t)]
+    q = np.array(emb.get_query_embedding(case["question"]))
+    vecs = np.array(emb.get_text_embedding_batch(sentences))
+    ranked = [sentences[i] for i in np.argsort(-(vecs @ q))]
+    return fill(ranked, budget, " ")
+
+
+def first_tokens(case: dict[str, Any], budget: int) -> str:
+    return ENC.decode(ENC.encode_ordinary("\n\n".join(case["documents"]))[:budget])
+
+
+def random_sentences(case: dict[str, Any], budget: int, rng: random.Random) -> str:
+    from tokenomy.text import split_sentences
+
+    sentences = [s for t in case["documents"] for s in split_sentences(t)]
+    rng.shuffle(sentences)
+    return fill(sentences, budget, " ")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval-data")
+    args = parser.parse_args()
+    cases = build(args.data / "lost_in_the_middle" / "nq-open-oracle.jsonl.gz", args.questions, 0)
+    minilm = MiniLM()
+    ours = ExtractiveCompressor(embedder=minilm.embedder)
+    lc, li = minilm.langchain(), minilm.llama_index()
+    rng = random.Random(1)
+    methods = {
+        "tokenomy": lambda c, b, r: (
+            ours.compress(c["documents"], query=c["question"], max_tokens=b).text
+        ),
+        "EmbeddingsFilter (documents)": lambda c, b, r: embeddings_filter(c, b, lc),
+        "SentenceEmbeddingOptimizer (sentences)": lambda c, b, r: sentence_optimizer(c, b, li),
+        "first tokens": lambda c, b, r: first_tokens(c, b),
+        "random sentences": lambda c, b, r: random_sentences(c, b, rng),
+    }
+    # throughput, cold then warm embedding cache (the cold pass also warms it)
+    speed = {}
+    for label in ("cold", "warm"):
+        times, tokens = [], []
+        for c in cases:
+            t = time.perf_counter()
+            ours.compress(c["documents"], query=c["question"], ratio=0.2)
+            times.append(time.perf_counter() - t)
+            tokens.append(count("\n\n".join(c["documents"])))
+        speed[label] = {
+            "tokens_per_s": sum(tokens) / sum(times),
+            "p50_s": statistics.median(times),
+            "context_tokens_p50": statistics.median(tokens),
+        }
+        print(f"throughput {label}: {speed[label]}", flush=True)
+    results: dict[str, Any] = {}
+    for setting in ("random", "related"):
+        subset = [c for c in cases if c["setting"] == setting]
+        for ratio in RATIOS:
+            for name, fn in methods.items():
+                kept = actual = 0
+                for c in subset:
+                    original = count("\n\n".join(c["documents"]))
+                    budget = int(original * ratio)
+                    out = fn(c, budget, ratio)
+                    kept += has_answer(out, c["answers"])
+                    actual += count(out) / original
+                row = {"answer_kept": kept / len(subset), "actual_ratio": actual / len(subset)}
+                results.setdefault(setting, {}).setdefault(str(ratio), {})[name] = row
+            print(
+                setting,
+                ratio,
+                {k: round(v["answer_kept"], 3) for k, v in results[setting][str(ratio)].items()},
+                flush=True,
+            )
+    print(f"\n{'setting':8} {'ratio':>5}  " + "  ".join(f"{m[:26]:>26}" for m in methods))
+    for setting, by_ratio in results.items():
+        for ratio, rows in by_ratio.items():
+            cells = "  ".join(
+                f"{rows[m]['answer_kept']:>11.0%} (r={rows[m]['actual_ratio']:.3f})"
+                for m in methods
+            )
+            print(f"{setting:8} {ratio:>5}  {cells}")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(
+        json.dumps(
+            {
+                "benchmark": "compress_nq",
+                "questions": args.questions,
+                "results": results,
+                "throughput": speed,
+            },
+            indent=1,
+        )
+    )
+    print(f"wrote {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

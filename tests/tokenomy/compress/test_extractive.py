@@ -1,0 +1,144 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenomy.compress import ExtractiveCompressor
+from tokenomy.embed import HashingEmbedder
+from tokenomy.errors import ConfigError
+from tokenomy.tokens import count_tokens
+
+DOCS = [
+    "Paris is the capital of France. It has about 2.1 million residents. The Seine flows through it.",
+    "Bananas are yellow. They grow in tropical regions. Bananas are rich in potassium.",
+    "The Eiffel Tower was completed in 1889. It is 330 metres tall. Millions visit it each year.",
+    "Mount Everest is the highest mountain. It stands 8,849 metres above sea level.",
+]
+
+
+@pytest.fixture
+def compressor():
+    return ExtractiveCompressor(embedder=HashingEmbedder())
+
+
+@pytest.mark.parametrize("budget", [5, 12, 25, 40, 70])
+def test_never_over_budget_and_order_kept(compressor, budget):
+    result = compressor.compress(
+        DOCS, query="When was the Eiffel Tower completed?", max_tokens=budget
+    )
+    assert result.compressed_tokens <= budget
+    assert result.compressed_tokens == count_tokens(result.text, model="gpt-4o").tokens
+    kept = [s for d in result.documents for s in d.replace("\n", " ").split(". ") if s]
+    positions = [" ".join(DOCS).find(s.rstrip(".")) for s in kept]
+    assert positions == sorted(positions)
+
+
+def test_the_relevant_sentence_is_kept(compressor):
+    result = compressor.compress(DOCS, query="When was the Eiffel Tower completed?", max_tokens=14)
+    assert "1889" in result.text
+    assert len(result.documents) == 4 and result.documents[1] == ""
+    assert {d.reason for d in result.dropped} <= {
+        "low importance",
+        "over budget",
+        "redundant",
+        "duplicate",
+    }
+
+
+def test_ratio_is_met_within_a_few_percent(compressor):
+    long_docs = [
+        f"Station {i} recorded {i * 7} millimetres of rain in week {i}. "
+        f"Observer number {i} noted wind from bearing {i * 11} degrees."
+        for i in range(40)
+    ]
+    result = compressor.compress(long_docs, query="How much rain at station 12?", ratio=0.3)
+    assert 0.27 <= result.ratio <= 0.30
+
+
+def test_under_budget_context_is_returned_unchanged(compressor):
+    result = compressor.compress("Short text.", query="x", max_tokens=100)
+    assert (result.text, result.ratio, result.retention) == ("Short text.", 1.0, 1.0)
+
+
+def test_empty_context(compressor):
+    result = compressor.compress([], query="x", ratio=0.5)
+    assert result.text == "" and result.compressed_tokens == 0
+
+
+def test_one_giant_sentence_is_cut_at_a_word_boundary(compressor):
+    giant = " ".join(f"word{i}" for i in range(400)) + "."
+    result = compressor.compress(giant, query="word7", max_tokens=30)
+    assert result.truncated and result.compressed_tokens <= 30
+    assert giant.startswith(result.text) and not result.text.endswith("wor")
+
+
+def test_protected_spans_are_always_kept(compressor):
+    result = compressor.compress(
+        DOCS, query="bananas", max_tokens=30, protected=["Mount Everest is the highest"]
+    )
+    assert "Mount Everest is the highest mountain." in result.text
+    with pytest.raises(ConfigError, match="protected segments need"):
+        compressor.compress(DOCS, query="x", max_tokens=3, protected=["Paris is the capital"])
+
+
+def test_query_numbers_and_names_rank_first(compressor):
+    result = compressor.compress(DOCS, query="Which structure dates from 1889?", max_tokens=12)
+    assert "1889" in result.text
+
+
+def test_min_retention_keeps_more_and_says_so(compressor):
+    strict = compressor.compress(
+        DOCS, query="Eiffel Tower height and visitors", max_tokens=10, min_retention=0.9
+    )
+    assert strict.retention_floor_applied and strict.retention >= 0.9
+    assert strict.budget_tokens > 10 and strict.compressed_tokens <= strict.budget_tokens
+
+
+def test_near_duplicates_are_kept_once(compressor):
+    docs = [
+        "The treaty was signed in 1648 in Westphalia.",
+        "The treaty was signed in 1648 in Westphalia.",
+        "Unrelated filler about cooking pasta in salted water.",
+    ]
+    result = compressor.compress(docs, query="When was the treaty signed?", ratio=0.7)
+    assert result.text.count("1648") == 1
+
+
+def test_without_a_query_central_content_wins(compressor):
+    docs = ["Cats purr. Cats sleep a lot. Cats chase mice.", "Stock markets fell on Tuesday."]
+    result = compressor.compress(docs, max_tokens=10)
+    assert "Cats" in result.text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "Give a target"),
+        ({"ratio": 0}, "ratio must be"),
+        ({"ratio": 1.5}, "ratio must be"),
+        ({"max_tokens": -1}, "max_tokens"),
+        ({"ratio": 0.5, "min_retention": 2}, "min_retention"),
+    ],
+)
+def test_bad_targets(compressor, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        compressor.compress(DOCS, query="x", **kwargs)
+
+
+def test_inputs_are_not_mutated(compressor):
+    docs = list(DOCS)
+    compressor.compress(docs, query="Paris", ratio=0.3)
+    assert docs == DOCS
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=300), max_size=6), st.integers(0, 80))
+def test_fuzzed_contexts_respect_the_budget(docs, budget):
+    result = ExtractiveCompressor(embedder=HashingEmbedder()).compress(
+        docs, query="what", max_tokens=budget
+    )
+    assert result.compressed_tokens <= max(budget, 0) or result.text == "\n\n".join(docs)
+
+
+async def test_async(compressor):
+    result = await compressor.acompress(DOCS, query="Eiffel", ratio=0.3)
+    assert result.compressed_tokens <= result.budget_tokens
