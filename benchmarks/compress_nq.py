@@ -1,6 +1,7 @@
 """Does the answer survive compression? NaturalQuestions, 20 passages per question.
 
-Command (from the repository root):
+Command (from the repository root; the LangChain peer needs
+``pip install langchain-community`` for ``EmbeddingsFilter``'s helpers):
     python benchmarks/compress_nq.py [--questions 100] [--data ../shared/eval-data]
 
 Writes benchmarks/results/compress_nq.json. For each question (seeded sample of

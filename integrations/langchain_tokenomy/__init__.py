@@ -4,11 +4,13 @@ from langchain_tokenomy._convert import to_openai_messages
 from langchain_tokenomy.cache import TokenomyCache, cache_scope
 from langchain_tokenomy.callbacks import TokenomyCallbackHandler, disable, enable, track_usage
 from langchain_tokenomy.chat_model import OptimizedChatModel
+from langchain_tokenomy.compressor import TokenomyCompressor
 
 __all__ = [
     "OptimizedChatModel",
     "TokenomyCache",
     "TokenomyCallbackHandler",
+    "TokenomyCompressor",
     "cache_scope",
     "disable",
     "enable",

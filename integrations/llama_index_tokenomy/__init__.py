@@ -2,5 +2,12 @@
 
 from llama_index_tokenomy.cache_llm import SemanticCacheLLM
 from llama_index_tokenomy.events import TokenomyEventHandler, disable, enable
+from llama_index_tokenomy.postprocessor import TokenomyNodePostprocessor
 
-__all__ = ["SemanticCacheLLM", "TokenomyEventHandler", "disable", "enable"]
+__all__ = [
+    "SemanticCacheLLM",
+    "TokenomyEventHandler",
+    "TokenomyNodePostprocessor",
+    "disable",
+    "enable",
+]

@@ -22,6 +22,7 @@ def test_importing_the_core_loads_no_framework_and_no_model():
     code = (
         "import sys, tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.cli\n"
         "import tokenomy.cache, tokenomy.embed, tokenomy.cache.guards, tokenomy.cache.verifier\n"
+        "import tokenomy.compress, tokenomy.text\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -108,6 +109,7 @@ def test_adapter_public_names_are_pinned():
         "OptimizedChatModel",
         "TokenomyCache",
         "TokenomyCallbackHandler",
+        "TokenomyCompressor",
         "cache_scope",
         "disable",
         "enable",
@@ -117,6 +119,7 @@ def test_adapter_public_names_are_pinned():
     assert llama_index_tokenomy.__all__ == [
         "SemanticCacheLLM",
         "TokenomyEventHandler",
+        "TokenomyNodePostprocessor",
         "disable",
         "enable",
     ]

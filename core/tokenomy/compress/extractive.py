@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tokenomy.compress.result import CompressionResult, DropReason, DroppedSegment
+from tokenomy.compress.result import CompressionResult, DroppedSegment, DropReason
 from tokenomy.compress.scoring import (
     Weights,
     answer_type_bonus,
