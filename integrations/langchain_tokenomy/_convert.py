@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import LLMResult
 
+from tokenomy.cache.stats import CACHE_HIT_KEY
 from tokenomy.tokens import TokenUsage, parse_usage
 
 __all__ = [
@@ -17,10 +18,6 @@ __all__ = [
     "to_openai_messages",
     "usage_from_result",
 ]
-
-CACHE_HIT_KEY = "tokenomy_cache_hit"
-"""``response_metadata``/``generation_info`` key tokenomy's caches set on a hit; its
-value names the technique (e.g. ``"semantic_cache"``)."""
 
 _SKIP_METADATA_PREFIXES = ("ls_", "langgraph_", "checkpoint_", "lc_", "__")
 _INTERNAL_TAG_PREFIXES = ("seq:", "map:", "graph:", "langsmith:")  # LangChain's own run tags

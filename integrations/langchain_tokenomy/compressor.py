@@ -11,10 +11,9 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from typing_extensions import override
 
 from tokenomy.compress import CompressionResult, ExtractiveCompressor
+from tokenomy.compress.result import KEPT_RATIO_KEY
 
 __all__ = ["KEPT_RATIO_KEY", "TokenomyCompressor"]
-
-KEPT_RATIO_KEY = "tokenomy_kept_ratio"
 
 
 class TokenomyCompressor(BaseDocumentCompressor):

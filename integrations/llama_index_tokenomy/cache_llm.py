@@ -27,12 +27,11 @@ from llama_index_tokenomy._convert import (
     usage_from_response,
 )
 from tokenomy.cache import Answer, CacheHit, SemanticCache
+from tokenomy.cache.stats import CACHE_HIT_KEY
 from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
 
 __all__ = ["CACHE_HIT_KEY", "SemanticCacheLLM"]
-
-CACHE_HIT_KEY = "tokenomy_cache_hit"
 
 
 class SemanticCacheLLM(LLM):

@@ -11,10 +11,9 @@ from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
 from tokenomy.compress import CompressionResult, ExtractiveCompressor
+from tokenomy.compress.result import KEPT_RATIO_KEY
 
 __all__ = ["KEPT_RATIO_KEY", "TokenomyNodePostprocessor"]
-
-KEPT_RATIO_KEY = "tokenomy_kept_ratio"
 
 
 class TokenomyNodePostprocessor(BaseNodePostprocessor):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from tokenomy.audit.plugins import AuditContext, AuditedCall, AuditPlugin, SavingsEstimate
+from tokenomy.audit.text import shorten
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["BUILTIN_PLUGINS", "ExactRepeatPlugin", "OutputCapPlugin", "PromptCachingPlugin"]
@@ -19,11 +20,6 @@ _MIN_CACHEABLE_PREFIX: Final = 1024  # OpenAI caches prompts from 1,024 tokens o
 _PREFIX_TTL_S: Final = 300.0  # providers drop a cached prefix after ~5 min idle
 _MIN_GROUP_CALLS: Final = 20
 _CAP_PERCENTILE: Final = 0.95
-
-
-def _short(text: str, n: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _request_key(call: AuditedCall) -> str:
@@ -65,7 +61,7 @@ class ExactRepeatPlugin:
         ]
         for key, n in sorted(repeats.items(), key=lambda kv: -kv[1])[:3]:
             first = seen[key].call
-            findings.append(f"x{n + 1} on {first.model}: {_short(first.last_user_text)!r}")
+            findings.append(f"x{n + 1} on {first.model}: {shorten(first.last_user_text, 60)!r}")
         return SavingsEstimate(self.name, self.title, hits, inp, out, cost, tuple(findings))
 
 
@@ -121,7 +117,7 @@ class PromptCachingPlugin:
             findings.append(
                 f"A system prompt of ~{sent // calls:,} tokens is sent {calls:,} times: "
                 f"{sent:,} input tokens ({sent / total_input:.0%} of all input) - "
-                f"{_short(text, 40)!r}"
+                f"{shorten(text, 40)!r}"
             )
         findings.append(
             f"Counted only repeats within {self.ttl_s:.0f} s of the previous use, for prompts "

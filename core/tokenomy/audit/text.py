@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from tokenomy.audit.core import AuditReport
 from tokenomy.monitor.records import UsageSummary
 
-__all__ = ["cost_cell", "format_table", "human", "render_text", "usd"]
+__all__ = ["cost_cell", "format_table", "human", "render_text", "shorten", "usd"]
 
 _MAX_TAG_ROWS = 8
 
@@ -111,7 +111,7 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
             human(a.usage.output_tokens),
             usd(a.cost_usd),
             a.call.tags.get("feature", ""),
-            _short(a.call.last_user_text),
+            shorten(a.call.last_user_text, 48),
         ]
         for a in report.top_requests
     ]
@@ -152,6 +152,7 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
     return "\n".join(parts)
 
 
-def _short(text: str, n: int = 48) -> str:
+def shorten(text: str, n: int) -> str:
+    """``text`` on one line, cut to ``n`` characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"

@@ -10,7 +10,12 @@ from typing import Literal
 
 from tokenomy.tokens.usage import TokenUsage
 
-__all__ = ["Answer", "CacheHit", "CacheStats", "StoreResult"]
+__all__ = ["CACHE_HIT_KEY", "Answer", "CacheHit", "CacheStats", "StoreResult"]
+
+CACHE_HIT_KEY = "tokenomy_cache_hit"
+"""Key under which framework adapters mark a response served from a cache (its value
+names the technique, e.g. ``"semantic_cache"``); the usage adapters read it to record
+the call as tokens saved."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CompressionResult", "DroppedSegment"]
+__all__ = ["KEPT_RATIO_KEY", "CompressionResult", "DroppedSegment"]
+
+KEPT_RATIO_KEY = "tokenomy_kept_ratio"
+"""Metadata key adapters add to a compressed document: its kept / original tokens."""
 
 DropReason = Literal["low importance", "redundant", "over budget", "duplicate"]
 
