@@ -11,6 +11,8 @@ MODULES = [
     "tokenomy.monitor.ledger",
     "tokenomy.monitor.sqlite",
     "tokenomy.settings",
+    "tokenomy.context.window",
+    "tokenomy.context.summarize",
     "langchain_tokenomy.callbacks",
 ]
 

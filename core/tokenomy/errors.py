@@ -10,12 +10,14 @@ each subclass also inherits the matching built-in so callers can catch either::
     ├── PriceError(ValueError)               a price table or override is malformed
     ├── LedgerError(RuntimeError)            the usage ledger cannot be read or written
     ├── WorkloadError(ValueError)            a workload file cannot be audited at all
+    ├── BudgetExceededError(RuntimeError)    a session or app has spent its token budget
     └── MissingDependencyError(ImportError)  an optional package is not installed
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BudgetExceededError",
     "ConfigError",
     "LedgerError",
     "MissingDependencyError",
@@ -56,6 +58,10 @@ class LedgerError(TokenomyError, RuntimeError):
 
 class WorkloadError(TokenomyError, ValueError):
     """A workload file cannot be audited at all (missing, unreadable, or no valid line)."""
+
+
+class BudgetExceededError(TokenomyError, RuntimeError):
+    """A token budget (per session, user or app) has no room left for the request."""
 
 
 class MissingDependencyError(TokenomyError, ImportError):

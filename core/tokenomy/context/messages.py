@@ -1,0 +1,49 @@
+"""Reading OpenAI-style message dicts: their text, a role label, a fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["fingerprint", "labelled", "message_text"]
+
+_ROLES = {"user": "User", "human": "User", "assistant": "Assistant", "ai": "Assistant"}
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of a message: its text content blocks and its tool calls."""
+    content = message.get("content")
+    parts: list[str] = []
+    if isinstance(content, str):
+        parts.append(content)
+    elif isinstance(content, Sequence):
+        for block in content:
+            if isinstance(block, Mapping) and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+            elif isinstance(block, str):
+                parts.append(block)
+    for call in message.get("tool_calls") or ():
+        if isinstance(call, Mapping):
+            fn = call.get("function", call)
+            if isinstance(fn, Mapping):
+                args = fn.get("arguments", fn.get("args", ""))
+                parts.append(f"{fn.get('name', '')}({_dumps(args)})")
+    return "\n".join(p for p in parts if p)
+
+
+def labelled(message: Mapping[str, Any]) -> str:
+    """``"User: …"``: a message's text with its role, for summaries."""
+    role = str(message.get("role", ""))
+    return f"{_ROLES.get(role, role.title() or 'Message')}: {message_text(message)}"
+
+
+def _dumps(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def fingerprint(message: Mapping[str, Any]) -> str:
+    """A short hash of a message's role and text."""
+    text = f"{message.get('role')}\x00{message_text(message)}"
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
