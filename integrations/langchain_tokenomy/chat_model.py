@@ -2,12 +2,14 @@
 
 Unlike a global LLM cache, it serves cached answers to ``stream``/``astream`` too
 (a hit replays as a stream), applies single-flight to concurrent identical misses,
-and reads the cache scope from the run's metadata. Later capabilities
-(compression, routing) add their stages here.
+and reads the cache scope from the run's metadata. On a miss, the context stage
+(a conversation window, then compression of long messages) shapes what the inner
+model is sent; the cache is keyed on the caller's own messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextvars import ContextVar
@@ -29,7 +31,10 @@ from langchain_tokenomy._cache_convert import (
 from langchain_tokenomy._convert import CACHE_HIT_KEY, to_openai_messages
 from langchain_tokenomy._rebind import rebind_model
 from langchain_tokenomy.cache import TokenomyCache, current_scope, technique
+from langchain_tokenomy.window import SESSION_KEYS, ContextStage
 from tokenomy.cache import CacheHit, SemanticCache
+from tokenomy.compress import ExtractiveCompressor
+from tokenomy.context import ConversationWindow
 
 __all__ = ["OptimizedChatModel"]
 
@@ -79,6 +84,14 @@ class OptimizedChatModel(BaseChatModel):
         scope_key: run-metadata key whose value scopes cache entries (default
             ``"user"``: ``config={"metadata": {"user": "alice"}}`` keeps alice's
             answers hers); falls back to :func:`~langchain_tokenomy.cache_scope`.
+        window: a :class:`tokenomy.context.ConversationWindow` fitting the history
+            to a budget before the inner model sees it (default None). The
+            conversation id comes from the run metadata's ``session_id`` or
+            ``thread_id``.
+        compressor: a :class:`tokenomy.compress.ExtractiveCompressor` for long
+            human and tool messages (default None), keeping ``compress_ratio`` of
+            each message of at least ``compress_min_tokens`` tokens; the question
+            (the last paragraph of the last human message) is always kept.
 
     ``bind_tools`` and ``with_structured_output`` go through the inner model's own
     formatting, and the chosen model name is reported as ``ls_model_name``.
@@ -97,6 +110,10 @@ class OptimizedChatModel(BaseChatModel):
     inner: BaseChatModel
     answer_cache: SemanticCache | None = Field(default=None, exclude=True)
     scope_key: str | None = "user"
+    window: ConversationWindow | None = Field(default=None, exclude=True)
+    compressor: ExtractiveCompressor | None = Field(default=None, exclude=True)
+    compress_ratio: float = Field(default=0.4, gt=0.0, le=1.0)
+    compress_min_tokens: int = Field(default=800, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -179,6 +196,45 @@ class OptimizedChatModel(BaseChatModel):
         finally:
             _reset(token)
 
+    # -- the context stage -------------------------------------------------------------
+
+    def _stage(self) -> ContextStage:
+        return ContextStage(
+            window=self.window,
+            compressor=self.compressor,
+            ratio=self.compress_ratio,
+            min_tokens=self.compress_min_tokens,
+        )
+
+    def _sent(
+        self,
+        messages: list[BaseMessage],
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> list[BaseMessage]:
+        """What the inner model is sent: the window and compression applied."""
+        stage = self._stage()
+        if not stage.active:
+            return messages
+        metadata = run_manager.metadata if run_manager else _run_metadata.get()
+        session = next(
+            (str(v) for k in SESSION_KEYS if (v := (metadata or {}).get(k)) is not None), None
+        )
+        tools = kwargs.get("tools")
+        return stage.prepare(
+            messages, tools=tools if isinstance(tools, Sequence) else None, session=session
+        )
+
+    async def _asent(
+        self,
+        messages: list[BaseMessage],
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> list[BaseMessage]:
+        if not self._stage().active:
+            return messages
+        return await asyncio.to_thread(self._sent, messages, run_manager, kwargs)
+
     # -- calls -------------------------------------------------------------------------
 
     def _hit_result(self, hit: CacheHit) -> ChatResult:
@@ -201,7 +257,8 @@ class OptimizedChatModel(BaseChatModel):
     ) -> ChatResult:
         cache = self.answer_cache
         if cache is None:
-            return self.inner._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            sent = self._sent(messages, run_manager, kwargs)
+            return self.inner._generate(sent, stop=stop, run_manager=run_manager, **kwargs)
         request = _Request(
             self, messages, stop, run_manager.metadata if run_manager else None, kwargs
         )
@@ -212,7 +269,8 @@ class OptimizedChatModel(BaseChatModel):
             return self._hit_result(hit)
 
         def call() -> ChatResult:
-            result = self.inner._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            sent = self._sent(messages, run_manager, kwargs)
+            result = self.inner._generate(sent, stop=stop, run_manager=run_manager, **kwargs)
             self._store(request, result.generations)
             return result
 
@@ -229,9 +287,8 @@ class OptimizedChatModel(BaseChatModel):
     ) -> ChatResult:
         cache = self.answer_cache
         if cache is None:
-            return await self.inner._agenerate(
-                messages, stop=stop, run_manager=run_manager, **kwargs
-            )
+            sent = await self._asent(messages, run_manager, kwargs)
+            return await self.inner._agenerate(sent, stop=stop, run_manager=run_manager, **kwargs)
         request = _Request(
             self, messages, stop, run_manager.metadata if run_manager else None, kwargs
         )
@@ -242,9 +299,8 @@ class OptimizedChatModel(BaseChatModel):
             return self._hit_result(hit)
 
         async def call() -> ChatResult:
-            result = await self.inner._agenerate(
-                messages, stop=stop, run_manager=run_manager, **kwargs
-            )
+            sent = await self._asent(messages, run_manager, kwargs)
+            result = await self.inner._agenerate(sent, stop=stop, run_manager=run_manager, **kwargs)
             await self._astore(request, result.generations)
             return result
 
@@ -274,14 +330,15 @@ class OptimizedChatModel(BaseChatModel):
             if hit is not None:
                 yield from _replay(self._hit_result(hit))
                 return
+        sent = self._sent(messages, run_manager, kwargs)
         if not self._inner_streams():
-            result = self.inner._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            result = self.inner._generate(sent, stop=stop, run_manager=run_manager, **kwargs)
             if request is not None:
                 self._store(request, result.generations)
             yield from _replay(result)
             return
         chunks: list[ChatGenerationChunk] = []
-        for chunk in self.inner._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
+        for chunk in self.inner._stream(sent, stop=stop, run_manager=run_manager, **kwargs):
             chunks.append(chunk)
             yield chunk
         if request is not None and chunks:
@@ -308,19 +365,16 @@ class OptimizedChatModel(BaseChatModel):
                 for chunk in _replay(self._hit_result(hit)):
                     yield chunk
                 return
+        sent = await self._asent(messages, run_manager, kwargs)
         if type(self.inner)._astream is BaseChatModel._astream and not self._inner_streams():
-            result = await self.inner._agenerate(
-                messages, stop=stop, run_manager=run_manager, **kwargs
-            )
+            result = await self.inner._agenerate(sent, stop=stop, run_manager=run_manager, **kwargs)
             if request is not None:
                 await self._astore(request, result.generations)
             for chunk in _replay(result):
                 yield chunk
             return
         chunks: list[ChatGenerationChunk] = []
-        async for chunk in self.inner._astream(
-            messages, stop=stop, run_manager=run_manager, **kwargs
-        ):
+        async for chunk in self.inner._astream(sent, stop=stop, run_manager=run_manager, **kwargs):
             chunks.append(chunk)
             yield chunk
         if request is not None and chunks:

@@ -3,6 +3,7 @@ import sys
 
 import tokenomy
 import tokenomy.audit
+import tokenomy.context
 import tokenomy.monitor
 import tokenomy.tokens
 
@@ -22,7 +23,7 @@ def test_importing_the_core_loads_no_framework_and_no_model():
     code = (
         "import sys, tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.cli\n"
         "import tokenomy.cache, tokenomy.embed, tokenomy.cache.guards, tokenomy.cache.verifier\n"
-        "import tokenomy.compress, tokenomy.text\n"
+        "import tokenomy.compress, tokenomy.text, tokenomy.context\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -96,7 +97,14 @@ def test_public_names_are_pinned():
         "run_audit",
         "sample_workload_path",
     ]
-    for module in (tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit):
+    assert tokenomy.context.__all__ == [
+        "ConversationWindow",
+        "ExtractiveSummarizer",
+        "PromptSummarizer",
+        "Summarizer",
+        "WindowResult",
+    ]
+    for module in (tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.context):
         for name in module.__all__:
             assert hasattr(module, name), name
 
@@ -110,11 +118,13 @@ def test_adapter_public_names_are_pinned():
         "TokenomyCache",
         "TokenomyCallbackHandler",
         "TokenomyCompressor",
+        "TokenomyMiddleware",
         "cache_scope",
         "disable",
         "enable",
         "to_openai_messages",
         "track_usage",
+        "window_messages",
     ]
     assert llama_index_tokenomy.__all__ == [
         "SemanticCacheLLM",

@@ -1,0 +1,220 @@
+"""Conversation windows and context compression for LangChain messages.
+
+``window_messages`` has the contract of LangChain's ``trim_messages`` (call it with
+messages to get messages back, or without to get a Runnable for a chain), but
+keeps what the next answer needs instead of the newest tokens: see
+:class:`tokenomy.context.ConversationWindow`. ``prepare_messages`` is the stage
+:class:`~langchain_tokenomy.OptimizedChatModel` and
+:class:`~langchain_tokenomy.TokenomyMiddleware` run before the model: the window,
+then compression of long messages. Neither changes the caller's messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import (
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    convert_to_messages,
+    convert_to_openai_messages,
+)
+from langchain_core.prompt_values import PromptValue
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+
+from tokenomy.compress import ExtractiveCompressor
+from tokenomy.context import ConversationWindow, WindowResult
+from tokenomy.context.messages import message_text
+from tokenomy.context.window import SUMMARY_PREFIX
+from tokenomy.errors import ConfigError, TokenomyError
+from tokenomy.text.segment import split_sentences
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ContextStage", "apply_window", "session_from", "window_messages"]
+
+SESSION_KEYS = ("session_id", "thread_id", "conversation_id")
+"""Run-metadata (or ``configurable``) keys read, in order, as the conversation's id."""
+
+
+def _as_dict(message: BaseMessage) -> dict[str, Any]:
+    converted = convert_to_openai_messages([message])
+    if len(converted) == 1:
+        return dict(converted[0])
+    # a message LangChain splits in two (tool results inside a human message): one unit
+    return {
+        "role": converted[0].get("role", "user"),
+        "content": "\n".join(message_text(m) for m in converted),
+    }
+
+
+def apply_window(
+    window: ConversationWindow,
+    messages: Sequence[BaseMessage],
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    session: str | None = None,
+    pin: Callable[[BaseMessage], bool] | None = None,
+) -> tuple[list[BaseMessage], WindowResult]:
+    """The messages to send (the caller's own objects, plus a summary message)."""
+    msgs = list(messages)
+    pinned = [i for i, m in enumerate(msgs) if pin is not None and pin(m)]
+    result = window.fit([_as_dict(m) for m in msgs], tools=tools, pinned=pinned, session=session)
+    if not result.evicted:
+        return msgs, result
+    out: list[BaseMessage] = [msgs[i] for i in result.kept]
+    if result.summary is not None and result.summary_position is not None:
+        out.insert(result.summary_position, SystemMessage(content=SUMMARY_PREFIX + result.summary))
+    return out, result
+
+
+def session_from(config: Mapping[str, Any] | None) -> str | None:
+    """The conversation id in a run's metadata or ``configurable``, if any."""
+    for part in ("metadata", "configurable"):
+        values = (config or {}).get(part) or {}
+        for key in SESSION_KEYS:
+            if values.get(key) is not None:
+                return str(values[key])
+    return None
+
+
+def _coerce(messages: Sequence[Any] | PromptValue) -> list[BaseMessage]:
+    if isinstance(messages, PromptValue):
+        return messages.to_messages()
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        raise ConfigError(
+            "window_messages takes a list of messages (or a PromptValue); "
+            f"got {type(messages).__name__}."
+        )
+    return convert_to_messages(messages)
+
+
+def window_messages(
+    messages: Sequence[Any] | PromptValue | None = None,
+    *,
+    max_tokens: int | None = None,
+    window: ConversationWindow | None = None,
+    session: str | None = None,
+    pin: Callable[[BaseMessage], bool] | None = None,
+    **window_options: Any,
+) -> Any:
+    """Fit a chat history to a token budget: ``trim_messages``' contract, tokenomy's window.
+
+    Args:
+        messages: the history; omit it to get a Runnable for a chain.
+        max_tokens: the budget (builds a :class:`ConversationWindow` with
+            ``window_options``), unless ``window`` is given.
+        window: a window to reuse (it keeps per-session state: rolling summaries,
+            session budgets).
+        session: the conversation's id; in a chain it is read from the run's
+            metadata or ``configurable`` (``session_id``, ``thread_id``).
+        pin: messages for which it returns True are always sent.
+
+    Example:
+        >>> from tokenomy.embed import HashingEmbedder
+        >>> trimmer = window_messages(max_tokens=2000, embedder=HashingEmbedder())
+        >>> trimmer.invoke([("system", "Be brief."), ("human", "hi")])[1].content
+        'hi'
+    """
+    if window is None:
+        if max_tokens is None:
+            raise ConfigError("window_messages needs max_tokens=… or window=ConversationWindow(…).")
+        window = ConversationWindow(max_tokens=max_tokens, **window_options)
+    elif max_tokens is not None or window_options:
+        raise ConfigError("pass either window=… or max_tokens=… with window options, not both.")
+    chosen = window
+
+    def run(value: Sequence[Any] | PromptValue, config: RunnableConfig) -> list[BaseMessage]:
+        sid = session if session is not None else session_from(config)
+        return apply_window(chosen, _coerce(value), session=sid, pin=pin)[0]
+
+    if messages is not None:
+        return apply_window(chosen, _coerce(messages), session=session, pin=pin)[0]
+    return RunnableLambda(run, name="window_messages")
+
+
+@dataclass(frozen=True)
+class ContextStage:
+    """What runs on the messages before the model: a window, then compression.
+
+    Args:
+        window: fits the history to a budget (None: no window).
+        compressor: compresses long messages (None: no compression).
+        ratio: share of a long message's tokens to keep, in (0, 1].
+        min_tokens: messages shorter than this are sent as they are.
+        roles: message types compressed (default human and tool messages; system
+            prompts are instructions and are never compressed).
+    """
+
+    window: ConversationWindow | None = None
+    compressor: ExtractiveCompressor | None = None
+    ratio: float = 0.4
+    min_tokens: int = 800
+    roles: tuple[str, ...] = ("human", "tool")
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.ratio <= 1.0:
+            raise ConfigError(f"ratio must be in (0, 1]; got {self.ratio!r}.")
+        if self.min_tokens < 1:
+            raise ConfigError(f"min_tokens must be >= 1; got {self.min_tokens!r}.")
+
+    @property
+    def active(self) -> bool:
+        return self.window is not None or self.compressor is not None
+
+    def prepare(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        session: str | None = None,
+    ) -> list[BaseMessage]:
+        """The messages to send; the caller's list and messages are never changed."""
+        out = list(messages)
+        if self.window is not None:
+            out = apply_window(self.window, out, tools=tools, session=session)[0]
+        if self.compressor is not None:
+            out = self._compress(out)
+        return out
+
+    def _compress(self, messages: list[BaseMessage]) -> list[BaseMessage]:
+        assert self.compressor is not None
+        counter = self.compressor.counter
+        last_human = max(
+            (i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1
+        )
+        query = _question(messages[last_human].content) if last_human >= 0 else None
+        out = []
+        for i, message in enumerate(messages):
+            content = message.content
+            if (
+                message.type in self.roles
+                and isinstance(content, str)
+                and counter.count(content) >= self.min_tokens
+            ):
+                protected = split_sentences(query) if i == last_human and query else []
+                try:
+                    result = self.compressor.compress(
+                        content, query=query, ratio=self.ratio, protected=protected
+                    )
+                except TokenomyError as exc:  # e.g. the question alone is over the ratio
+                    log.warning("tokenomy: message %d sent uncompressed: %s", i, exc)
+                else:
+                    message = message.model_copy(update={"content": result.text})
+            out.append(message)
+        return out
+
+
+def _question(content: Any) -> str | None:
+    """The question in a user message: its last paragraph, or its last sentence."""
+    if not isinstance(content, str) or not content.strip():
+        return None
+    last = content.strip().split("\n\n")[-1].strip()
+    if len(last) < 400:
+        return last
+    sentences = split_sentences(last)
+    return sentences[-1] if sentences else None
