@@ -128,6 +128,7 @@ def test_adapter_public_names_are_pinned():
     ]
     assert llama_index_tokenomy.__all__ == [
         "SemanticCacheLLM",
+        "TokenomyChatMemory",
         "TokenomyEventHandler",
         "TokenomyNodePostprocessor",
         "disable",

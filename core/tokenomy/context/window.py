@@ -208,6 +208,7 @@ class ConversationWindow:
         tools: Sequence[Mapping[str, Any]] | None = None,
         pinned: Collection[int] = (),
         session: str | None = None,
+        reserve_tokens: int = 0,
     ) -> WindowResult:
         """Choose what of ``messages`` to send.
 
@@ -217,6 +218,8 @@ class ConversationWindow:
             pinned: indices of messages that must be sent.
             session: names the conversation; needed for ``session_budget`` and for
                 an incremental summarizer's rolling summary.
+            reserve_tokens: tokens the caller sends besides ``messages`` (a prompt
+                prefix, retrieved context); taken off the budget.
 
         Raises:
             ConfigError: for a message that is not a dict with a ``role``, or a
@@ -224,21 +227,24 @@ class ConversationWindow:
             BudgetExceededError: the session's budget cannot hold the pinned core.
         """
         msgs = _validate(messages, pinned)
+        _check_int("reserve_tokens", reserve_tokens, 0)
         state = self._session(session)
-        budget = self.max_tokens
+        window_budget = self.max_tokens - reserve_tokens
+        left = None  # what the session's budget has left for these messages
         if self.session_budget is not None and state is not None:
-            budget = min(budget, self.session_budget - state.spent)
+            left = self.session_budget - state.spent - reserve_tokens
+        budget = window_budget if left is None else min(window_budget, left)
         original = self.counter.count_messages(msgs, tools=tools)
         if original <= budget:
-            return self._done(state, _unchanged(msgs, original, budget))
+            return self._done(state, _unchanged(msgs, original, budget), reserve_tokens)
         frame = self.counter.count_messages([], tools=tools)
         costs = [self.counter.count_messages([m]) - self.counter.count_messages([]) for m in msgs]
         core = _pinned(msgs, pinned, self.pin_goal)
         fixed = frame + sum(costs[i] for i in core)
         if fixed > budget:
-            if budget < self.max_tokens and fixed <= self.max_tokens:
+            if left is not None and left < fixed <= window_budget:
                 raise BudgetExceededError(
-                    f"session {session!r} has {budget} of its {self.session_budget}-token "
+                    f"session {session!r} has {left} of its {self.session_budget}-token "
                     f"budget left, and the pinned messages need {fixed}; raise "
                     "session_budget or start a new session."
                 )
@@ -274,6 +280,7 @@ class ConversationWindow:
                 budget,
                 over_budget=fixed > budget,
             ),
+            reserve_tokens,
         )
 
     async def afit(
@@ -283,10 +290,16 @@ class ConversationWindow:
         tools: Sequence[Mapping[str, Any]] | None = None,
         pinned: Collection[int] = (),
         session: str | None = None,
+        reserve_tokens: int = 0,
     ) -> WindowResult:
         """:meth:`fit` in a worker thread (relevance embedding is CPU-bound)."""
         return await asyncio.to_thread(
-            self.fit, messages, tools=tools, pinned=pinned, session=session
+            self.fit,
+            messages,
+            tools=tools,
+            pinned=pinned,
+            session=session,
+            reserve_tokens=reserve_tokens,
         )
 
     def spent(self, session: str) -> int:
@@ -312,10 +325,10 @@ class ConversationWindow:
                 self._sessions.popitem(last=False)
             return state
 
-    def _done(self, state: _Session | None, result: WindowResult) -> WindowResult:
+    def _done(self, state: _Session | None, result: WindowResult, reserved: int) -> WindowResult:
         if state is not None:
             with self._lock:
-                state.spent += result.sent_tokens
+                state.spent += result.sent_tokens + reserved
         return result
 
     def _choose(

@@ -262,3 +262,14 @@ def test_summarizers_respect_max_tokens():
         PromptSummarizer(lambda p: "", prompt="no fields")
     with pytest.raises(ConfigError, match="must return a str"):
         PromptSummarizer(lambda p: None).summarize(["User: x"], max_tokens=5)
+
+
+def test_reserve_tokens_come_off_the_budget_and_the_session():
+    w = window(max_tokens=200, overlap_tokens=0, session_budget=10_000)
+    plain = w.fit(history())
+    reserved = w.fit(history(), reserve_tokens=80, session="r")
+    assert reserved.budget_tokens == 120 < plain.budget_tokens
+    assert reserved.sent_tokens <= 120
+    assert w.spent("r") == reserved.sent_tokens + 80
+    with pytest.raises(ConfigError, match="reserve_tokens"):
+        w.fit(history(), reserve_tokens=-1)
