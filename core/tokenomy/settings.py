@@ -19,8 +19,17 @@ from tokenomy.tokens.prices import PriceTable
 
 if TYPE_CHECKING:
     from tokenomy.cache import CacheTier, SemanticCache
+    from tokenomy.compress import ExtractiveCompressor
+    from tokenomy.context import ConversationWindow
 
-__all__ = ["CacheSettings", "MonitorSettings", "Settings", "TokensSettings"]
+__all__ = [
+    "CacheSettings",
+    "CompressionSettings",
+    "ContextSettings",
+    "MonitorSettings",
+    "Settings",
+    "TokensSettings",
+]
 
 
 class TokensSettings(BaseModel):
@@ -70,6 +79,53 @@ class CacheSettings(BaseModel):
     share_across_scopes: bool = Field(False, description="Let every user see every entry.")
 
 
+class CompressionSettings(BaseModel):
+    """Context compression (see tokenomy.compress.ExtractiveCompressor)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ratio: float = Field(0.4, gt=0.0, le=1.0, description="Share of a long context's tokens kept.")
+    min_retention: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Keep more rather than let the retention estimate fall below this.",
+    )
+    granularity: Literal["sentence", "paragraph", "document"] = Field(
+        "sentence", description="Unit kept or dropped."
+    )
+    redundancy: float = Field(
+        0.92, gt=0.0, le=1.0, description="Cosine similarity above which a segment is a repeat."
+    )
+    min_tokens: int = Field(
+        800, ge=1, description="Messages shorter than this are sent uncompressed."
+    )
+
+
+class ContextSettings(BaseModel):
+    """Conversation windows (see tokenomy.context.ConversationWindow)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_tokens: int = Field(4096, ge=1, description="Budget of what a call sends.")
+    overlap_tokens: int = Field(
+        512, ge=0, description="Newest turns carried over verbatim, tokens."
+    )
+    decay: Literal["exponential", "linear", "none"] = Field(
+        "exponential", description="How a turn's recency weight falls with age."
+    )
+    half_life_turns: float = Field(4.0, gt=0, description="Age at which that weight halves.")
+    summarizer: Literal["extractive", "none"] = Field(
+        "extractive", description="Summary of evicted turns: local extractive, or none."
+    )
+    summary_tokens: int | None = Field(
+        None, ge=1, description="Budget of that summary (default min(512, window/4))."
+    )
+    session_budget: int | None = Field(
+        None, ge=1, description="Tokens a session may send over all its calls."
+    )
+
+
 class Settings(BaseSettings):
     """All tokenomy settings, grouped by concern.
 
@@ -85,6 +141,8 @@ class Settings(BaseSettings):
     tokens: TokensSettings = TokensSettings()
     monitor: MonitorSettings = MonitorSettings()
     cache: CacheSettings = CacheSettings()
+    compression: CompressionSettings = CompressionSettings()
+    context: ContextSettings = ContextSettings()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -124,4 +182,29 @@ class Settings(BaseSettings):
             version=c.version,
             share_across_scopes=c.share_across_scopes,
             prices=self.price_table(),
+        )
+
+    def compressor(self) -> ExtractiveCompressor:
+        """A compressor for ``tokens.default_model`` with ``compression.*``'s options."""
+        from tokenomy.compress import ExtractiveCompressor
+
+        c = self.compression
+        return ExtractiveCompressor(
+            model=self.tokens.default_model, granularity=c.granularity, redundancy=c.redundancy
+        )
+
+    def window(self) -> ConversationWindow:
+        """A conversation window with ``context.*``'s options."""
+        from tokenomy.context import ConversationWindow
+
+        c = self.context
+        return ConversationWindow(
+            max_tokens=c.window_tokens,
+            overlap_tokens=c.overlap_tokens,
+            decay=c.decay,
+            half_life_turns=c.half_life_turns,
+            summarizer=None if c.summarizer == "none" else "extractive",
+            summary_tokens=c.summary_tokens,
+            session_budget=c.session_budget,
+            model=self.tokens.default_model,
         )
