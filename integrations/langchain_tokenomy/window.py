@@ -11,7 +11,6 @@ then compression of long messages. Neither changes the caller's messages.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +26,11 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
 from tokenomy.compress import ExtractiveCompressor
+from tokenomy.compress.message import compress_message
 from tokenomy.context import ConversationWindow, WindowResult
-from tokenomy.context.messages import message_text
+from tokenomy.context.messages import message_text, trailing_question
 from tokenomy.context.window import SUMMARY_PREFIX
-from tokenomy.errors import ConfigError, TokenomyError
-from tokenomy.text.segment import split_sentences
-
-log = logging.getLogger(__name__)
+from tokenomy.errors import ConfigError
 
 __all__ = ["ContextStage", "apply_window", "session_from", "window_messages"]
 
@@ -187,34 +184,20 @@ class ContextStage:
         last_human = max(
             (i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1
         )
-        query = _question(messages[last_human].content) if last_human >= 0 else None
+        content = messages[last_human].content if last_human >= 0 else None
+        question = trailing_question(content) if isinstance(content, str) else None
         out = []
         for i, message in enumerate(messages):
-            content = message.content
+            text = message.content
             if (
                 message.type in self.roles
-                and isinstance(content, str)
-                and counter.count(content) >= self.min_tokens
+                and isinstance(text, str)
+                and counter.count(text) >= self.min_tokens
             ):
-                protected = split_sentences(query) if i == last_human and query else []
-                try:
-                    result = self.compressor.compress(
-                        content, query=query, ratio=self.ratio, protected=protected
-                    )
-                except TokenomyError as exc:  # e.g. the question alone is over the ratio
-                    log.warning("tokenomy: message %d sent uncompressed: %s", i, exc)
-                else:
+                # the last human message holds its own question; others are read for it
+                query = None if i == last_human else question
+                result = compress_message(self.compressor, text, ratio=self.ratio, query=query)
+                if result is not None:
                     message = message.model_copy(update={"content": result.text})
             out.append(message)
         return out
-
-
-def _question(content: Any) -> str | None:
-    """The question in a user message: its last paragraph, or its last sentence."""
-    if not isinstance(content, str) or not content.strip():
-        return None
-    last = content.strip().split("\n\n")[-1].strip()
-    if len(last) < 400:
-        return last
-    sentences = split_sentences(last)
-    return sentences[-1] if sentences else None

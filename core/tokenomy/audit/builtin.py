@@ -194,10 +194,24 @@ def _semantic_cache(shared: bool) -> Callable[[], AuditPlugin]:
     return factory
 
 
+def _compression() -> AuditPlugin:
+    from tokenomy.compress.audit import CompressionAuditPlugin  # loads the embedder on use
+
+    return CompressionAuditPlugin()
+
+
+def _window() -> AuditPlugin:
+    from tokenomy.context.audit import WindowAuditPlugin
+
+    return WindowAuditPlugin()
+
+
 BUILTIN_PLUGINS: Final[dict[str, Callable[[], AuditPlugin]]] = {
     ExactRepeatPlugin.name: ExactRepeatPlugin,
     "semantic_cache": _semantic_cache(shared=False),
     "semantic_cache_shared": _semantic_cache(shared=True),
     PromptCachingPlugin.name: PromptCachingPlugin,
+    "compression": _compression,
+    "context_window": _window,
     OutputCapPlugin.name: OutputCapPlugin,
 }

@@ -7,8 +7,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["fingerprint", "labelled", "message_text"]
+__all__ = ["fingerprint", "labelled", "message_text", "trailing_question"]
 
+_QUESTION_CHARS = 400
 _ROLES = {"user": "User", "human": "User", "assistant": "Assistant", "ai": "Assistant"}
 
 
@@ -47,3 +48,20 @@ def fingerprint(message: Mapping[str, Any]) -> str:
     """A short hash of a message's role and text."""
     text = f"{message.get('role')}\x00{message_text(message)}"
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def trailing_question(text: str) -> str | None:
+    """The question at the end of a user message: its last paragraph, or last sentence.
+
+    RAG prompts put the retrieved context first and the question last; this is
+    what compression uses as the query and always keeps.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    last = text.strip().split("\n\n")[-1].strip()
+    if len(last) < _QUESTION_CHARS:
+        return last
+    from tokenomy.text.segment import split_sentences
+
+    sentences = split_sentences(last)
+    return sentences[-1] if sentences else None

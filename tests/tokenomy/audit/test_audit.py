@@ -67,11 +67,13 @@ def test_plugins_are_pluggable_and_failures_contained(workload):
         register_audit_plugin("fixed", Fixed)
         register_audit_plugin("broken", Broken)
         names = available_plugins()
-        assert names[:5] == [
+        assert names[:7] == [
             "exact_cache",
             "semantic_cache",
             "semantic_cache_shared",
             "prompt_caching",
+            "compression",
+            "context_window",
             "output_caps",
         ]
         assert names[-2:] == ["fixed", "broken"]
