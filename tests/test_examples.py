@@ -17,6 +17,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("llamaindex_usage.py", "user=alice"),
         ("langchain_cache.py", "carol  stream -> model answer #2"),
         ("llamaindex_cache.py", "1 model call, 2 served from the cache"),
+        ("langchain_context.py", "fact kept: True; state keeps 16 messages"),
+        ("llamaindex_context.py", "fact kept: True; the store keeps 16"),
     ],
 )
 def test_example_runs(script, expected):
