@@ -12,6 +12,7 @@ MODULES = [
     "tokenomy.monitor.sqlite",
     "tokenomy.settings",
     "tokenomy.context.window",
+    "tokenomy.text.glossary",
     "tokenomy.context.summarize",
     "langchain_tokenomy.callbacks",
 ]

@@ -1,5 +1,6 @@
-"""Text units and lossless re-encoding: sentence/segment splitting, whitespace, JSON, tables."""
+"""Text units and lossless re-encoding: sentences, whitespace, JSON, tables, glossaries."""
 
+from tokenomy.text.glossary import GlossaryResult, abbreviate
 from tokenomy.text.reencode import (
     collapse_whitespace,
     compact_table,
@@ -10,8 +11,10 @@ from tokenomy.text.reencode import (
 from tokenomy.text.segment import Granularity, Segment, segment_documents, split_sentences
 
 __all__ = [
+    "GlossaryResult",
     "Granularity",
     "Segment",
+    "abbreviate",
     "collapse_whitespace",
     "compact_table",
     "minify_json",
