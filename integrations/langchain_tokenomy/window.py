@@ -28,9 +28,11 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from tokenomy.compress import ExtractiveCompressor
 from tokenomy.compress.message import compress_message
 from tokenomy.context import ConversationWindow, WindowResult
+from tokenomy.context.dedupe import drop_repeated_passages
 from tokenomy.context.messages import message_text, trailing_question
 from tokenomy.context.window import SUMMARY_PREFIX
 from tokenomy.errors import ConfigError
+from tokenomy.tokens.counter import DEFAULT_MODEL
 
 __all__ = ["ContextStage", "apply_window", "session_from", "window_messages"]
 
@@ -145,6 +147,9 @@ class ContextStage:
         min_tokens: messages shorter than this are sent as they are.
         roles: message types compressed (default human and tool messages; system
             prompts are instructions and are never compressed).
+        dedupe: with a window or a compressor, replace a passage already sent
+            earlier in the conversation by a one-line pointer (default True;
+            system messages are left alone).
     """
 
     window: ConversationWindow | None = None
@@ -152,6 +157,7 @@ class ContextStage:
     ratio: float = 0.4
     min_tokens: int = 800
     roles: tuple[str, ...] = ("human", "tool")
+    dedupe: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 < self.ratio <= 1.0:
@@ -174,9 +180,24 @@ class ContextStage:
         out = list(messages)
         if self.window is not None:
             out = apply_window(self.window, out, tools=tools, session=session)[0]
+        if self.dedupe:
+            out = self._dedupe(out)
         if self.compressor is not None:
             out = self._compress(out)
         return out
+
+    def _dedupe(self, messages: list[BaseMessage]) -> list[BaseMessage]:
+        source = self.window or self.compressor
+        model = (source.counter.model if source is not None else None) or DEFAULT_MODEL
+        texts = [
+            m.content if isinstance(m.content, str) and m.type != "system" else None
+            for m in messages
+        ]
+        new = drop_repeated_passages(texts, model=model)
+        return [
+            m if text is None else m.model_copy(update={"content": text})
+            for m, text in zip(messages, new, strict=True)
+        ]
 
     def _compress(self, messages: list[BaseMessage]) -> list[BaseMessage]:
         assert self.compressor is not None

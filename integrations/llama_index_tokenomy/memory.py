@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
 from llama_index.core.llms import LLM
 from llama_index.core.memory.types import DEFAULT_CHAT_STORE_KEY, BaseChatStoreMemory
 from llama_index.core.storage.chat_store import BaseChatStore, SimpleChatStore
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
 from llama_index_tokenomy._convert import to_openai_messages
 from tokenomy.context import ConversationWindow
+from tokenomy.context.dedupe import drop_repeated_passages
 from tokenomy.context.window import SUMMARY_PREFIX
 from tokenomy.errors import ConfigError
+from tokenomy.tokens.counter import DEFAULT_MODEL
 
 __all__ = ["TokenomyChatMemory"]
 
@@ -38,6 +40,9 @@ class TokenomyChatMemory(BaseChatStoreMemory):
     turn, and ``initial_token_count`` (the engine's prefix) comes off the budget.
     """
 
+    dedupe: bool = Field(
+        default=True, description="Send a passage repeated across turns only once."
+    )
     _window: ConversationWindow = PrivateAttr()
 
     def __init__(self, *, window: ConversationWindow | None = None, **data: Any) -> None:
@@ -107,10 +112,27 @@ class TokenomyChatMemory(BaseChatStoreMemory):
         result = self.window.fit(dicts, session=self.chat_store_key, reserve_tokens=reserve)
         kept = [i for i in result.kept if i < len(history)]
         out = [history[i] for i in kept]
+        if self.dedupe:
+            out = self._deduped(out)
         if result.summary is not None and result.summary_position is not None:
             summary = ChatMessage(role=MessageRole.SYSTEM, content=SUMMARY_PREFIX + result.summary)
             out.insert(result.summary_position, summary)
         return out
+
+    def _deduped(self, messages: list[ChatMessage]) -> list[ChatMessage]:
+        texts = [
+            m.content
+            if m.role != MessageRole.SYSTEM and all(isinstance(b, TextBlock) for b in m.blocks)
+            else None
+            for m in messages
+        ]
+        new = drop_repeated_passages(texts, model=self.window.counter.model or DEFAULT_MODEL)
+        return [
+            m
+            if text is None
+            else ChatMessage(role=m.role, content=text, additional_kwargs=m.additional_kwargs)
+            for m, text in zip(messages, new, strict=True)
+        ]
 
     @override
     async def aget(

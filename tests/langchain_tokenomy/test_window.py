@@ -213,3 +213,20 @@ async def test_middleware_async():
     state = await agent.ainvoke({"messages": history()[1:]})
     assert state["messages"][-1].content == "ok"
     assert len(SENT[0]) < len(history())
+
+
+def test_model_stage_sends_a_passage_repeated_across_turns_once():
+    SENT.clear()
+    passage = "The Eiffel Tower was finished in March 1889 for the World's Fair in Paris. " * 4
+    msgs = [
+        HumanMessage(f"{passage}\n\nWhen was it finished?"),
+        AIMessage("In 1889."),
+        HumanMessage(f"{passage}\n\nWhy was it built?"),
+    ]
+    snapshot = copy.deepcopy(msgs)
+    OptimizedChatModel(inner=Recorder(), window=small_window(max_tokens=10_000)).invoke(msgs)
+    sent = SENT[0]
+    assert sent[0].content == msgs[0].content  # the first occurrence stays
+    assert passage.strip() not in sent[2].content and "Why was it built?" in sent[2].content
+    assert "repeated from earlier" in sent[2].content
+    assert msgs == snapshot

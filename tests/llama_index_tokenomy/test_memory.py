@@ -129,3 +129,20 @@ def test_defaults_and_errors():
     assert TokenomyChatMemory.from_defaults(llm=Recorder()).window.max_tokens == 3072
     with pytest.raises(ConfigError, match="not both"):
         TokenomyChatMemory.from_defaults(window=ConversationWindow(), token_limit=10)
+
+
+def test_a_passage_repeated_across_turns_is_sent_once():
+    passage = "The Eiffel Tower was finished in March 1889 for the World's Fair in Paris. " * 4
+    given = [
+        ChatMessage(role=MessageRole.USER, content=f"{passage}\n\nWhen was it finished?"),
+        ChatMessage(role=MessageRole.ASSISTANT, content="In 1889."),
+        ChatMessage(role=MessageRole.USER, content=f"{passage}\n\nWhy was it built?"),
+        ChatMessage(role=MessageRole.ASSISTANT, content="For the fair."),
+    ]
+    mem = TokenomyChatMemory.from_defaults(chat_history=given, embedder=HashingEmbedder())
+    out = mem.get(input="How tall is it?")
+    assert out[0].content == given[0].content
+    assert "repeated from earlier" in out[2].content and "Why was it built?" in out[2].content
+    assert given[2].content.startswith("The Eiffel")  # the store is untouched
+    mem.dedupe = False
+    assert mem.get(input="How tall is it?")[2].content == given[2].content
