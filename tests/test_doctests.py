@@ -13,6 +13,9 @@ MODULES = [
     "tokenomy.settings",
     "tokenomy.context.window",
     "tokenomy.text.glossary",
+    "tokenomy.select.selector",
+    "langchain_tokenomy.example_selector",
+    "llama_index_tokenomy.few_shot",
     "tokenomy.context.summarize",
     "langchain_tokenomy.callbacks",
 ]

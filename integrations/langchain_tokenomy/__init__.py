@@ -5,11 +5,13 @@ from langchain_tokenomy.cache import TokenomyCache, cache_scope
 from langchain_tokenomy.callbacks import TokenomyCallbackHandler, disable, enable, track_usage
 from langchain_tokenomy.chat_model import OptimizedChatModel
 from langchain_tokenomy.compressor import TokenomyCompressor
+from langchain_tokenomy.example_selector import TokenBudgetExampleSelector
 from langchain_tokenomy.middleware import TokenomyMiddleware
 from langchain_tokenomy.window import window_messages
 
 __all__ = [
     "OptimizedChatModel",
+    "TokenBudgetExampleSelector",
     "TokenomyCache",
     "TokenomyCallbackHandler",
     "TokenomyCompressor",

@@ -2,10 +2,12 @@
 
 from llama_index_tokenomy.cache_llm import SemanticCacheLLM
 from llama_index_tokenomy.events import TokenomyEventHandler, disable, enable
+from llama_index_tokenomy.few_shot import FewShotExamples
 from llama_index_tokenomy.memory import TokenomyChatMemory
 from llama_index_tokenomy.postprocessor import TokenomyNodePostprocessor
 
 __all__ = [
+    "FewShotExamples",
     "SemanticCacheLLM",
     "TokenomyChatMemory",
     "TokenomyEventHandler",

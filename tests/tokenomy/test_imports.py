@@ -5,6 +5,7 @@ import tokenomy
 import tokenomy.audit
 import tokenomy.context
 import tokenomy.monitor
+import tokenomy.select
 import tokenomy.tokens
 
 HEAVY = (
@@ -23,7 +24,7 @@ def test_importing_the_core_loads_no_framework_and_no_model():
     code = (
         "import sys, tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.cli\n"
         "import tokenomy.cache, tokenomy.embed, tokenomy.cache.guards, tokenomy.cache.verifier\n"
-        "import tokenomy.compress, tokenomy.text, tokenomy.context\n"
+        "import tokenomy.compress, tokenomy.text, tokenomy.context, tokenomy.select\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -97,6 +98,14 @@ def test_public_names_are_pinned():
         "run_audit",
         "sample_workload_path",
     ]
+    assert tokenomy.select.__all__ == [
+        "STRATEGIES",
+        "Candidates",
+        "ExampleSelector",
+        "Selection",
+        "format_example",
+        "register_strategy",
+    ]
     assert tokenomy.context.__all__ == [
         "ConversationWindow",
         "ExtractiveSummarizer",
@@ -115,6 +124,7 @@ def test_adapter_public_names_are_pinned():
 
     assert langchain_tokenomy.__all__ == [
         "OptimizedChatModel",
+        "TokenBudgetExampleSelector",
         "TokenomyCache",
         "TokenomyCallbackHandler",
         "TokenomyCompressor",
@@ -127,6 +137,7 @@ def test_adapter_public_names_are_pinned():
         "window_messages",
     ]
     assert llama_index_tokenomy.__all__ == [
+        "FewShotExamples",
         "SemanticCacheLLM",
         "TokenomyChatMemory",
         "TokenomyEventHandler",

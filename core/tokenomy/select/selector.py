@@ -1,0 +1,299 @@
+"""Few-shot example selection under a token budget.
+
+The pool's examples are embedded once (through a cache that can persist on disk,
+keyed by model and text) and indexed (a numpy scan, HNSW past 20,000 examples).
+For an input, the ``candidates`` nearest examples are handed to a strategy
+(:mod:`tokenomy.select.strategies`) that picks what to show within ``max_tokens``
+(each example costed as it will be formatted, with the target model's tokenizer)
+and ``max_examples``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tokenomy.errors import ConfigError
+from tokenomy.select.strategies import Candidates, get_strategy
+from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tokenomy.cache.vectors import VectorGroup
+    from tokenomy.embed import Embedder
+
+__all__ = ["ExampleSelector", "Selection", "format_example"]
+
+_SEPARATOR_TOKENS = 1  # the blank line between two examples
+
+
+def format_example(example: Mapping[str, Any]) -> str:
+    """The default rendering: one ``key: value`` line per field."""
+    return "\n".join(f"{k}: {v}" for k, v in example.items())
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The examples chosen for one input.
+
+    Attributes:
+        examples: the chosen examples, best first.
+        indices: their positions in the pool.
+        tokens: what they add to the prompt (formatted, separators included).
+        relevance: each one's cosine similarity to the input.
+        strategy: the strategy's name.
+        note: why the selection is empty or short, when it is.
+    """
+
+    examples: tuple[Mapping[str, Any], ...]
+    indices: tuple[int, ...]
+    tokens: int
+    relevance: tuple[float, ...]
+    strategy: str
+    note: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+class ExampleSelector:
+    """Chooses the few-shot examples that help most per token, within a budget.
+
+    Args:
+        examples: the pool (dicts of fields); more with :meth:`add_example`.
+        input_keys: the fields compared with the input (default: every field but
+            ``label_key``); an input must carry them.
+        label_key: the field holding an example's label or category, if any
+            (used for label coverage).
+        formatter: renders an example as the prompt shows it, to cost it in tokens:
+            a ``str.format`` template (``"Q: {question}\\nA: {answer}"``) or a
+            function (default: ``key: value`` lines).
+        max_tokens: budget for all chosen examples (default 400; None: no limit).
+        max_examples: at most this many (default None).
+        strategy: ``"diverse_minimal"`` (default), ``"relevance"``, ``"mmr"``,
+            ``"random"``; see :mod:`tokenomy.select.strategies`.
+        duplicate: cosine similarity at which two examples count as one (0.95).
+        candidates: nearest examples a strategy chooses from (default 64).
+        model: the target model, whose tokenizer costs the examples.
+        embedder: embeds examples and inputs (default: the bundled MiniLM, cached;
+            pass ``CachedEmbedder(..., directory=...)`` to keep the pool's vectors).
+
+    Example:
+        >>> from tokenomy.embed import HashingEmbedder
+        >>> pool = [{"text": "great film, loved it", "label": "positive"},
+        ...         {"text": "dull and far too long", "label": "negative"},
+        ...         {"text": "a great cast and a great story", "label": "positive"}]
+        >>> s = ExampleSelector(pool, label_key="label", max_tokens=20,
+        ...                     embedder=HashingEmbedder())
+        >>> [e["text"] for e in s.select({"text": "loved it, a great film"}).examples]
+        ['great film, loved it']
+    """
+
+    def __init__(
+        self,
+        examples: Sequence[Mapping[str, Any]] = (),
+        *,
+        input_keys: Sequence[str] | None = None,
+        label_key: str | None = None,
+        formatter: str | Callable[[Mapping[str, Any]], str] | None = None,
+        max_tokens: int | None = 400,
+        max_examples: int | None = None,
+        strategy: str = "diverse_minimal",
+        duplicate: float = 0.95,
+        candidates: int = 64,
+        model: str = DEFAULT_MODEL,
+        embedder: Embedder | None = None,
+    ) -> None:
+        for name, value in (("max_tokens", max_tokens), ("max_examples", max_examples)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be an int >= 1 or None; got {value!r}.")
+        if not 0.0 < duplicate <= 1.0:
+            raise ConfigError(f"duplicate is a cosine similarity in (0, 1]; got {duplicate!r}.")
+        get_strategy(strategy)  # fail early on an unknown name
+        self.input_keys = list(input_keys) if input_keys is not None else None
+        self.label_key = label_key
+        self.max_tokens = max_tokens
+        self.max_examples = max_examples
+        self.strategy = strategy
+        self.duplicate = duplicate
+        self.candidates = candidates
+        self.counter = TokenCounter(model)
+        self._format = _formatter(formatter)
+        self._embedder = embedder
+        self._examples: list[Mapping[str, Any]] = []
+        self._costs: list[int] = []
+        self._pending: list[int] = []  # added but not embedded yet
+        self._vectors: np.ndarray | None = None
+        self._index: VectorGroup | None = None
+        self._lock = threading.RLock()
+        for example in examples:
+            self.add_example(example)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from tokenomy.embed import default_embedder
+
+            self._embedder = default_embedder()
+        return self._embedder
+
+    @property
+    def examples(self) -> tuple[Mapping[str, Any], ...]:
+        return tuple(self._examples)
+
+    def __len__(self) -> int:
+        return len(self._examples)
+
+    # -- the pool -------------------------------------------------------------------
+
+    def add_example(self, example: Mapping[str, Any]) -> None:
+        """Add one example (a dict of fields); it is embedded on the next selection."""
+        if not isinstance(example, Mapping):
+            raise ConfigError(f"an example is a dict of fields; got {type(example).__name__}.")
+        keys = self._keys(example)
+        missing = [k for k in keys if k not in example]
+        if self.label_key is not None and self.label_key not in example:
+            missing.append(self.label_key)
+        if missing:
+            needed = sorted({*keys, *([self.label_key] if self.label_key else [])})
+            raise ConfigError(
+                f"example {len(self._examples)} ({dict(example)!r:.80}) is missing "
+                f"{missing}; every example needs {needed}."
+            )
+        try:
+            text = self._format(example)
+        except KeyError as exc:
+            raise ConfigError(
+                f"the formatter needs field {exc} that example {len(self._examples)} lacks."
+            ) from None
+        with self._lock:
+            self._examples.append(dict(example))
+            self._costs.append(self.counter.count(text) + _SEPARATOR_TOKENS)
+            self._pending.append(len(self._examples) - 1)
+
+    def format(self, example: Mapping[str, Any]) -> str:
+        """An example as the prompt shows it (the formatter used to cost it)."""
+        return self._format(example)
+
+    def _keys(self, example: Mapping[str, Any]) -> list[str]:
+        if self.input_keys is not None:
+            return self.input_keys
+        return [k for k in example if k != self.label_key]
+
+    def _text(self, example: Mapping[str, Any]) -> str:
+        return " ".join(str(example[k]) for k in self._keys(example) if k in example)
+
+    def _embed_pending(self) -> None:
+        import numpy as np
+
+        from tokenomy.cache.vectors import VectorGroup
+
+        with self._lock:
+            if not self._pending:
+                return
+            pending = list(self._pending)
+            vectors = self.embedder.embed([self._text(self._examples[i]) for i in pending])
+            vectors = np.asarray(vectors, dtype=np.float32)
+            if self._index is None:
+                self._index = VectorGroup(vectors.shape[1])
+            self._index.add_many([str(i) for i in pending], vectors)
+            self._vectors = (
+                vectors if self._vectors is None else np.vstack([self._vectors, vectors])
+            )
+            self._pending.clear()
+
+    # -- selection --------------------------------------------------------------------
+
+    def select(self, query: Mapping[str, Any] | str) -> Selection:
+        """The examples to show for ``query`` (the input's fields, or its text).
+
+        Raises:
+            ConfigError: the input lacks one of ``input_keys``.
+        """
+        text = self._query_text(query)
+        if not self._examples:
+            return Selection((), (), 0, (), self.strategy, "the pool is empty")
+        self._embed_pending()
+        vector = self.embedder.embed([text])[0]
+        return self.select_by_vector(vector)
+
+    async def aselect(self, query: Mapping[str, Any] | str) -> Selection:
+        """:meth:`select` in a worker thread (embedding is CPU-bound)."""
+        return await asyncio.to_thread(self.select, query)
+
+    def select_by_vector(self, vector: np.ndarray) -> Selection:
+        """:meth:`select` for an input already embedded (unit vector)."""
+        import numpy as np
+
+        self._embed_pending()
+        with self._lock:
+            assert self._index is not None and self._vectors is not None
+            budget = self.max_tokens if self.max_tokens is not None else sum(self._costs)
+            smallest = min(self._costs)
+            if smallest > budget:
+                note = (
+                    f"no example fits in max_tokens={budget} (the smallest takes "
+                    f"{smallest} tokens); raise max_tokens"
+                )
+                return Selection((), (), 0, (), self.strategy, note)
+            if self.strategy == "random":
+                rng = np.random.default_rng(zlib.crc32(vector.tobytes()))  # seeded by the input
+                rows = [int(r) for r in rng.permutation(len(self._examples))[: self.candidates]]
+            else:
+                rows = [int(i) for i, _ in self._index.search(vector, self.candidates)]
+            vecs = self._vectors[rows]
+            relevance = vecs @ vector.astype(np.float32)
+            cands = Candidates(
+                relevance=relevance,
+                vectors=vecs,
+                costs=[self._costs[r] for r in rows],
+                labels=[self._examples[r][self.label_key] for r in rows]
+                if self.label_key
+                else None,
+                budget=budget,
+                max_examples=self.max_examples,
+                duplicate=self.duplicate,
+            )
+            chosen = get_strategy(self.strategy)(cands)
+            picked = [rows[p] for p in chosen]
+            return Selection(
+                tuple(self._examples[r] for r in picked),
+                tuple(picked),
+                sum(self._costs[r] for r in picked),
+                tuple(float(relevance[p]) for p in chosen),
+                self.strategy,
+            )
+
+    def _query_text(self, query: Mapping[str, Any] | str) -> str:
+        if isinstance(query, str):
+            return query
+        if not isinstance(query, Mapping):
+            raise ConfigError(f"select() takes the input's fields or its text; got {query!r:.60}.")
+        if self.input_keys is None:
+            return " ".join(str(v) for k, v in query.items() if k != self.label_key)
+        missing = [k for k in self.input_keys if k not in query]
+        if missing:
+            raise ConfigError(
+                f"the input lacks {missing}: the selector compares inputs on "
+                f"{self.input_keys}, and the input has {sorted(query)}; pass "
+                "input_keys=[...] naming the prompt's variables."
+            )
+        return " ".join(str(query[k]) for k in self.input_keys)
+
+
+def _formatter(
+    formatter: str | Callable[[Mapping[str, Any]], str] | None,
+) -> Callable[[Mapping[str, Any]], str]:
+    if formatter is None:
+        return format_example
+    if isinstance(formatter, str):
+        template = formatter
+        return lambda example: template.format(**example)
+    if callable(formatter):
+        return formatter
+    raise ConfigError(f"formatter must be a template string or a function; got {formatter!r}.")
