@@ -200,6 +200,12 @@ def _compression() -> AuditPlugin:
     return CompressionAuditPlugin()
 
 
+def _few_shot() -> AuditPlugin:
+    from tokenomy.select.audit import FewShotAuditPlugin
+
+    return FewShotAuditPlugin()
+
+
 def _window() -> AuditPlugin:
     from tokenomy.context.audit import WindowAuditPlugin
 
@@ -213,5 +219,6 @@ BUILTIN_PLUGINS: Final[dict[str, Callable[[], AuditPlugin]]] = {
     PromptCachingPlugin.name: PromptCachingPlugin,
     "compression": _compression,
     "context_window": _window,
+    "few_shot": _few_shot,
     OutputCapPlugin.name: OutputCapPlugin,
 }

@@ -166,19 +166,23 @@ class ExampleSelector:
                 f"{missing}; every example needs {needed}."
             )
         try:
-            text = self._format(example)
+            cost = self.cost(example)
         except KeyError as exc:
             raise ConfigError(
                 f"the formatter needs field {exc} that example {len(self._examples)} lacks."
             ) from None
         with self._lock:
             self._examples.append(dict(example))
-            self._costs.append(self.counter.count(text) + _SEPARATOR_TOKENS)
+            self._costs.append(cost)
             self._pending.append(len(self._examples) - 1)
 
     def format(self, example: Mapping[str, Any]) -> str:
         """An example as the prompt shows it (the formatter used to cost it)."""
         return self._format(example)
+
+    def cost(self, example: Mapping[str, Any]) -> int:
+        """Tokens an example adds to the prompt: formatted, plus the separator."""
+        return self.counter.count(self._format(example)) + _SEPARATOR_TOKENS
 
     def _keys(self, example: Mapping[str, Any]) -> list[str]:
         if self.input_keys is not None:
@@ -209,8 +213,10 @@ class ExampleSelector:
 
     # -- selection --------------------------------------------------------------------
 
-    def select(self, query: Mapping[str, Any] | str) -> Selection:
+    def select(self, query: Mapping[str, Any] | str, *, max_tokens: int | None = None) -> Selection:
         """The examples to show for ``query`` (the input's fields, or its text).
+
+        ``max_tokens`` overrides the selector's budget for this call.
 
         Raises:
             ConfigError: the input lacks one of ``input_keys``.
@@ -220,20 +226,22 @@ class ExampleSelector:
             return Selection((), (), 0, (), self.strategy, "the pool is empty")
         self._embed_pending()
         vector = self.embedder.embed([text])[0]
-        return self.select_by_vector(vector)
+        return self.select_by_vector(vector, max_tokens=max_tokens)
 
-    async def aselect(self, query: Mapping[str, Any] | str) -> Selection:
+    async def aselect(
+        self, query: Mapping[str, Any] | str, *, max_tokens: int | None = None
+    ) -> Selection:
         """:meth:`select` in a worker thread (embedding is CPU-bound)."""
-        return await asyncio.to_thread(self.select, query)
+        return await asyncio.to_thread(self.select, query, max_tokens=max_tokens)
 
-    def select_by_vector(self, vector: np.ndarray) -> Selection:
+    def select_by_vector(self, vector: np.ndarray, *, max_tokens: int | None = None) -> Selection:
         """:meth:`select` for an input already embedded (unit vector)."""
         import numpy as np
 
         self._embed_pending()
         with self._lock:
             assert self._index is not None and self._vectors is not None
-            budget = self.max_tokens if self.max_tokens is not None else sum(self._costs)
+            budget = max_tokens or self.max_tokens or sum(self._costs)
             smallest = min(self._costs)
             if smallest > budget:
                 note = (

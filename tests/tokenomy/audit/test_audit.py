@@ -67,13 +67,14 @@ def test_plugins_are_pluggable_and_failures_contained(workload):
         register_audit_plugin("fixed", Fixed)
         register_audit_plugin("broken", Broken)
         names = available_plugins()
-        assert names[:7] == [
+        assert names[:8] == [
             "exact_cache",
             "semantic_cache",
             "semantic_cache_shared",
             "prompt_caching",
             "compression",
             "context_window",
+            "few_shot",
             "output_caps",
         ]
         assert names[-2:] == ["fixed", "broken"]

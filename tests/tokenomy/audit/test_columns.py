@@ -86,3 +86,56 @@ def test_window_column_says_when_nothing_exceeds_the_window(tmp_path):
     )
     estimate = plugin.estimate(context_of(tmp_path, [chat(1, 2)]))
     assert estimate.calls_affected == 0 and "No chat prompt exceeds" in estimate.findings[0]
+
+
+POOL_QUESTIONS = [
+    ("What if the Beatles had never formed?", "counterfactual"),
+    ("Solve 3x + 5 = 20 for x.", "math"),
+    ("Write a haiku about the sea.", "writing"),
+    ("What if Rome had never fallen?", "counterfactual"),
+    ("Compute the derivative of x^2 + 3x.", "math"),
+    ("Draft a short poem about autumn.", "writing"),
+]
+
+
+def few_shot_call(i, question):
+    examples = "\n\n".join(f"Question: {q}\nCategory: {c}" for q, c in POOL_QUESTIONS)
+    content = (
+        f"Examples:\n\n{examples}\n\nNow classify this question.\n\nQuestion: {question}\nCategory:"
+    )
+    return {
+        "id": f"f{i}",
+        "model": "gpt-4o-mini",
+        "response": "math",
+        "messages": [
+            {"role": "system", "content": "Classify."},
+            {"role": "user", "content": content},
+        ],
+    }
+
+
+def test_find_examples_reads_the_block_and_the_input():
+    from tokenomy.select.audit import find_examples
+
+    block = find_examples(few_shot_call(0, "Solve 2x = 8.")["messages"][1]["content"])
+    assert block.keys == ("Question", "Category") and len(block.examples) == 6
+    assert block.query == "Solve 2x = 8."
+    assert find_examples("Question: one?\nCategory: a\n\nplain text") is None
+
+
+def test_few_shot_column_selects_within_what_each_prompt_spends(tmp_path):
+    from tokenomy.select.audit import FewShotAuditPlugin
+
+    lines = [few_shot_call(i, q) for i, q in enumerate(["Solve 2x = 8.", "What if Napoleon won?"])]
+    context = context_of(tmp_path, [*lines, chat(9, 1)])
+    estimate = FewShotAuditPlugin(embedder=HashingEmbedder()).estimate(context)
+    block_tokens = sum(
+        TokenCounter().count(f"Question: {q}\nCategory: {c}") + 1 for q, c in POOL_QUESTIONS
+    )
+    assert estimate.calls_affected == 2
+    assert 0 < estimate.input_tokens_saved < 2 * block_tokens
+    assert "2 prompts carry few-shot examples (6.0 per prompt, 6 distinct" in estimate.findings[0]
+    nothing = FewShotAuditPlugin(embedder=HashingEmbedder()).estimate(
+        context_of(tmp_path, [chat(1, 1)])
+    )
+    assert nothing.calls_affected == 0
