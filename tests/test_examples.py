@@ -19,6 +19,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("llamaindex_cache.py", "1 model call, 2 served from the cache"),
         ("langchain_context.py", "fact kept: True; state keeps 16 messages"),
         ("llamaindex_context.py", "fact kept: True; the store keeps 16"),
+        ("fewshot_selection.py", "- Who painted the Sistine Chapel ceiling? -> person"),
     ],
 )
 def test_example_runs(script, expected):

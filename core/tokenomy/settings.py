@@ -7,8 +7,9 @@ Nothing reads the environment at import time. ``Settings()`` (or
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,12 +22,14 @@ if TYPE_CHECKING:
     from tokenomy.cache import CacheTier, SemanticCache
     from tokenomy.compress import ExtractiveCompressor
     from tokenomy.context import ConversationWindow
+    from tokenomy.select import ExampleSelector
 
 __all__ = [
     "CacheSettings",
     "CompressionSettings",
     "ContextSettings",
     "MonitorSettings",
+    "SelectSettings",
     "Settings",
     "TokensSettings",
 ]
@@ -126,6 +129,19 @@ class ContextSettings(BaseModel):
     )
 
 
+class SelectSettings(BaseModel):
+    """Few-shot example selection (see tokenomy.select.ExampleSelector)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: str = Field("diverse_minimal", description="Selection strategy, by name.")
+    max_tokens: int | None = Field(400, ge=1, description="Budget for all chosen examples.")
+    max_examples: int | None = Field(None, ge=1, description="At most this many examples.")
+    lexical_weight: float = Field(
+        0.5, ge=0.0, description="Weight of shared rare words, added to the cosine similarity."
+    )
+
+
 class Settings(BaseSettings):
     """All tokenomy settings, grouped by concern.
 
@@ -143,6 +159,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     compression: CompressionSettings = CompressionSettings()
     context: ContextSettings = ContextSettings()
+    select: SelectSettings = SelectSettings()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -208,3 +225,19 @@ class Settings(BaseSettings):
             session_budget=c.session_budget,
             model=self.tokens.default_model,
         )
+
+    def example_selector(
+        self, examples: Sequence[Mapping[str, Any]] = (), **options: Any
+    ) -> ExampleSelector:
+        """An example selector with ``select.*``'s options (``options`` override them)."""
+        from tokenomy.select import ExampleSelector
+
+        c = self.select
+        settings: dict[str, Any] = {
+            "strategy": c.strategy,
+            "max_tokens": c.max_tokens,
+            "max_examples": c.max_examples,
+            "lexical_weight": c.lexical_weight,
+            "model": self.tokens.default_model,
+        }
+        return ExampleSelector(examples, **{**settings, **options})

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tokenomy.compress._embedding import embed_sorted, in_context
 from tokenomy.compress.result import CompressionResult, DroppedSegment, DropReason
 from tokenomy.compress.scoring import (
     Weights,
@@ -49,6 +50,11 @@ _MIN_EMBED_TOKENS = 400
 _MIN_EMBEDDED = 8
 _EMBED_CHARS = 240  # long segments are embedded by their first ~50 tokens
 _LEAD_WORDS = 12
+_UNEMBEDDED_RELEVANCE = 0.3
+"""Relevance (on the embedded segments' [0, 1] scale) of a segment that was not
+embedded: weak, so that strong document and lexical evidence can still carry it."""
+_MIN_FILL_TOKENS = 4  # room under the budget worth filling with part of a sentence
+_MIN_FILL_WORDS = 3
 _NUMBERS = re.compile(r"\b\d[\d,.]*\b")
 _NAMES = re.compile(r"\b[A-Z][a-zA-Z0-9]+(?:\s+[A-Z][a-zA-Z0-9]+)*")
 
@@ -74,6 +80,9 @@ class ExtractiveCompressor:
         redundancy: cosine similarity in [0, 1] above which a segment counts as a
             near-duplicate of one already kept (default 0.92).
         weights: how relevance, information, position… add up.
+        partial_fill: fill the room whole segments leave under the budget with the
+            start of the next best sentence, cut at a word boundary (default True);
+            code, JSON, tables and list items are never cut.
 
     Example:
         >>> from tokenomy.embed import HashingEmbedder
@@ -93,6 +102,7 @@ class ExtractiveCompressor:
         granularity: Granularity = "sentence",
         redundancy: float = 0.92,
         weights: Weights | None = None,
+        partial_fill: bool = True,
     ) -> None:
         if not 0.0 < redundancy <= 1.0:
             raise ConfigError(f"redundancy is a cosine similarity in (0, 1]; got {redundancy!r}.")
@@ -102,6 +112,7 @@ class ExtractiveCompressor:
         self.granularity = granularity
         self.redundancy = redundancy
         self.weights = weights or Weights()
+        self.partial_fill = partial_fill
 
     @property
     def embedder(self) -> Embedder:
@@ -189,68 +200,61 @@ class ExtractiveCompressor:
         if not items:
             return items
         lex = np.array([lexical_coverage(it.words, terms, weights) for it in items])
-        doc_lex: dict[int, float] = {}
-        for it, value in zip(items, lex, strict=True):
-            doc_lex[it.segment.document] = max(doc_lex.get(it.segment.document, 0.0), value)
-        # 1. the query and each document's lead (title / first words): cheap document relevance
-        leads: dict[int, str] = {}
-        for it in items:
-            leads.setdefault(it.segment.document, " ".join(it.segment.text.split()[:_LEAD_WORDS]))
-        lead_docs = list(leads)
-        first = self.embedder.embed(([query] if query else []) + [leads[d] for d in lead_docs])
-        qvec = first[0] if query else None
-        lead_rel = dict.fromkeys(lead_docs, 0.0)
-        if qvec is not None:
-            lead_rel = {d: float(v @ qvec) for d, v in zip(lead_docs, first[1:], strict=True)}
-        # 2. embed the segments that look most promising, up to EMBED_SHARE of the tokens
-        total = sum(it.tokens for it in items)
-        share = max(EMBED_SHARE, 1.5 * budget / total) if total else 1.0
-        cap = max(_MIN_EMBED_TOKENS, int(share * total))
-        pre = (
-            lex
-            + 0.5 * np.array([doc_lex[it.segment.document] for it in items])
-            + 0.8 * np.array([lead_rel[it.segment.document] for it in items])
-        )
-        chosen: list[int] = []
-        spent = 0
-        for i in sorted(range(len(items)), key=lambda i: -pre[i]):
-            if spent >= cap and len(chosen) >= _MIN_EMBEDDED:
-                break
-            chosen.append(i)
-            spent += min(items[i].tokens, _EMBED_CHARS // 5)
-        texts = [items[i].segment.text[:_EMBED_CHARS] for i in chosen]
-        vectors = self.embedder.embed(texts)
+        docs = np.array([it.segment.document for it in items])
+        doc_lex = _document_coverage(items, terms, weights)
+        qvec, lead = self._lead_relevance(items, query)
+        # embed the segments that look most promising, up to EMBED_SHARE of the tokens
+        chosen = _promising(items, lex + 2.0 * lead + doc_lex, budget)
+        texts = [in_context([it.segment for it in items], i, _EMBED_CHARS) for i in chosen]
+        vectors = embed_sorted(self.embedder, texts)
         for i, vec in zip(chosen, vectors, strict=True):
             items[i].vector = vec
-        if qvec is not None:
-            sims = vectors @ qvec
-        else:  # centrality: similarity to the centroid of the context
+        if qvec is None:  # centrality: similarity to the centroid of the context
             centroid = vectors.mean(axis=0)
-            sims = vectors @ (centroid / (np.linalg.norm(centroid) or 1.0))
-        relevance = np.zeros(len(items))
-        relevance[chosen] = sims
-        doc_rel: dict[int, float] = dict(lead_rel)
-        for i in chosen:
-            d = items[i].segment.document
-            doc_rel[d] = max(doc_rel.get(d, 0.0), float(relevance[i]))
-        rel_n = normalize(relevance)
+            qvec = centroid / (np.linalg.norm(centroid) or 1.0)
+        sims = vectors @ qvec
+        relevance = np.full(len(items), _UNEMBEDDED_RELEVANCE)
+        relevance[chosen] = normalize(sims)
+        doc_rel = lead.copy()
+        for i, sim in zip(chosen, sims, strict=True):
+            mask = docs == docs[i]
+            doc_rel[mask] = np.maximum(doc_rel[mask], sim)
         w = self.weights
+        score = (
+            w.relevance * relevance
+            + w.neighbour * _neighbours(relevance, docs)
+            + w.lexical * lex
+            + w.document * doc_rel
+            + w.document_lexical * doc_lex
+            + w.lead * normalize(lead)
+        )
         entities = _query_entities(query) if query else set()
         embedded = set(chosen)
         for i, it in enumerate(items):
-            it.relevance = float(rel_n[i]) if i in embedded else 0.0
-            score = w.relevance * it.relevance + w.lexical * float(lex[i])
-            score += w.document * doc_rel.get(it.segment.document, 0.0)
-            score += w.information * information(toks[i], weights, top_idf)
-            score += w.position * it.segment.first
+            it.relevance = float(relevance[i]) if i in embedded else 0.0
+            extra = w.information * information(toks[i], weights, top_idf)
+            extra += w.position * it.segment.first
             if query:
-                score += w.answer_type * answer_type_bonus(query, it.segment.text)
+                extra += w.answer_type * answer_type_bonus(query, it.segment.text)
                 if entities and any(e in it.segment.text.lower() for e in entities):
-                    score += w.query_entity
-            if i not in embedded:  # ranked after every embedded one, by document and words
-                score = -1.0 + 0.6 * doc_rel.get(it.segment.document, 0.0) + 0.4 * float(lex[i])
-            it.score = score
+                    extra += w.query_entity
+            it.score = float(score[i]) + extra
         return items
+
+    def _lead_relevance(self, items: list[_Scored], query: str | None) -> tuple[Any, Any]:
+        """The query vector (None without a query) and, per segment, the similarity of
+        its document's lead (title / first words) to the query: a cheap document
+        relevance, as the lead of a passage usually names its subject."""
+        import numpy as np
+
+        leads: dict[int, str] = {}
+        for it in items:
+            leads.setdefault(it.segment.document, " ".join(it.segment.text.split()[:_LEAD_WORDS]))
+        if not query:
+            return None, np.zeros(len(items))
+        vectors = embed_sorted(self.embedder, [query, *leads.values()])
+        by_doc = dict(zip(leads, vectors[1:] @ vectors[0], strict=True))
+        return vectors[0], np.array([by_doc[it.segment.document] for it in items])
 
     # -- selection ---------------------------------------------------------------------------
 
@@ -302,11 +306,16 @@ class ExtractiveCompressor:
             reasons[worst] = "over budget"
             texts = _assemble(documents, items, kept)
             count = self.counter.count("\n\n".join(t for t in texts if t))
+        partial: int | None = None
         if not kept and items and budget > 0:  # one segment larger than the whole budget
             best = order[0]
             texts, count = self._truncated(documents, items[best], budget)
             truncated = True
             reasons.pop(best, None)
+        elif self.partial_fill and kept and budget - count >= _MIN_FILL_TOKENS:
+            filled = self._fill(documents, items, kept, reasons, order, budget)
+            if filled is not None:
+                partial, texts, count = filled
         dropped = tuple(
             DroppedSegment(
                 items[i].segment.document,
@@ -315,7 +324,7 @@ class ExtractiveCompressor:
                 round(items[i].score, 4),
             )
             for i in range(len(items))
-            if i not in kept and not (truncated and i == order[0])
+            if i not in kept and i != partial and not (truncated and i == order[0])
         )
         return CompressionResult(
             text="\n\n".join(t for t in texts if t),
@@ -329,12 +338,65 @@ class ExtractiveCompressor:
         )
 
     def _redundant(self, item: _Scored, kept: list[_Scored]) -> bool:
+        """Whether ``item`` nearly repeats a kept segment. A sentence is embedded with
+        the end of the one before it (see ``in_context``), so the two vectors share
+        words; next-door segments are not compared (verbatim repeats are caught by
+        text before this)."""
         import numpy as np
 
-        vectors = [k.vector for k in kept if k.vector is not None]
+        vectors = [
+            k.vector for k in kept if k.vector is not None and abs(k.index - item.index) > 1
+        ]
         if not vectors:
             return False
         return float(np.max(np.stack(vectors) @ item.vector)) >= self.redundancy
+
+    def _fill(
+        self,
+        documents: list[str],
+        items: list[_Scored],
+        kept: set[int],
+        reasons: dict[int, DropReason],
+        order: list[int],
+        budget: int,
+    ) -> tuple[int, list[str], int] | None:
+        """The room left under the budget filled with the start of the best sentence
+        that did not fit: ``(its index, texts, exact count)``, or None.
+
+        Whole segments leave a gap of a few percent under the budget (one more would
+        not fit); a word-boundary prefix of the next best sentence closes it. Only
+        prose sentences are cut, never code, JSON, tables or list items, and a piece
+        shorter than ``_MIN_FILL_WORDS`` words is not worth its tokens.
+        """
+        best = next(
+            (
+                i
+                for i in order
+                if i not in kept
+                and reasons.get(i) == "over budget"
+                and items[i].segment.kind == "sentence"
+            ),
+            None,
+        )
+        if best is None:
+            return None
+        words_ = items[best].segment.text.split(" ")
+
+        def counted(n: int) -> tuple[list[str], int]:
+            texts = _assemble(documents, items, kept | {best}, {best: " ".join(words_[:n])})
+            return texts, self.counter.count("\n\n".join(t for t in texts if t))
+
+        lo, hi = 0, len(words_) - 1
+        while lo < hi:  # the longest prefix of words that keeps the whole within budget
+            mid = (lo + hi + 1) // 2
+            if counted(mid)[1] <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        if lo < _MIN_FILL_WORDS:
+            return None
+        texts, count = counted(lo)
+        return best, texts, count
 
     def _truncated(self, documents: list[str], item: _Scored, budget: int) -> tuple[list[str], int]:
         """The best segment cut at a word boundary to fit ``budget``."""
@@ -367,6 +429,48 @@ def _budget(original: int, ratio: float | None, max_tokens: int | None) -> int:
     return min(budgets)
 
 
+def _promising(items: list[_Scored], pre: Any, budget: int) -> list[int]:
+    """The segments worth embedding, best ``pre`` score first, up to EMBED_SHARE of
+    the tokens (or 1.5x the budget's share when that is more)."""
+    total = sum(it.tokens for it in items)
+    share = max(EMBED_SHARE, 1.5 * budget / total) if total else 1.0
+    cap = max(_MIN_EMBED_TOKENS, int(share * total))
+    chosen: list[int] = []
+    spent = 0
+    for i in sorted(range(len(items)), key=lambda i: -pre[i]):
+        if spent >= cap and len(chosen) >= _MIN_EMBEDDED:
+            break
+        chosen.append(i)
+        spent += min(items[i].tokens, _EMBED_CHARS // 5) + (0 if items[i].segment.first else 20)
+    return chosen
+
+
+def _document_coverage(items: list[_Scored], terms: list[str], weights: dict[str, float]) -> Any:
+    """Per segment, the IDF-weighted share of the query terms its whole document holds.
+
+    The passage that answers usually holds every query word somewhere, though rarely
+    in the answer sentence itself."""
+    import numpy as np
+
+    union: dict[int, set[str]] = {}
+    for it in items:
+        union.setdefault(it.segment.document, set()).update(it.words)
+    cover = {d: lexical_coverage(ws, terms, weights) for d, ws in union.items()}
+    return np.array([cover[it.segment.document] for it in items])
+
+
+def _neighbours(relevance: Any, docs: Any) -> Any:
+    """Per segment, the higher relevance of the segments just before and after it in
+    the same document (0 at a document's edges)."""
+    import numpy as np
+
+    out = np.zeros(len(relevance))
+    same = docs[1:] == docs[:-1]
+    out[1:] = np.where(same, relevance[:-1], 0.0)
+    out[:-1] = np.maximum(out[:-1], np.where(same, relevance[1:], 0.0))
+    return out
+
+
 def _protected(items: list[_Scored], protected: Sequence[str]) -> set[int]:
     return {i for i, it in enumerate(items) for p in protected if p and p in it.segment.text}
 
@@ -381,8 +485,14 @@ def _query_entities(query: str) -> set[str]:
     return {f for f in found if len(f) > 1}
 
 
-def _assemble(documents: list[str], items: list[_Scored], kept: set[int]) -> list[str]:
-    """Kept segments per document, in order; a paragraph break between paragraphs."""
+def _assemble(
+    documents: list[str],
+    items: list[_Scored],
+    kept: set[int],
+    override: dict[int, str] | None = None,
+) -> list[str]:
+    """Kept segments per document, in order; a paragraph break between paragraphs.
+    ``override`` replaces the text of some segments (a sentence cut short)."""
     parts: list[list[str]] = [[] for _ in documents]
     last_para: dict[int, int] = {}
     for i in sorted(kept):
@@ -396,7 +506,8 @@ def _assemble(documents: list[str], items: list[_Scored], kept: set[int]) -> lis
                 else "\n"
             )
         )
-        parts[seg.document].append(sep + seg.text)
+        text = override.get(i, seg.text) if override else seg.text
+        parts[seg.document].append(sep + text)
         last_para[seg.document] = seg.paragraph
     return ["".join(p) for p in parts]
 

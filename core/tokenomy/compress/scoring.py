@@ -156,15 +156,36 @@ _MONTHS: Final = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """How the parts of a segment's importance add up (each part is in [0, 1])."""
+    """How the parts of a segment's importance add up (each part is in [0, 1]).
 
-    relevance: float = 0.50
-    lexical: float = 0.25
-    document: float = 0.15
-    information: float = 0.05
+    Attributes:
+        relevance: embedding similarity of the segment (after the end of the one
+            before it) to the query, min-max scaled over the context.
+        lexical: IDF-weighted share of the query's words in the segment.
+        document: the best similarity to the query of its document's lead or of an
+            embedded segment of its document.
+        information, position, answer_type, query_entity: mean IDF of its words,
+            opening a paragraph, holding the kind of answer asked for, holding the
+            query's numbers and names.
+        neighbour: the higher relevance of the segments next to it.
+        document_lexical: IDF-weighted share of the query's words in its document.
+        lead: similarity of its document's lead to the query, min-max scaled.
+
+    The document parts weigh as much as the segment's own: among passages on the
+    same topic, the answer sentence often shares no word with the question, while
+    its passage does (fitted on NaturalQuestions, ``benchmarks/compress_nq.py``).
+    """
+
+    relevance: float = 0.25
+    lexical: float = 0.15
+    document: float = 0.30
+    information: float = 0.25
     position: float = 0.03
     answer_type: float = 0.08
-    query_entity: float = 0.10
+    query_entity: float = 0.05
+    neighbour: float = 0.10
+    document_lexical: float = 0.25
+    lead: float = 0.15
 
 
 _SUFFIXES: Final = (

@@ -11,12 +11,15 @@ and ``max_examples``.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import zlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tokenomy.compress.scoring import words
 from tokenomy.errors import ConfigError
 from tokenomy.select.strategies import Candidates, get_strategy
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
@@ -79,6 +82,10 @@ class ExampleSelector:
             ``"random"``; see :mod:`tokenomy.select.strategies`.
         duplicate: cosine similarity at which two examples count as one (0.95).
         candidates: nearest examples a strategy chooses from (default 64).
+        lexical_weight: weight of the IDF-weighted share of the input's words an
+            example shares, added to the cosine similarity (default 0.5; 0: the
+            embedding alone). Question words and rare terms are strong cues that
+            sentence embeddings blur.
         model: the target model, whose tokenizer costs the examples.
         embedder: embeds examples and inputs (default: the bundled MiniLM, cached;
             pass ``CachedEmbedder(..., directory=...)`` to keep the pool's vectors).
@@ -106,6 +113,7 @@ class ExampleSelector:
         strategy: str = "diverse_minimal",
         duplicate: float = 0.95,
         candidates: int = 64,
+        lexical_weight: float = 0.5,
         model: str = DEFAULT_MODEL,
         embedder: Embedder | None = None,
     ) -> None:
@@ -122,6 +130,9 @@ class ExampleSelector:
         self.strategy = strategy
         self.duplicate = duplicate
         self.candidates = candidates
+        self.lexical_weight = lexical_weight
+        self._words: list[frozenset[str]] = []
+        self._df: Counter[str] = Counter()
         self.counter = TokenCounter(model)
         self._format = _formatter(formatter)
         self._embedder = embedder
@@ -171,9 +182,12 @@ class ExampleSelector:
             raise ConfigError(
                 f"the formatter needs field {exc} that example {len(self._examples)} lacks."
             ) from None
+        terms = frozenset(words(self._text(example)))
         with self._lock:
             self._examples.append(dict(example))
             self._costs.append(cost)
+            self._words.append(terms)
+            self._df.update(terms)
             self._pending.append(len(self._examples) - 1)
 
     def format(self, example: Mapping[str, Any]) -> str:
@@ -226,7 +240,7 @@ class ExampleSelector:
             return Selection((), (), 0, (), self.strategy, "the pool is empty")
         self._embed_pending()
         vector = self.embedder.embed([text])[0]
-        return self.select_by_vector(vector, max_tokens=max_tokens)
+        return self.select_by_vector(vector, max_tokens=max_tokens, text=text)
 
     async def aselect(
         self, query: Mapping[str, Any] | str, *, max_tokens: int | None = None
@@ -234,8 +248,11 @@ class ExampleSelector:
         """:meth:`select` in a worker thread (embedding is CPU-bound)."""
         return await asyncio.to_thread(self.select, query, max_tokens=max_tokens)
 
-    def select_by_vector(self, vector: np.ndarray, *, max_tokens: int | None = None) -> Selection:
-        """:meth:`select` for an input already embedded (unit vector)."""
+    def select_by_vector(
+        self, vector: np.ndarray, *, max_tokens: int | None = None, text: str | None = None
+    ) -> Selection:
+        """:meth:`select` for an input already embedded (unit vector); ``text`` is the
+        input's text, for the lexical part of relevance."""
         import numpy as np
 
         self._embed_pending()
@@ -256,6 +273,8 @@ class ExampleSelector:
                 rows = [int(i) for i, _ in self._index.search(vector, self.candidates)]
             vecs = self._vectors[rows]
             relevance = vecs @ vector.astype(np.float32)
+            if self.lexical_weight and text:
+                relevance = relevance + self.lexical_weight * self._overlap(text, rows)
             cands = Candidates(
                 relevance=relevance,
                 vectors=vecs,
@@ -276,6 +295,18 @@ class ExampleSelector:
                 tuple(float(relevance[p]) for p in chosen),
                 self.strategy,
             )
+
+    def _overlap(self, text: str, rows: list[int]) -> np.ndarray:
+        """IDF-weighted share of the input's words each candidate shares, in [0, 1]."""
+        import numpy as np
+
+        n = len(self._examples)
+        terms = set(words(text))
+        idf = {w: math.log((n + 1) / (self._df.get(w, 0) + 1)) + 1.0 for w in terms}
+        total = sum(idf.values()) or 1.0
+        return np.array(
+            [sum(idf[w] for w in terms & self._words[r]) / total for r in rows], dtype=np.float32
+        )
 
     def _query_text(self, query: Mapping[str, Any] | str) -> str:
         if isinstance(query, str):

@@ -27,3 +27,14 @@ def test_bad_values_are_named(monkeypatch):
         Settings.from_env()
     with pytest.raises(ValidationError, match="ratio"):
         Settings(compression={"ratio": 0})
+
+
+def test_select_settings_build_a_selector(monkeypatch):
+    from tokenomy.embed import HashingEmbedder
+
+    monkeypatch.setenv("TOKENOMY_SELECT__STRATEGY", "mmr")
+    monkeypatch.setenv("TOKENOMY_SELECT__MAX_TOKENS", "120")
+    selector = Settings.from_env().example_selector(
+        [{"q": "a", "a": "b"}], embedder=HashingEmbedder()
+    )
+    assert (selector.strategy, selector.max_tokens, len(selector)) == ("mmr", 120, 1)
