@@ -11,12 +11,17 @@ each subclass also inherits the matching built-in so callers can catch either::
     ├── LedgerError(RuntimeError)            the usage ledger cannot be read or written
     ├── WorkloadError(ValueError)            a workload file cannot be audited at all
     ├── BudgetExceededError(RuntimeError)    a session or app has spent its token budget
+    ├── AllModelsFailedError(RuntimeError)   every model of a fallback chain failed
     └── MissingDependencyError(ImportError)  an optional package is not installed
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 __all__ = [
+    "AllModelsFailedError",
     "BudgetExceededError",
     "ConfigError",
     "LedgerError",
@@ -62,6 +67,14 @@ class WorkloadError(TokenomyError, ValueError):
 
 class BudgetExceededError(TokenomyError, RuntimeError):
     """A token budget (per session, user or app) has no room left for the request."""
+
+
+class AllModelsFailedError(TokenomyError, RuntimeError):
+    """Every model of a fallback chain or cascade failed; ``attempts`` says how each did."""
+
+    def __init__(self, message: str, attempts: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.attempts = tuple(attempts)
 
 
 class MissingDependencyError(TokenomyError, ImportError):

@@ -5,6 +5,7 @@ import tokenomy
 import tokenomy.audit
 import tokenomy.context
 import tokenomy.monitor
+import tokenomy.route
 import tokenomy.select
 import tokenomy.tokens
 
@@ -24,7 +25,7 @@ def test_importing_the_core_loads_no_framework_and_no_model():
     code = (
         "import sys, tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.cli\n"
         "import tokenomy.cache, tokenomy.embed, tokenomy.cache.guards, tokenomy.cache.verifier\n"
-        "import tokenomy.compress, tokenomy.text, tokenomy.context, tokenomy.select\n"
+        "import tokenomy.compress, tokenomy.text, tokenomy.context, tokenomy.select, tokenomy.route\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -97,6 +98,20 @@ def test_public_names_are_pinned():
         "render_text",
         "run_audit",
         "sample_workload_path",
+    ]
+    assert tokenomy.route.__all__ == [
+        "FEATURE_NAMES",
+        "Attempt",
+        "Cascade",
+        "CascadeResult",
+        "FallbackChain",
+        "ModelSpec",
+        "ModelTable",
+        "RouteDecision",
+        "Router",
+        "SpendBudget",
+        "complexity_features",
+        "is_context_overflow",
     ]
     assert tokenomy.select.__all__ == [
         "STRATEGIES",

@@ -1,0 +1,182 @@
+"""Routing MMLU between Mixtral-8x7B and GPT-4: the cost-accuracy curve on held-out questions.
+
+Command (from the repository root):
+    python benchmarks/route_mmlu.py
+
+Writes benchmarks/results/route_mmlu.json. Data: RouteLLM's per-prompt correctness
+of Mixtral-8x7B-Instruct and gpt-4-1106-preview on 14,042 MMLU questions (57
+subjects). Two protocols: "questions" fits on a seeded half of each subject's
+questions and tests on the other half; "subjects" fits on a seeded half of the
+subjects and tests on the rest (unseen subjects). The router (MiniLM neighbours +
+complexity features, logistic per model) sends a question to GPT-4 when Mixtral's
+predicted success is under a target; sweeping the target traces the curve of
+accuracy against the share of GPT-4 calls. Reported against random routing
+(expected accuracy at each share) and the oracle (GPT-4 only where Mixtral is wrong
+and GPT-4 right), in the same run: the GPT-4 share needed for 95% of GPT-4's
+accuracy, and the accuracy at 50% GPT-4 calls. Latency: ``Router.route`` for a
+precomputed prompt vector (the embedding excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "core")]
+
+import numpy as np
+
+from tokenomy.embed import CachedEmbedder, SentenceTransformerEmbedder
+from tokenomy.route import ModelTable, Router
+
+OUT = ROOT / "benchmarks" / "results" / "route_mmlu.json"
+CHEAP, STRONG = "mixtral-8x7b", "gpt-4"
+
+
+def load(data: Path) -> list[dict[str, Any]]:
+    rows = []
+    for path in sorted((data / "routellm" / "mmlu_responses").glob("*.csv")):
+        subject = path.stem.removeprefix("mmlu_")
+        with path.open(newline="") as f:
+            reader = csv.reader(f)
+            next(reader)
+            for prompt, mixtral, gpt4 in reader:
+                rows.append(
+                    {
+                        "subject": subject,
+                        "prompt": prompt,
+                        CHEAP: mixtral == "True",
+                        STRONG: gpt4 == "True",
+                    }
+                )
+    return rows
+
+
+def split(rows: list[dict[str, Any]], protocol: str) -> tuple[list[int], list[int]]:
+    rng = random.Random(2024)
+    if protocol == "subjects":
+        subjects = sorted({r["subject"] for r in rows})
+        fit_subjects = set(rng.sample(subjects, len(subjects) // 2))
+        fit = [i for i, r in enumerate(rows) if r["subject"] in fit_subjects]
+        return fit, [i for i, r in enumerate(rows) if r["subject"] not in fit_subjects]
+    fit, test = [], []
+    by_subject: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_subject.setdefault(r["subject"], []).append(i)
+    for idx in by_subject.values():
+        rng.shuffle(idx)
+        fit += idx[: len(idx) // 2]
+        test += idx[len(idx) // 2 :]
+    return fit, test
+
+
+def curve(p_cheap: np.ndarray, cheap: np.ndarray, strong: np.ndarray) -> list[tuple[float, float]]:
+    """(GPT-4 share, accuracy) when the least likely to be right on Mixtral go to GPT-4."""
+    order = np.argsort(p_cheap)  # least confident first
+    n = len(order)
+    base = cheap.astype(float)
+    gain = (strong.astype(float) - base)[order]
+    cum = np.concatenate([[0.0], np.cumsum(gain)])
+    return [(k / n, (base.sum() + cum[k]) / n) for k in range(n + 1)]
+
+
+def share_for(points: list[tuple[float, float]], accuracy: float) -> float | None:
+    for share, acc in points:
+        if acc >= accuracy:
+            return share
+    return None
+
+
+def accuracy_at(points: list[tuple[float, float]], share: float) -> float:
+    return min(points, key=lambda p: abs(p[0] - share))[1]
+
+
+def run(protocol: str, rows: list[dict[str, Any]], vectors: np.ndarray) -> dict[str, Any]:
+    fit, test = split(rows, protocol)
+    table = ModelTable.from_prices(
+        {CHEAP: ("open-mixtral-8x7b", 0.68), STRONG: ("gpt-4-1106-preview", 0.81)}
+    )
+    router = Router(table, embedder=None)
+    router.fit(
+        [rows[i]["prompt"] for i in fit],
+        {m: [rows[i][m] for i in fit] for m in (CHEAP, STRONG)},
+        vectors=vectors[fit],
+    )
+    p = np.array([router.predict(rows[i]["prompt"], vector=vectors[i])[CHEAP] for i in test])
+    cheap = np.array([rows[i][CHEAP] for i in test])
+    strong = np.array([rows[i][STRONG] for i in test])
+    ours = curve(p, cheap, strong)
+    oracle = curve(np.where(cheap, 1.0, np.where(strong, 0.0, 0.5)), cheap, strong)
+    acc_cheap, acc_strong = cheap.mean(), strong.mean()
+    goal = 0.95 * acc_strong
+    random_share = (goal - acc_cheap) / (acc_strong - acc_cheap)  # expected, linear
+    oracle_best = max(acc for _, acc in oracle)
+    times = []
+    for i in test[:1000]:
+        t0 = time.perf_counter()
+        router.route(rows[i]["prompt"], vector=vectors[i])
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {
+        "protocol": protocol,
+        "fit": len(fit),
+        "test": len(test),
+        "accuracy_mixtral": round(float(acc_cheap), 4),
+        "accuracy_gpt4": round(float(acc_strong), 4),
+        "goal_95pct_of_gpt4": round(float(goal), 4),
+        "gpt4_share_for_goal": {
+            "tokenomy": share_for(ours, goal),
+            "random": round(float(random_share), 4),
+            "oracle": share_for(oracle, goal),
+        },
+        "accuracy_at_50pct_gpt4": {
+            "tokenomy": round(accuracy_at(ours, 0.5), 4),
+            "random": round(float(acc_cheap + 0.5 * (acc_strong - acc_cheap)), 4),
+            "oracle": round(accuracy_at(oracle, 0.5), 4),
+        },
+        "oracle_best": round(float(oracle_best), 4),
+        "curve": [(round(s, 3), round(a, 4)) for s, a in ours[:: max(1, len(ours) // 40)]],
+        "route_latency_ms": {
+            "p50": round(times[len(times) // 2], 3),
+            "p99": round(times[int(len(times) * 0.99)], 3),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval-data")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/tokenomy-bench-embeddings"))
+    args = parser.parse_args()
+    rows = load(args.data)
+    embedder = CachedEmbedder(
+        SentenceTransformerEmbedder(), max_items=100_000, directory=args.cache
+    )
+    print(f"{len(rows)} questions; embedding…", file=sys.stderr)
+    vectors = np.asarray(embedder.embed([r["prompt"] for r in rows]), dtype=np.float32)
+    results = [run(protocol, rows, vectors) for protocol in ("questions", "subjects")]
+    for r in results:
+        s, a = r["gpt4_share_for_goal"], r["accuracy_at_50pct_gpt4"]
+        fmt = lambda v: "never" if v is None else f"{v:.1%}"  # noqa: E731
+        print(
+            f"\nheld-out {r['protocol']}: fit {r['fit']}, test {r['test']}; Mixtral "
+            f"{r['accuracy_mixtral']:.1%}, GPT-4 {r['accuracy_gpt4']:.1%}, goal {r['goal_95pct_of_gpt4']:.1%}"
+        )
+        print(f"{'':<12}{'GPT-4 share for goal':>22}{'accuracy at 50%':>18}")
+        for who in ("tokenomy", "random", "oracle"):
+            print(f"{who:<12}{fmt(s[who]):>22}{a[who]:>18.1%}")
+        lat = r["route_latency_ms"]
+        print(f"route latency (embedding excluded): p50 {lat['p50']} ms, p99 {lat['p99']} ms")
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps({"results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

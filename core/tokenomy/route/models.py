@@ -1,0 +1,139 @@
+"""The model table a router chooses from: price, context window, quality, capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from tokenomy.errors import ConfigError, UnknownNameError
+from tokenomy.tokens.prices import PriceTable
+
+__all__ = ["DEFAULT_QUALITY", "ModelSpec", "ModelTable"]
+
+CAPABILITIES: Final = frozenset({"tools", "vision", "json"})
+
+DEFAULT_QUALITY: Final[dict[str, float]] = {
+    "gpt-4.1-nano": 0.55,
+    "gpt-4o-mini": 0.65,
+    "gpt-4.1-mini": 0.72,
+    "claude-3-5-haiku-20241022": 0.66,
+    "gemini-2.5-flash": 0.74,
+    "gpt-4o": 0.80,
+    "gpt-4.1": 0.83,
+    "claude-sonnet-4-20250514": 0.86,
+    "gpt-5": 0.90,
+}
+"""Prior success rates of the default table's models on a typical request, before any
+fitting: ordered by their public benchmark standing (MMLU-class scores), rounded.
+They only rank models until ``Router.fit`` learns from your outcomes."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model a router may send a request to.
+
+    Attributes:
+        name: the name the caller uses for it (a key of ``RoutingChatModel(models=…)``).
+        input_price / output_price: USD per 1M tokens.
+        context_window: max input tokens (None: unknown, assumed large enough).
+        quality: prior success rate in [0, 1], used before the router is fitted.
+        capabilities: any of ``"tools"``, ``"vision"``, ``"json"``.
+    """
+
+    name: str
+    input_price: float
+    output_price: float
+    context_window: int | None = None
+    quality: float = 0.7
+    capabilities: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.quality <= 1.0:
+            raise ConfigError(f"quality of {self.name!r} must be in [0, 1]; got {self.quality!r}.")
+        unknown = set(self.capabilities) - CAPABILITIES
+        if unknown:
+            raise ConfigError(
+                f"unknown capabilities {sorted(unknown)} for {self.name!r}; "
+                f"use {sorted(CAPABILITIES)}."
+            )
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input_price + output_tokens * self.output_price) / 1e6
+
+    def fits(self, input_tokens: int) -> bool:
+        return self.context_window is None or input_tokens <= self.context_window
+
+
+class ModelTable:
+    """Models by name, cheapest first.
+
+    Example:
+        >>> table = ModelTable.from_prices({"small": ("gpt-4o-mini", 0.65),
+        ...                                 "large": ("gpt-4o", 0.80)})
+        >>> [m.name for m in table], table["large"].context_window
+        (['small', 'large'], 128000)
+    """
+
+    def __init__(self, models: Iterable[ModelSpec]) -> None:
+        specs = list(models)
+        if not specs:
+            raise ConfigError("a model table needs at least one model.")
+        names = [m.name for m in specs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"model names must be unique; got {names}.")
+        self._models = sorted(specs, key=lambda m: (m.input_price + m.output_price, m.name))
+
+    @classmethod
+    def from_prices(
+        cls,
+        models: Mapping[str, tuple[str, float]],
+        *,
+        prices: PriceTable | None = None,
+    ) -> ModelTable:
+        """Specs from the price table: ``{name: (priced model, quality)}``."""
+        table = prices or PriceTable.default()
+        specs = []
+        for name, (model, quality) in models.items():
+            price = table.get(model)
+            if price is None:
+                raise UnknownNameError(
+                    f"no price for {model!r} (model {name!r}); add it with "
+                    "PriceTable.with_prices(...) or build a ModelSpec by hand."
+                )
+            caps = {
+                cap
+                for cap, ok in (
+                    ("tools", price.supports_tools),
+                    ("vision", price.supports_vision),
+                    ("json", price.supports_json),
+                )
+                if ok
+            }
+            specs.append(
+                ModelSpec(
+                    name, price.input, price.output, price.context_window, quality, frozenset(caps)
+                )
+            )
+        return cls(specs)
+
+    @classmethod
+    def default(cls, *, prices: PriceTable | None = None) -> ModelTable:
+        """Nine current models from nano to frontier, priced from the bundled table."""
+        return cls.from_prices({m: (m, q) for m, q in DEFAULT_QUALITY.items()}, prices=prices)
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._models)
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def __getitem__(self, name: str) -> ModelSpec:
+        for m in self._models:
+            if m.name == name:
+                return m
+        raise UnknownNameError(f"no model {name!r} in the table; it has {self.names}.")
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self._models]
