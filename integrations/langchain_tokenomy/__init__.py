@@ -7,15 +7,18 @@ from langchain_tokenomy.chat_model import OptimizedChatModel
 from langchain_tokenomy.compressor import TokenomyCompressor
 from langchain_tokenomy.example_selector import TokenBudgetExampleSelector
 from langchain_tokenomy.middleware import TokenomyMiddleware
+from langchain_tokenomy.routing import RoutingChatModel, TokenomyRoutingMiddleware
 from langchain_tokenomy.window import window_messages
 
 __all__ = [
     "OptimizedChatModel",
+    "RoutingChatModel",
     "TokenBudgetExampleSelector",
     "TokenomyCache",
     "TokenomyCallbackHandler",
     "TokenomyCompressor",
     "TokenomyMiddleware",
+    "TokenomyRoutingMiddleware",
     "cache_scope",
     "disable",
     "enable",

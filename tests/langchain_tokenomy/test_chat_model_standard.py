@@ -1,4 +1,4 @@
-"""langchain-tests' standard chat-model unit suite against OptimizedChatModel."""
+"""langchain-tests' standard chat-model unit suite against OptimizedChatModel and RoutingChatModel."""
 
 from typing import Any
 
@@ -10,8 +10,9 @@ pytest.importorskip("langchain_tests")
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from langchain_tokenomy import OptimizedChatModel
+from langchain_tokenomy import OptimizedChatModel, RoutingChatModel
 from tokenomy.cache import SemanticCache
+from tokenomy.route import ModelSpec, ModelTable, Router
 
 
 class _Inner(GenericFakeChatModel):
@@ -39,6 +40,46 @@ class TestOptimizedChatModelStandard(ChatModelUnitTests):
     @property
     def chat_model_class(self):
         return _Wrapped
+
+    @property
+    def chat_model_params(self) -> dict:
+        return {}
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return False
+
+    @property
+    def has_structured_output(self) -> bool:
+        return False
+
+
+class _Routed(RoutingChatModel):
+    """RoutingChatModel over two fakes, built from the suite's standard params."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _standard(cls, data: Any) -> Any:
+        data = dict(data)
+        name = data.pop("model", "fake-model")
+        for key in ("temperature", "max_tokens", "timeout", "stop", "max_retries"):
+            data.pop(key, None)
+        data.setdefault(
+            "models",
+            {
+                "small": _Inner(model=name, messages=iter(["hi"] * 100)),
+                "large": _Inner(model=name, messages=iter(["hi"] * 100)),
+            },
+        )
+        table = ModelTable([ModelSpec("small", 0.1, 0.4), ModelSpec("large", 2.5, 10)])
+        data.setdefault("router", Router(table))
+        return data
+
+
+class TestRoutingChatModelStandard(ChatModelUnitTests):
+    @property
+    def chat_model_class(self):
+        return _Routed
 
     @property
     def chat_model_params(self) -> dict:

@@ -139,11 +139,13 @@ def test_adapter_public_names_are_pinned():
 
     assert langchain_tokenomy.__all__ == [
         "OptimizedChatModel",
+        "RoutingChatModel",
         "TokenBudgetExampleSelector",
         "TokenomyCache",
         "TokenomyCallbackHandler",
         "TokenomyCompressor",
         "TokenomyMiddleware",
+        "TokenomyRoutingMiddleware",
         "cache_scope",
         "disable",
         "enable",
