@@ -5,9 +5,11 @@ from llama_index_tokenomy.events import TokenomyEventHandler, disable, enable
 from llama_index_tokenomy.few_shot import FewShotExamples
 from llama_index_tokenomy.memory import TokenomyChatMemory
 from llama_index_tokenomy.postprocessor import TokenomyNodePostprocessor
+from llama_index_tokenomy.routing_llm import RoutingLLM
 
 __all__ = [
     "FewShotExamples",
+    "RoutingLLM",
     "SemanticCacheLLM",
     "TokenomyChatMemory",
     "TokenomyEventHandler",
