@@ -206,6 +206,12 @@ def _few_shot() -> AuditPlugin:
     return FewShotAuditPlugin()
 
 
+def _routing() -> AuditPlugin:
+    from tokenomy.route.audit import RoutingAuditPlugin
+
+    return RoutingAuditPlugin()
+
+
 def _window() -> AuditPlugin:
     from tokenomy.context.audit import WindowAuditPlugin
 
@@ -220,5 +226,6 @@ BUILTIN_PLUGINS: Final[dict[str, Callable[[], AuditPlugin]]] = {
     "compression": _compression,
     "context_window": _window,
     "few_shot": _few_shot,
+    "routing": _routing,
     OutputCapPlugin.name: OutputCapPlugin,
 }

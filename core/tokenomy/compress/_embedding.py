@@ -18,11 +18,12 @@ if TYPE_CHECKING:
     from tokenomy.embed import Embedder
     from tokenomy.text.segment import Segment
 
-__all__ = ["EMBED_BATCH", "embed_sorted", "in_context"]
+__all__ = ["CONTEXT_CHARS", "EMBED_BATCH", "embed_sorted", "in_context"]
 
 EMBED_BATCH: Final = 16
 """Texts per embedder call (see the module docstring)."""
-_CONTEXT_CHARS: Final = 100
+CONTEXT_CHARS: Final = 100
+"""Characters of the sentence before that are embedded with a sentence (~20 tokens)."""
 
 
 def embed_sorted(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
@@ -47,7 +48,7 @@ def in_context(segments: Sequence[Segment], i: int, max_chars: int) -> str:
 
     A sentence often names its subject only through the one before ("The tournament
     was hosted by England."), so it is embedded with the tail of its predecessor
-    (up to ``_CONTEXT_CHARS`` characters, from a word boundary). On NaturalQuestions
+    (up to ``CONTEXT_CHARS`` characters, from a word boundary). On NaturalQuestions
     this ranks answer sentences higher than embedding them alone; a title prefix
     helped less.
     """
@@ -58,7 +59,7 @@ def in_context(segments: Sequence[Segment], i: int, max_chars: int) -> str:
     before = segments[i - 1]
     if before.document != seg.document or before.paragraph != seg.paragraph:
         return text
-    tail = before.text[-_CONTEXT_CHARS:]
-    if len(before.text) > _CONTEXT_CHARS:
+    tail = before.text[-CONTEXT_CHARS:]
+    if len(before.text) > CONTEXT_CHARS:
         tail = tail.split(" ", 1)[-1]
     return f"{tail} {text}"

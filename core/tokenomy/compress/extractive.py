@@ -4,23 +4,26 @@ The context is cut into segments (sentences; code, JSON, tables and list items
 whole), each segment is scored (see :mod:`tokenomy.compress.scoring`), and the best
 segments are kept, in their original order, until the budget is met. Near-duplicate
 segments are kept once. The budget is counted with the target model's tokenizer
-and never exceeded; the kept text lands within a few tokens under it.
+and never exceeded; the room whole segments leave under it is filled with the start
+of the next best sentence, so the kept text lands a few tokens under it.
 
 To stay fast on a CPU, only the segments that could plausibly be kept are
-embedded: a lexical pre-ranking picks about four times as many segments as the
-budget can hold (all of them for small contexts), and embeddings are cached, so a
+embedded: each document's lead is embedded first (a cheap document relevance), a
+pre-ranking by query words and lead relevance then picks a fifth of the tokens (or
+the budget's share, when more), each sentence is embedded after the end of the one
+before it (see :mod:`tokenomy.compress._embedding`), and embeddings are cached, so a
 passage retrieved again is not embedded again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tokenomy.compress._embedding import embed_sorted, in_context
+from tokenomy.compress._embedding import CONTEXT_CHARS, embed_sorted, in_context
+from tokenomy.compress._features import document_coverage, neighbours, query_entities
 from tokenomy.compress.result import CompressionResult, DroppedSegment, DropReason
 from tokenomy.compress.scoring import (
     Weights,
@@ -41,22 +44,22 @@ if TYPE_CHECKING:
 
 __all__ = ["ExtractiveCompressor"]
 
-EMBED_SHARE = 0.3
-"""Share of a context's tokens embedded (the lexically best segments), or 1.5x the
-budget's share when that is more. MiniLM embeds ~4,000 tokens/s on one CPU thread,
-so embedding everything would cap throughput there; the rest is ranked by lexical
-and document relevance."""
+EMBED_SHARE = 0.2
+"""Share of a context's tokens embedded (the lexically best segments), or the budget's
+share when that is more. MiniLM embeds ~3,400 word pieces/s on one CPU thread, so
+embedding everything would cap throughput there; the rest is ranked by lexical and
+document relevance. On 300 NaturalQuestions tuning questions (benchmarks/compress_nq.py),
+0.2 and the budget's share kept answers within one question of 0.25 and 1.5x the
+budget's share at every ratio, for 20% fewer embedded word pieces."""
 _MIN_EMBED_TOKENS = 400
 _MIN_EMBEDDED = 8
 _EMBED_CHARS = 240  # long segments are embedded by their first ~50 tokens
-_LEAD_WORDS = 12
+_LEAD_WORDS = 8
 _UNEMBEDDED_RELEVANCE = 0.3
 """Relevance (on the embedded segments' [0, 1] scale) of a segment that was not
 embedded: weak, so that strong document and lexical evidence can still carry it."""
 _MIN_FILL_TOKENS = 4  # room under the budget worth filling with part of a sentence
 _MIN_FILL_WORDS = 3
-_NUMBERS = re.compile(r"\b\d[\d,.]*\b")
-_NAMES = re.compile(r"\b[A-Z][a-zA-Z0-9]+(?:\s+[A-Z][a-zA-Z0-9]+)*")
 
 
 @dataclass
@@ -201,7 +204,7 @@ class ExtractiveCompressor:
             return items
         lex = np.array([lexical_coverage(it.words, terms, weights) for it in items])
         docs = np.array([it.segment.document for it in items])
-        doc_lex = _document_coverage(items, terms, weights)
+        doc_lex = document_coverage(segments, [it.words for it in items], terms, weights)
         qvec, lead = self._lead_relevance(items, query)
         # embed the segments that look most promising, up to EMBED_SHARE of the tokens
         chosen = _promising(items, lex + 2.0 * lead + doc_lex, budget)
@@ -222,13 +225,13 @@ class ExtractiveCompressor:
         w = self.weights
         score = (
             w.relevance * relevance
-            + w.neighbour * _neighbours(relevance, docs)
+            + w.neighbour * neighbours(relevance, docs)
             + w.lexical * lex
             + w.document * doc_rel
             + w.document_lexical * doc_lex
             + w.lead * normalize(lead)
         )
-        entities = _query_entities(query) if query else set()
+        entities = query_entities(query) if query else set()
         embedded = set(chosen)
         for i, it in enumerate(items):
             it.relevance = float(relevance[i]) if i in embedded else 0.0
@@ -344,9 +347,7 @@ class ExtractiveCompressor:
         text before this)."""
         import numpy as np
 
-        vectors = [
-            k.vector for k in kept if k.vector is not None and abs(k.index - item.index) > 1
-        ]
+        vectors = [k.vector for k in kept if k.vector is not None and abs(k.index - item.index) > 1]
         if not vectors:
             return False
         return float(np.max(np.stack(vectors) @ item.vector)) >= self.redundancy
@@ -431,9 +432,11 @@ def _budget(original: int, ratio: float | None, max_tokens: int | None) -> int:
 
 def _promising(items: list[_Scored], pre: Any, budget: int) -> list[int]:
     """The segments worth embedding, best ``pre`` score first, up to EMBED_SHARE of
-    the tokens (or 1.5x the budget's share when that is more)."""
+    the tokens (or the budget's share when that is more). A segment counts for the
+    tokens actually embedded: its first ``_EMBED_CHARS`` characters, and the end of
+    the sentence before it."""
     total = sum(it.tokens for it in items)
-    share = max(EMBED_SHARE, 1.5 * budget / total) if total else 1.0
+    share = max(EMBED_SHARE, budget / total) if total else 1.0
     cap = max(_MIN_EMBED_TOKENS, int(share * total))
     chosen: list[int] = []
     spent = 0
@@ -441,48 +444,13 @@ def _promising(items: list[_Scored], pre: Any, budget: int) -> list[int]:
         if spent >= cap and len(chosen) >= _MIN_EMBEDDED:
             break
         chosen.append(i)
-        spent += min(items[i].tokens, _EMBED_CHARS // 5) + (0 if items[i].segment.first else 20)
+        spent += min(items[i].tokens, _EMBED_CHARS // 5)
+        spent += 0 if items[i].segment.first else CONTEXT_CHARS // 5
     return chosen
-
-
-def _document_coverage(items: list[_Scored], terms: list[str], weights: dict[str, float]) -> Any:
-    """Per segment, the IDF-weighted share of the query terms its whole document holds.
-
-    The passage that answers usually holds every query word somewhere, though rarely
-    in the answer sentence itself."""
-    import numpy as np
-
-    union: dict[int, set[str]] = {}
-    for it in items:
-        union.setdefault(it.segment.document, set()).update(it.words)
-    cover = {d: lexical_coverage(ws, terms, weights) for d, ws in union.items()}
-    return np.array([cover[it.segment.document] for it in items])
-
-
-def _neighbours(relevance: Any, docs: Any) -> Any:
-    """Per segment, the higher relevance of the segments just before and after it in
-    the same document (0 at a document's edges)."""
-    import numpy as np
-
-    out = np.zeros(len(relevance))
-    same = docs[1:] == docs[:-1]
-    out[1:] = np.where(same, relevance[:-1], 0.0)
-    out[:-1] = np.maximum(out[:-1], np.where(same, relevance[1:], 0.0))
-    return out
 
 
 def _protected(items: list[_Scored], protected: Sequence[str]) -> set[int]:
     return {i for i, it in enumerate(items) for p in protected if p and p in it.segment.text}
-
-
-def _query_entities(query: str) -> set[str]:
-    """Numbers and capitalized names of the query, lower-cased."""
-    found = {m.group(0).lower() for m in _NUMBERS.finditer(query)}
-    for m in _NAMES.finditer(query):
-        name = m.group(0)
-        if m.start() > 0 or " " in name:  # the question's first word is capitalized anyway
-            found.add(name.lower())
-    return {f for f in found if len(f) > 1}
 
 
 def _assemble(

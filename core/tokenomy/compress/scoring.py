@@ -207,9 +207,11 @@ _SUFFIXES: Final = (
 
 
 def stem(word: str) -> str:
-    """A light suffix stripper: migrating/migration/migrates -> migrat."""
+    """A light suffix stripper: migrating/migration/migrates -> migrat; CFC's/CFCs -> cfc."""
+    if word.endswith(("'s", "’s")):  # possessive
+        word = word[:-2]
     for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+        if word.endswith(suffix) and len(word) - len(suffix) >= (3 if suffix == "s" else 4):
             return word[: -len(suffix)]
     return word
 

@@ -227,6 +227,7 @@ class Router:
         budget: SpendBudget | None = None,
         quality_target: float | None = None,
         vector: np.ndarray | None = None,
+        among: Collection[str] | None = None,
     ) -> RouteDecision:
         """Choose a model for ``prompt``.
 
@@ -238,6 +239,7 @@ class Router:
                 when exhausted it raises :class:`BudgetExceededError`.
             quality_target: overrides the router's target for this request.
             vector: the prompt's embedding, if already computed.
+            among: only these models of the table are candidates (default: all).
         """
         target = self.quality_target if quality_target is None else quality_target
         tokens = input_tokens if input_tokens is not None else self.counter.count(prompt)
@@ -248,7 +250,8 @@ class Router:
                 f"the spending budget of ${budget.limit_usd:.2f} is used up "
                 f"(${budget.spent_usd:.2f} spent); raise it or start a new period."
             )
-        capable = [m for m in self.models if set(require) <= m.capabilities] or list(self.models)
+        pool = [m for m in self.models if among is None or m.name in among] or list(self.models)
+        capable = [m for m in pool if set(require) <= m.capabilities] or pool
         fitting = [m for m in capable if m.fits(tokens)]
         note = ""
         if not fitting:

@@ -67,7 +67,7 @@ def test_plugins_are_pluggable_and_failures_contained(workload):
         register_audit_plugin("fixed", Fixed)
         register_audit_plugin("broken", Broken)
         names = available_plugins()
-        assert names[:8] == [
+        assert names[:9] == [
             "exact_cache",
             "semantic_cache",
             "semantic_cache_shared",
@@ -75,6 +75,7 @@ def test_plugins_are_pluggable_and_failures_contained(workload):
             "compression",
             "context_window",
             "few_shot",
+            "routing",
             "output_caps",
         ]
         assert names[-2:] == ["fixed", "broken"]

@@ -139,3 +139,35 @@ def test_few_shot_column_selects_within_what_each_prompt_spends(tmp_path):
         context_of(tmp_path, [chat(1, 1)])
     )
     assert nothing.calls_affected == 0
+
+
+def test_routing_column_routes_easy_calls_down_and_never_up(tmp_path):
+    from tokenomy.route import ModelSpec, ModelTable
+    from tokenomy.route.audit import RoutingAuditPlugin
+
+    def call(i, model, question):
+        return {
+            "id": f"q{i}",
+            "model": model,
+            "response": "ok " * 50,
+            "messages": [{"role": "user", "content": question}],
+        }
+
+    hard = "Prove step by step that sqrt(2) is irrational, derive 3 * 7 + 2 = 23 and explain why."
+    lines = [
+        call(0, "gpt-4o", "What is the capital of France?"),
+        call(1, "gpt-4o", hard),
+        call(2, "gpt-4.1-nano", "What is the capital of Spain?"),
+    ]
+    table = ModelTable(
+        [
+            ModelSpec("gpt-4o-mini", 0.15, 0.6, quality=0.75),
+            ModelSpec("gpt-4o", 2.5, 10, quality=0.85),
+        ]
+    )
+    estimate = RoutingAuditPlugin(table=table, quality_target=0.7).estimate(
+        context_of(tmp_path, lines)
+    )
+    assert estimate.calls_affected == 1  # the easy gpt-4o call; the nano call is already cheaper
+    assert estimate.cost_saved_usd > 0 and estimate.input_tokens_saved == 0
+    assert "1 calls gpt-4o -> gpt-4o-mini" in estimate.findings
