@@ -20,6 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("langchain_context.py", "fact kept: True; state keeps 16 messages"),
         ("llamaindex_context.py", "fact kept: True; the store keeps 16"),
         ("fewshot_selection.py", "- Who painted the Sistine Chapel ceiling? -> person"),
+        ("routing.py", "attempts [('small', 'error'), ('large', 'ok')]"),
     ],
 )
 def test_example_runs(script, expected):

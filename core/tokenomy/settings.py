@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tokenomy.cache import CacheTier, SemanticCache
     from tokenomy.compress import ExtractiveCompressor
     from tokenomy.context import ConversationWindow
+    from tokenomy.route import ModelTable, Router
     from tokenomy.select import ExampleSelector
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "CompressionSettings",
     "ContextSettings",
     "MonitorSettings",
+    "RouteSettings",
     "SelectSettings",
     "Settings",
     "TokensSettings",
@@ -142,6 +144,22 @@ class SelectSettings(BaseModel):
     )
 
 
+class RouteSettings(BaseModel):
+    """Model routing (see tokenomy.route.Router)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quality_target: float = Field(
+        0.7, ge=0.0, le=1.0, description="Predicted success the chosen model must reach."
+    )
+    expected_output_tokens: int = Field(
+        256, ge=1, description="Assumed answer length for expected costs."
+    )
+    fitted_path: Path | None = Field(
+        None, description="A router saved by Router.save(), loaded by Settings.router()."
+    )
+
+
 class Settings(BaseSettings):
     """All tokenomy settings, grouped by concern.
 
@@ -160,6 +178,7 @@ class Settings(BaseSettings):
     compression: CompressionSettings = CompressionSettings()
     context: ContextSettings = ContextSettings()
     select: SelectSettings = SelectSettings()
+    route: RouteSettings = RouteSettings()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -241,3 +260,16 @@ class Settings(BaseSettings):
             "model": self.tokens.default_model,
         }
         return ExampleSelector(examples, **{**settings, **options})
+
+    def router(self, models: ModelTable | None = None) -> Router:
+        """A router over ``models`` (default table) with ``route.*``'s options."""
+        from tokenomy.route import ModelTable, Router
+
+        c = self.route
+        router = Router(
+            models or ModelTable.default(prices=self.price_table()),
+            quality_target=c.quality_target,
+            expected_output_tokens=c.expected_output_tokens,
+            model=self.tokens.default_model,
+        )
+        return router.load(c.fitted_path) if c.fitted_path is not None else router

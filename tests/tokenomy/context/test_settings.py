@@ -38,3 +38,9 @@ def test_select_settings_build_a_selector(monkeypatch):
         [{"q": "a", "a": "b"}], embedder=HashingEmbedder()
     )
     assert (selector.strategy, selector.max_tokens, len(selector)) == ("mmr", 120, 1)
+
+
+def test_route_settings_build_a_router(monkeypatch):
+    monkeypatch.setenv("TOKENOMY_ROUTE__QUALITY_TARGET", "0.5")
+    router = Settings.from_env().router()
+    assert router.quality_target == 0.5 and len(router.models) == 9
