@@ -190,3 +190,15 @@ def test_middleware_routes_each_agent_call_with_fallback():
     state = agent.invoke({"messages": [HumanMessage(EASY)]})
     assert state["messages"][-1].content == "from large"
     assert len(small.calls) == 1 and len(large.calls) == 1
+
+
+def test_as_the_routing_stage_of_optimized_chat_model():
+    from langchain_tokenomy import OptimizedChatModel
+    from tokenomy.cache import SemanticCache
+
+    small = Fake(name_="small")
+    model = OptimizedChatModel(inner=routing(small=small), cache=SemanticCache(mode="exact"))
+    first, second = model.invoke(EASY), model.invoke(EASY)
+    assert first.content == second.content == "from small"
+    assert len(small.calls) == 1  # the cache answers before routing
+    assert first.response_metadata[ROUTE_KEY]["model"] == "small"
