@@ -48,9 +48,10 @@ def in_context(segments: Sequence[Segment], i: int, max_chars: int) -> str:
 
     A sentence often names its subject only through the one before ("The tournament
     was hosted by England."), so it is embedded with the tail of its predecessor
-    (up to ``CONTEXT_CHARS`` characters, from a word boundary). On NaturalQuestions
-    this ranks answer sentences higher than embedding them alone; a title prefix
-    helped less.
+    (up to ``CONTEXT_CHARS`` characters, from a word boundary). On 300 NaturalQuestions
+    tuning questions with every sentence embedded, the share of answers kept at ratio
+    0.05 rose from 83% (sentences alone) to 86%; a prefix of the document's lead did
+    less well than the sentence before (checked on 100).
     """
     seg = segments[i]
     text = seg.text[:max_chars]

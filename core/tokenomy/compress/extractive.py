@@ -208,7 +208,7 @@ class ExtractiveCompressor:
         qvec, lead = self._lead_relevance(items, query)
         # embed the segments that look most promising, up to EMBED_SHARE of the tokens
         chosen = _promising(items, lex + 2.0 * lead + doc_lex, budget)
-        texts = [in_context([it.segment for it in items], i, _EMBED_CHARS) for i in chosen]
+        texts = [in_context(segments, i, _EMBED_CHARS) for i in chosen]
         vectors = embed_sorted(self.embedder, texts)
         for i, vec in zip(chosen, vectors, strict=True):
             items[i].vector = vec
@@ -367,7 +367,8 @@ class ExtractiveCompressor:
         Whole segments leave a gap of a few percent under the budget (one more would
         not fit); a word-boundary prefix of the next best sentence closes it. Only
         prose sentences are cut, never code, JSON, tables or list items, and a piece
-        shorter than ``_MIN_FILL_WORDS`` words is not worth its tokens.
+        shorter than ``_MIN_FILL_WORDS`` words is not worth its tokens. The cut
+        sentence is not listed in the result's ``dropped``.
         """
         best = next(
             (

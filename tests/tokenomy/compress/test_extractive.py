@@ -142,3 +142,46 @@ def test_fuzzed_contexts_respect_the_budget(docs, budget):
 async def test_async(compressor):
     result = await compressor.acompress(DOCS, query="Eiffel", ratio=0.3)
     assert result.compressed_tokens <= result.budget_tokens
+
+
+LONG_DOCS = [
+    f"Station {i} recorded {i * 7} millimetres of rain in week {i}, mostly at night and "
+    f"early in the morning. Observer number {i} noted wind from bearing {i * 11} degrees "
+    "with gusts that bent the trees along the river."
+    for i in range(30)
+]
+
+
+@pytest.mark.parametrize("ratio", [0.05, 0.1, 0.2, 0.4])
+def test_the_room_under_the_budget_is_filled_with_part_of_a_sentence(compressor, ratio):
+    result = compressor.compress(LONG_DOCS, query="How much rain at station 12?", ratio=ratio)
+    assert 0.97 * result.budget_tokens <= result.compressed_tokens <= result.budget_tokens
+    assert result.compressed_tokens == count_tokens(result.text, model="gpt-4o").tokens
+    for doc, kept in zip(LONG_DOCS, result.documents, strict=True):
+        for piece in kept.split("\n"):
+            assert piece in doc  # whole sentences, or a sentence's first words
+
+
+def test_without_partial_fill_only_whole_sentences_are_kept():
+    compressor = ExtractiveCompressor(embedder=HashingEmbedder(), partial_fill=False)
+    result = compressor.compress(LONG_DOCS, query="rain at station 12", ratio=0.1)
+    sentences = {s for d in LONG_DOCS for s in d.replace(". ", ".\n").split("\n")}
+    kept = {s for d in result.documents for s in d.replace(". ", ".\n").split("\n") if s}
+    assert kept <= sentences and result.compressed_tokens <= result.budget_tokens
+
+
+def test_code_is_never_cut_to_fill_the_budget(compressor):
+    code = "```python\n" + "\n".join(f"x_{i} = compute({i}, 'rain')" for i in range(30)) + "\n```"
+    docs = [code, *LONG_DOCS[:5]]
+    result = compressor.compress(docs, query="rain at station 3", max_tokens=60)
+    assert result.documents[0] in ("", code)
+
+
+def test_next_door_sentences_are_not_dropped_as_redundant():
+    # each sentence is embedded with the end of the one before, so neighbours look alike
+    docs = ["Alpha beta gamma delta epsilon. Alpha beta gamma delta zeta."]
+    compressor = ExtractiveCompressor(embedder=HashingEmbedder(), redundancy=0.5)
+    result = compressor.compress(
+        docs + ["Filler words about cooking pasta slowly."] * 3, query="alpha beta", max_tokens=20
+    )
+    assert "epsilon" in result.text and "zeta" in result.text
