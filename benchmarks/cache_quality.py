@@ -11,7 +11,9 @@ Writes benchmarks/results/cache_quality.json. Three measurements:
    duplicates). Each pair alone in a cache: store text_a, look up text_b. A hit on a
    duplicate pair is correct, a hit on a non-duplicate is a false hit. For tokenomy
    each pair gets its own scope (so its partition holds only text_a); raw cosine
-   thresholds are the baseline.
+   thresholds are the baseline. The label ceiling beside it: the share of held-out
+   pairs with the same text (up to case, spaces, ``?.,!`` and quotes) or cosine >=
+   0.97/0.98/0.99 that QQP labels duplicate: label noise no verifier can score past.
 2. **One shared cache, QQP held-out sample** (``--sample`` pairs, seeded): every
    system stores all the sampled text_a, then looks up every text_b through its real
    API (the peers over the same Redis Stack server). A hit is correct only when it
@@ -33,6 +35,7 @@ import argparse
 import importlib.util
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -50,6 +53,7 @@ from tokenomy.embed import default_embedder
 
 OUT = ROOT / "benchmarks" / "results" / "cache_quality.json"
 EMB_CACHE = Path("/tmp/tokenomy-cache-verifier-emb")
+_SAME_TEXT = re.compile(r"[\s?.,!'\"]+")
 # (peer, cosine similarity, label); None = the peer's own default
 PEER_SETTINGS: list[tuple[str, float, str]] = [
     ("langchain-inmemory", 1.0, "exact"),
@@ -99,6 +103,29 @@ def pairwise(pairs: list[tuple[str, str, int]], vec: dict[str, np.ndarray]) -> d
             correct += label
     out["tokenomy (default)"] = prf(correct, hits, int(y.sum()))
     out["tokenomy (default)"]["seconds"] = time.perf_counter() - start
+    return out
+
+
+def label_ceiling(pairs: list[tuple[str, str, int]], vec: dict[str, np.ndarray]) -> dict[str, Any]:
+    """How often QQP labels near-identical pairs "not duplicate": label noise that caps
+    any verifier's measured precision. "Same text" ignores only case, spaces and
+    ``? . , ! ' "`` (so "C++" and "C" stay different)."""
+    same = [
+        label
+        for a, b, label in pairs
+        if _SAME_TEXT.sub("", a.lower()) == _SAME_TEXT.sub("", b.lower())
+    ]
+    cos = np.array([float(vec[a] @ vec[b]) for a, b, _ in pairs])
+    y = np.array([label for _, _, label in pairs])
+    out: dict[str, Any] = {
+        "same_text": {"pairs": len(same), "labelled_duplicate": sum(same) / max(len(same), 1)}
+    }
+    for lo in (0.99, 0.98, 0.97):
+        hit = cos >= lo
+        out[f"cosine >= {lo:.2f}"] = {
+            "pairs": int(hit.sum()),
+            "labelled_duplicate": float(y[hit].mean()),
+        }
     return out
 
 
@@ -197,6 +224,8 @@ def main() -> None:
     results: dict[str, Any] = {"pairwise_qqp_held_out": pairwise(held_pairs, vec)}
     for name, row in results["pairwise_qqp_held_out"].items():
         print(f"  {name}: {row}", flush=True)
+    results["label_ceiling_qqp_held_out"] = label_ceiling(held_pairs, vec)
+    print(f"  label ceiling: {results['label_ceiling_qqp_held_out']}", flush=True)
 
     sample = random.Random(0).sample(held_pairs, min(args.sample, len(held_pairs)))
     from redis_server import RedisStackServer

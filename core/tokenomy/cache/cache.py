@@ -426,9 +426,21 @@ def _ok(fn: Callable[..., None], *args: Any) -> bool:
     return True
 
 
+_IGNORABLE = frozenset(".,!?;:'\"`()[]{}\u2018\u2019\u201c\u201d\u2026")
+
+
 def _canonical(text: str) -> str:
-    """Lower-cased words of a question, without punctuation or extra spaces."""
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
+    """Lower-cased words and symbols of a question, without sentence punctuation, quotes
+    or extra spaces: "C++" and "C#" stay apart from "C", "~" from "%"."""
+    out = []
+    for ch in text.lower():
+        if ch.isalnum():
+            out.append(ch)
+        elif ch in _IGNORABLE or ch.isspace():
+            out.append(" ")
+        else:
+            out.append(f" {ch} ")
+    return " ".join("".join(out).split())
 
 
 def _entry_id(key: CacheKey) -> str:

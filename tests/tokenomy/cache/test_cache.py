@@ -285,3 +285,13 @@ def test_settings_build_the_tiers_they_describe(tmp_path, monkeypatch):
     monkeypatch.setenv("TOKENOMY_CACHE__SIMILARITY", "1.5")
     with pytest.raises(ValueError, match="less than or equal to 1"):
         Settings.from_env()
+
+
+def test_same_words_shortcut_keeps_symbols_apart():
+    from tokenomy.cache.cache import _canonical
+
+    assert _canonical("What is C++?") != _canonical("What is C?")
+    assert _canonical("What is C#") != _canonical("what is c")
+    assert _canonical("Is 5~ the same as 5%?") != _canonical("Is 5% the same as 5~?")
+    assert _canonical("...the following program ?") == _canonical("The following program?")
+    assert _canonical("“Best” cab service, in Pune!") == _canonical("best cab service in pune")
