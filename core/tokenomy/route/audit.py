@@ -52,15 +52,16 @@ class RoutingAuditPlugin:
             if decision.model not in cheaper:
                 continue
             spec = self.router.models[decision.model]
-            if decision.success[decision.model] < self.router.quality_target:
+            if decision.success[decision.model] < (self.router.quality_target or 0.0):
                 continue  # no cheaper model is predicted to do well enough
             saved += current - spec.cost_usd(c.usage.input_tokens, c.usage.output_tokens)
             moved[(c.call.model, decision.model)] += 1
         affected = sum(moved.values())
+        target = self.router.quality_target or 0.0
         findings = [
             f"{affected} of {len(context.calls)} calls would go to a cheaper model of the "
-            f"table predicted to reach {self.router.quality_target:.0%} success (an unfitted "
-            "router: quality priors and prompt complexity; fit it on your outcomes)."
+            f"table predicted to reach {target:.0%} success (an unfitted router: quality "
+            "priors and prompt complexity; fit it on your outcomes)."
         ]
         for (src, dst), n in moved.most_common(3):
             findings.append(f"{n} calls {src} -> {dst}")

@@ -99,7 +99,11 @@ class Router:
     Args:
         models: the model table (default: :meth:`ModelTable.default`).
         quality_target: the predicted success a model must reach (default 0.7); the
-            most likely model wins when none does.
+            most likely model wins when none does. None: no absolute floor.
+        tolerance: the cost-quality trade-off: a model may be at most this much less
+            likely to succeed than the most likely candidate (default None: not
+            used). With outcomes fitted, this ranks requests by the predicted gain
+            of the stronger model, which is what ``benchmarks/route_mmlu.py`` sweeps.
         neighbours: labelled neighbours consulted per prompt after ``fit`` (32).
         expected_output_tokens: assumed answer length for expected costs (256).
         embedder: embeds prompts for the neighbour estimate (default: MiniLM).
@@ -120,20 +124,24 @@ class Router:
         self,
         models: ModelTable | Sequence[ModelSpec] | None = None,
         *,
-        quality_target: float = 0.7,
+        quality_target: float | None = 0.7,
+        tolerance: float | None = None,
         neighbours: int = 32,
         expected_output_tokens: int = 256,
         embedder: Embedder | None = None,
         model: str = DEFAULT_MODEL,
     ) -> None:
-        if not 0.0 <= quality_target <= 1.0:
+        if quality_target is not None and not 0.0 <= quality_target <= 1.0:
             raise ConfigError(f"quality_target must be in [0, 1]; got {quality_target!r}.")
+        if tolerance is not None and not 0.0 <= tolerance <= 1.0:
+            raise ConfigError(f"tolerance must be in [0, 1]; got {tolerance!r}.")
         self.models = (
             models
             if isinstance(models, ModelTable)
             else (ModelTable(models) if models is not None else ModelTable.default())
         )
         self.quality_target = quality_target
+        self.tolerance = tolerance
         self.neighbours = neighbours
         self.expected_output_tokens = expected_output_tokens
         self.counter = TokenCounter(model)
@@ -259,21 +267,20 @@ class Router:
             note = f"; no model fits {tokens} tokens, sending to the largest window"
         success = self.predict(prompt, vector=vector)
         costs = {m.name: m.cost_usd(tokens, self.expected_output_tokens) for m in fitting}
+        scale = 1.0
         if state == "low":
             assert budget is not None
-            target *= budget.remaining_share / max(budget.low_share, 1e-9)
-        good = [m for m in fitting if success[m.name] >= target]
-        if good:
-            chosen = min(good, key=lambda m: costs[m.name])
-            reason = (
-                f"cheapest with predicted success >= {target:.2f} "
-                f"({success[chosen.name]:.2f}){note}"
-            )
-        else:
-            chosen = max(fitting, key=lambda m: (success[m.name], -costs[m.name]))
-            reason = f"no model reaches {target:.2f}; the most likely one{note}"
+            scale = budget.remaining_share / max(budget.low_share, 1e-9)
+        name, reason = self.choose(
+            {m.name: success[m.name] for m in fitting},
+            costs,
+            quality_target=None if target is None else target * scale,
+            tolerance=None if self.tolerance is None else 1 - (1 - self.tolerance) * scale,
+        )
+        chosen = self.models[name]
+        reason += note
         if state == "low":
-            reason += " (budget low: target lowered)"
+            reason += " (budget low: bar lowered)"
         return RouteDecision(
             chosen.name,
             {m.name: success[m.name] for m in fitting},
@@ -281,6 +288,31 @@ class Router:
             dict(zip(FEATURE_NAMES, complexity_features(prompt), strict=True)),
             reason,
         )
+
+    @staticmethod
+    def choose(
+        success: Mapping[str, float],
+        costs: Mapping[str, float],
+        *,
+        quality_target: float | None,
+        tolerance: float | None,
+    ) -> tuple[str, str]:
+        """The routing rule: the cheapest model over the bar, and why.
+
+        The bar is ``quality_target`` and, with ``tolerance``, the best predicted
+        success minus ``tolerance``; when no model clears it, the most likely wins.
+        """
+        best = max(success.values())
+        bar = max(
+            quality_target if quality_target is not None else 0.0,
+            best - tolerance if tolerance is not None else 0.0,
+        )
+        good = [m for m in costs if success[m] >= bar]
+        if good:
+            name = min(good, key=lambda m: costs[m])
+            return name, f"cheapest with predicted success >= {bar:.2f} ({success[name]:.2f})"
+        name = max(costs, key=lambda m: (success[m], -costs[m]))
+        return name, f"no model reaches {bar:.2f}; the most likely one"
 
     # -- persistence ------------------------------------------------------------------------
 
