@@ -149,8 +149,14 @@ class RouteSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    quality_target: float = Field(
+    quality_target: float | None = Field(
         0.7, ge=0.0, le=1.0, description="Predicted success the chosen model must reach."
+    )
+    tolerance: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="How much less likely to succeed than the best candidate a model may be.",
     )
     expected_output_tokens: int = Field(
         256, ge=1, description="Assumed answer length for expected costs."
@@ -269,6 +275,7 @@ class Settings(BaseSettings):
         router = Router(
             models or ModelTable.default(prices=self.price_table()),
             quality_target=c.quality_target,
+            tolerance=c.tolerance,
             expected_output_tokens=c.expected_output_tokens,
             model=self.tokens.default_model,
         )
