@@ -143,12 +143,7 @@ class RoutingChatModel(BaseChatModel):
             raise ConfigError("RoutingChatModel needs at least one model.")
         if self.router is None:
             self.router = Router(table_for(self.models))
-        missing = set(self.models) - set(self.router.models.names)
-        if missing:
-            raise ConfigError(
-                f"the router's table has no entry for {sorted(missing)}; it has "
-                f"{self.router.models.names}."
-            )
+        self.router.check_names(self.models)
         return self
 
     @property
@@ -348,6 +343,7 @@ class TokenomyRoutingMiddleware(AgentMiddleware[Any, Any, Any]):
         super().__init__()
         self.models = dict(models)
         self.router = router or Router(table_for(self.models))
+        self.router.check_names(self.models)
         self.budget = budget
 
     def _order(self, request: ModelRequest[Any]) -> list[str]:

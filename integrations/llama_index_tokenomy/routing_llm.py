@@ -64,12 +64,7 @@ class RoutingLLM(LLM):
     ) -> None:
         if not llms or not all(isinstance(v, LLM) for v in llms.values()):
             raise ConfigError("llms must map names to LlamaIndex LLMs (at least one).")
-        missing = set(llms) - set(router.models.names)
-        if missing:
-            raise ConfigError(
-                f"the router's table has no entry for {sorted(missing)}; it has "
-                f"{router.models.names}."
-            )
+        router.check_names(llms)
         super().__init__(llms=llms, timeout_s=timeout_s, **kwargs)
         self._router = router
         self._budget = budget

@@ -160,6 +160,15 @@ class Router:
     def fitted(self) -> bool:
         return self._fitted is not None
 
+    def check_names(self, names: Collection[str]) -> None:
+        """Raise ConfigError unless the table describes every model in ``names``."""
+        missing = set(names) - set(self.models.names)
+        if missing:
+            raise ConfigError(
+                f"the router's table has no entry for {sorted(missing)}; it has "
+                f"{self.models.names}. Describe them with ModelSpec(...)."
+            )
+
     # -- learning ---------------------------------------------------------------------
 
     def fit(
