@@ -209,16 +209,45 @@ def run_dataset(
     return rows
 
 
+def latency_only(name: str, args: argparse.Namespace, embedder: CachedEmbedder) -> str:
+    """Our default's selection latency alone (no peers), for a quiet-machine re-measure."""
+    pool, queries = load(args.data, name, args.split)
+    queries = random.Random(11).sample(queries, min(args.queries, len(queries)))
+    selector = ExampleSelector(
+        pool,
+        input_keys=["text"],
+        label_key="label",
+        formatter=TEMPLATES[name],
+        embedder=embedder,
+        max_tokens=60,
+    )
+    vectors = embedder.embed([q["text"] for q in queries])
+    selector.select_by_vector(vectors[0])  # embeds the pool
+    times = []
+    for q, v in zip(queries, vectors, strict=True):
+        t0 = time.perf_counter()
+        selector.select_by_vector(v, text=q["text"])
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    p50, p99 = times[len(times) // 2], times[int(len(times) * 0.99)]
+    return f"{name}: pool {len(pool)}, p50 {p50:.3f} ms, p99 {p99:.3f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--split", choices=["test", "dev"], default="test")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval-data")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/tokenomy-bench-embeddings"))
+    parser.add_argument("--latency-only", action="store_true", help="time our selector only")
     args = parser.parse_args()
     embedder = CachedEmbedder(
         SentenceTransformerEmbedder(), max_items=100_000, directory=args.cache
     )
+    if args.latency_only:
+        for name in ("sst2", "trec"):
+            print(latency_only(name, args, embedder))
+        return
     rows = [r for name in ("sst2", "trec") for r in run_dataset(name, args, embedder)]
     print(f"{'dataset':<6} {'method':<44}{'tokens':>8}{'vs sim':>8}{'labels':>8}{'vote acc':>10}")
     for r in rows:
