@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.language_models import BaseLanguageModel
 from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
@@ -99,9 +100,19 @@ def window_messages(
     window: ConversationWindow | None = None,
     session: str | None = None,
     pin: Callable[[BaseMessage], bool] | None = None,
+    token_counter: str | BaseLanguageModel[Any] | None = None,
+    strategy: str = "last",
+    include_system: bool = True,
     **window_options: Any,
 ) -> Any:
     """Fit a chat history to a token budget: ``trim_messages``' contract, tokenomy's window.
+
+    A drop-in for ``trim_messages(max_tokens=..., token_counter=llm, strategy="last",
+    include_system=True)``: the same call shapes, but what is kept is decided by
+    relevance and recency, with the system prompt, the stated goal and the current turn
+    always kept. ``token_counter`` names the model whose tokenizer counts (a model name
+    or a chat model); trim_messages' other options (``start_on``, ``end_on``,
+    ``allow_partial``, ``text_splitter``) have no equivalent and are refused.
 
     Args:
         messages: the history; omit it to get a Runnable for a chain.
@@ -112,6 +123,10 @@ def window_messages(
         session: the conversation's id; in a chain it is read from the run's
             metadata or ``configurable`` (``session_id``, ``thread_id``).
         pin: messages for which it returns True are always sent.
+        token_counter: the model (name, or a chat model with ``model_name``/``model``)
+            whose tokenizer counts; default gpt-4o's.
+        strategy: only ``"last"`` (the newest turns are favoured).
+        include_system: accepted for compatibility; the system prompt is always kept.
 
     Example:
         >>> from tokenomy.embed import HashingEmbedder
@@ -119,9 +134,18 @@ def window_messages(
         >>> trimmer.invoke([("system", "Be brief."), ("human", "hi")])[1].content
         'hi'
     """
+    unsupported = sorted(k for k in _TRIM_ONLY if k in window_options)
+    if unsupported or strategy != "last":
+        raise ConfigError(
+            f"window_messages has no equivalent of trim_messages' {unsupported or ['strategy']}"
+            "; the window keeps whole turns, the system prompt and the current turn."
+        )
     if window is None:
         if max_tokens is None:
             raise ConfigError("window_messages needs max_tokens=… or window=ConversationWindow(…).")
+        model = _counting_model(token_counter)
+        if model is not None:
+            window_options.setdefault("model", model)
         window = ConversationWindow(max_tokens=max_tokens, **window_options)
     elif max_tokens is not None or window_options:
         raise ConfigError("pass either window=… or max_tokens=… with window options, not both.")
@@ -134,6 +158,22 @@ def window_messages(
     if messages is not None:
         return apply_window(chosen, _coerce(messages), session=session, pin=pin)[0]
     return RunnableLambda(run, name="window_messages")
+
+
+_TRIM_ONLY = ("start_on", "end_on", "allow_partial", "text_splitter")
+
+
+def _counting_model(token_counter: str | BaseLanguageModel[Any] | None) -> str | None:
+    if token_counter is None or isinstance(token_counter, str):
+        return token_counter
+    for attr in ("model_name", "model", "model_id"):
+        value = getattr(token_counter, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    raise ConfigError(
+        "token_counter must be a model name or a chat model with a model_name; tokenomy "
+        f"counts with the model's own tokenizer (got {type(token_counter).__name__})."
+    )
 
 
 @dataclass(frozen=True)

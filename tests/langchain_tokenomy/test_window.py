@@ -230,3 +230,29 @@ def test_model_stage_sends_a_passage_repeated_across_turns_once():
     assert passage.strip() not in sent[2].content and "Why was it built?" in sent[2].content
     assert "repeated from earlier" in sent[2].content
     assert msgs == snapshot
+
+
+def test_trim_messages_call_shapes_are_accepted():
+    from langchain_core.language_models import FakeListChatModel
+
+    class Named(FakeListChatModel):
+        model_name: str = "gpt-4o-mini"
+
+    out = window_messages(
+        history(),
+        max_tokens=110,
+        token_counter=Named(responses=["x"]),
+        strategy="last",
+        include_system=True,
+        overlap_tokens=0,
+        summarizer=None,
+        embedder=HashingEmbedder(),
+    )
+    assert out[0].content == "You are a helpful assistant." and out[-1].content.endswith("?")
+    assert window_messages(max_tokens=50, token_counter="gpt-4o", embedder=HashingEmbedder())
+    with pytest.raises(ConfigError, match="start_on"):
+        window_messages(history(), max_tokens=100, start_on="human")
+    with pytest.raises(ConfigError, match="strategy"):
+        window_messages(history(), max_tokens=100, strategy="first")
+    with pytest.raises(ConfigError, match="token_counter must be"):
+        window_messages(history(), max_tokens=100, token_counter=len)
