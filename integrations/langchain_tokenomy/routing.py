@@ -190,8 +190,11 @@ class RoutingChatModel(BaseChatModel):
     ) -> tuple[RouteDecision, list[str]]:
         assert self.router is not None
         request = _Request(self.router.counter, messages, kwargs)
-        decision = self.router.route(
-            request.text, input_tokens=request.tokens, require=request.require, budget=self.budget
+        decision = self.router.route_or_best(
+            request.text,
+            input_tokens=request.tokens,
+            require=request.require,
+            budget=self.budget,
         )
         order = [decision.model]
         if self.fallback:
@@ -350,7 +353,7 @@ class TokenomyRoutingMiddleware(AgentMiddleware[Any, Any, Any]):
         messages = list(request.messages)
         kwargs = {_TOOLS: True} if request.tools else {}
         req = _Request(self.router.counter, messages, kwargs)
-        decision = self.router.route(
+        decision = self.router.route_or_best(
             req.text, input_tokens=req.tokens, require=req.require, budget=self.budget
         )
         return [decision.model] + [m.name for m in self.router.models if m.name != decision.model]

@@ -11,6 +11,7 @@ then compression of long messages. Neither changes the caller's messages.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,10 @@ from tokenomy.context import ConversationWindow, WindowResult
 from tokenomy.context.dedupe import drop_repeated_passages
 from tokenomy.context.messages import message_text, trailing_question
 from tokenomy.context.window import SUMMARY_PREFIX
-from tokenomy.errors import ConfigError
+from tokenomy.errors import BudgetExceededError, ConfigError
 from tokenomy.tokens.counter import DEFAULT_MODEL
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ContextStage", "apply_window", "session_from", "window_messages"]
 
@@ -216,14 +219,27 @@ class ContextStage:
         tools: Sequence[Mapping[str, Any]] | None = None,
         session: str | None = None,
     ) -> list[BaseMessage]:
-        """The messages to send; the caller's list and messages are never changed."""
+        """The messages to send; the caller's list and messages are never changed.
+
+        A session over its budget raises :class:`BudgetExceededError`; any other failure
+        of the stage (an embedder that cannot load…) sends the messages as they are,
+        with a warning, rather than failing the call.
+        """
         out = list(messages)
-        if self.window is not None:
-            out = apply_window(self.window, out, tools=tools, session=session)[0]
-        if self.dedupe:
-            out = self._dedupe(out)
-        if self.compressor is not None:
-            out = self._compress(out)
+        try:
+            if self.window is not None:
+                out = apply_window(self.window, out, tools=tools, session=session)[0]
+            if self.dedupe:
+                out = self._dedupe(out)
+            if self.compressor is not None:
+                out = self._compress(out)
+        except BudgetExceededError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "tokenomy: context stage failed (%r); sending the messages as they are.", exc
+            )
+            return list(messages)
         return out
 
     def _dedupe(self, messages: list[BaseMessage]) -> list[BaseMessage]:

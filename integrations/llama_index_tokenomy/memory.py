@@ -10,6 +10,7 @@ messages (see :class:`tokenomy.context.ConversationWindow`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
@@ -23,10 +24,12 @@ from llama_index_tokenomy._convert import to_openai_messages
 from tokenomy.context import ConversationWindow
 from tokenomy.context.dedupe import drop_repeated_passages
 from tokenomy.context.window import SUMMARY_PREFIX
-from tokenomy.errors import ConfigError
+from tokenomy.errors import BudgetExceededError, ConfigError
 from tokenomy.tokens.counter import DEFAULT_MODEL
 
 __all__ = ["TokenomyChatMemory"]
+
+log = logging.getLogger(__name__)
 
 _DEFAULT_LIMIT = 3000
 _CONTEXT_SHARE = 0.75  # of an LLM's context window, as ChatMemoryBuffer does
@@ -109,7 +112,13 @@ class TokenomyChatMemory(BaseChatStoreMemory):
         if pending:  # the engine adds the question itself; it still counts
             dicts.append({"role": "user", "content": input})
         reserve = max(0, min(initial_token_count, self.window.max_tokens - 1))
-        result = self.window.fit(dicts, session=self.chat_store_key, reserve_tokens=reserve)
+        try:
+            result = self.window.fit(dicts, session=self.chat_store_key, reserve_tokens=reserve)
+        except BudgetExceededError:
+            raise
+        except Exception as exc:  # never fail the chat over the window: send it all
+            log.warning("tokenomy: the window failed (%r); sending the whole history.", exc)
+            return history
         kept = [i for i in result.kept if i < len(history)]
         out = [history[i] for i in kept]
         if self.dedupe:

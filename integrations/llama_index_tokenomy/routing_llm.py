@@ -94,7 +94,7 @@ class RoutingLLM(LLM):
     # -- routing ----------------------------------------------------------------------------
 
     def _order(self, text: str, tokens: int) -> tuple[RouteDecision, list[str]]:
-        decision = self._router.route(text, input_tokens=tokens, budget=self._budget)
+        decision = self._router.route_or_best(text, input_tokens=tokens, budget=self._budget)
         return decision, [decision.model] + [
             m.name for m in self._router.models if m.name != decision.model and m.name in self.llms
         ]

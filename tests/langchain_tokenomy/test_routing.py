@@ -202,3 +202,16 @@ def test_as_the_routing_stage_of_optimized_chat_model():
     assert first.content == second.content == "from small"
     assert len(small.calls) == 1  # the cache answers before routing
     assert first.response_metadata[ROUTE_KEY]["model"] == "small"
+
+
+def test_a_failing_router_sends_to_the_highest_quality_model():
+    class Broken(Router):
+        def route(self, prompt, **options):
+            raise OSError("embedding model files missing")
+
+    llm = RoutingChatModel(
+        models={"small": Fake(name_="small"), "large": Fake(name_="large")}, router=Broken(TABLE)
+    )
+    reply = llm.invoke(EASY)
+    assert reply.content == "from large"
+    assert "routing failed" in reply.response_metadata[ROUTE_KEY]["reason"]

@@ -256,3 +256,17 @@ def test_trim_messages_call_shapes_are_accepted():
         window_messages(history(), max_tokens=100, strategy="first")
     with pytest.raises(ConfigError, match="token_counter must be"):
         window_messages(history(), max_tokens=100, token_counter=len)
+
+
+def test_a_failing_context_stage_sends_the_messages_as_they_are(caplog):
+    class BrokenEmbedder:
+        name, dim = "broken", 8
+
+        def embed(self, texts):
+            raise OSError("model files missing")
+
+    SENT.clear()
+    window = ConversationWindow(max_tokens=110, overlap_tokens=0, embedder=BrokenEmbedder())
+    msgs = history()
+    OptimizedChatModel(inner=Recorder(), window=window).invoke(msgs)
+    assert SENT[0] == msgs and "context stage failed" in caplog.text

@@ -146,3 +146,17 @@ def test_a_passage_repeated_across_turns_is_sent_once():
     assert given[2].content.startswith("The Eiffel")  # the store is untouched
     mem.dedupe = False
     assert mem.get(input="How tall is it?")[2].content == given[2].content
+
+
+def test_a_failing_window_returns_the_whole_history(caplog):
+    class BrokenEmbedder:
+        name, dim = "broken", 8
+
+        def embed(self, texts):
+            raise OSError("model files missing")
+
+    mem = TokenomyChatMemory.from_defaults(
+        chat_history=history(), token_limit=100, overlap_tokens=0, embedder=BrokenEmbedder()
+    )
+    assert len(mem.get(input="What is my cat called?")) == len(history())
+    assert "the window failed" in caplog.text

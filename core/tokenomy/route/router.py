@@ -12,6 +12,7 @@ the request and that have the capabilities it needs, and explains the choice.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from tokenomy.embed import Embedder
 
 __all__ = ["RouteDecision", "Router", "SpendBudget"]
+
+log = logging.getLogger(__name__)
 
 _PRIOR_WEIGHT = 2.0  # pseudo-neighbours at the model's mean success rate
 _L2 = 1.0
@@ -297,6 +300,19 @@ class Router:
             dict(zip(FEATURE_NAMES, complexity_features(prompt), strict=True)),
             reason,
         )
+
+    def route_or_best(self, prompt: str, **options: Any) -> RouteDecision:
+        """:meth:`route`, but if routing itself fails (an embedder that cannot load…)
+        the highest-quality model, with a warning: routing never fails a call. An
+        exhausted budget still raises :class:`BudgetExceededError`."""
+        try:
+            return self.route(prompt, **options)
+        except BudgetExceededError:
+            raise
+        except Exception as exc:
+            log.warning("tokenomy: routing failed (%r); using the highest-quality model.", exc)
+            best = max(self.models, key=lambda m: m.quality)
+            return RouteDecision(best.name, {}, {}, {}, f"routing failed ({type(exc).__name__})")
 
     @staticmethod
     def choose(
