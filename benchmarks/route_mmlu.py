@@ -61,8 +61,10 @@ def load(data: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def split(rows: list[dict[str, Any]], protocol: str) -> tuple[list[int], list[int]]:
-    rng = random.Random(2024)
+def split(
+    rows: list[dict[str, Any]], protocol: str, seed: int = 2024
+) -> tuple[list[int], list[int]]:
+    rng = random.Random(seed)
     if protocol == "subjects":
         subjects = sorted({r["subject"] for r in rows})
         fit_subjects = set(rng.sample(subjects, len(subjects) // 2))
@@ -126,8 +128,10 @@ def accuracy_at(points: list[tuple[float, float]], share: float) -> float:
     return min(points, key=lambda p: abs(p[0] - share))[1]
 
 
-def run(protocol: str, rows: list[dict[str, Any]], vectors: np.ndarray) -> dict[str, Any]:
-    fit, test = split(rows, protocol)
+def run(
+    protocol: str, rows: list[dict[str, Any]], vectors: np.ndarray, seed: int = 2024
+) -> dict[str, Any]:
+    fit, test = split(rows, protocol, seed)
     table = ModelTable.from_prices(
         {CHEAP: ("open-mixtral-8x7b", 0.68), STRONG: ("gpt-4-1106-preview", 0.81)}
     )
@@ -187,6 +191,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval-data")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/tokenomy-bench-embeddings"))
+    parser.add_argument(
+        "--seeds", default="7,99", help="other splits: GPT-4 share for the goal, per seed"
+    )
     args = parser.parse_args()
     rows = load(args.data)
     embedder = CachedEmbedder(
@@ -209,8 +216,18 @@ def main() -> None:
             print(f"{who:<30}{fmt(s[who]):>22}{a[who]:>18.1%}")
         lat = r["route_latency_ms"]
         print(f"route latency (embedding excluded): p50 {lat['p50']} ms, p99 {lat['p99']} ms")
+    other = {}
+    for seed in [int(x) for x in args.seeds.split(",") if x]:
+        for protocol in ("questions", "subjects"):
+            shares = run(protocol, rows, vectors, seed)["gpt4_share_for_goal"]
+            other[f"{protocol} seed {seed}"] = shares
+            print(
+                f"other split, {protocol}, seed {seed}: GPT-4 share for the goal: tokenomy "
+                f"{shares['tokenomy']:.1%}, quality-target rule "
+                f"{shares['tokenomy_quality_target_rule']:.1%}, random {shares['random']:.1%}"
+            )
     OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps({"results": results}, indent=2) + "\n")
+    OUT.write_text(json.dumps({"results": results, "other_splits": other}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
