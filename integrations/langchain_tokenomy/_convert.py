@@ -14,6 +14,7 @@ from tokenomy.tokens import TokenUsage, parse_usage
 __all__ = [
     "CACHE_HIT_KEY",
     "model_from_run",
+    "model_id_of",
     "tags_from_run",
     "to_openai_messages",
     "usage_from_result",
@@ -26,6 +27,15 @@ _INTERNAL_TAG_PREFIXES = ("seq:", "map:", "graph:", "langsmith:")  # LangChain's
 def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """LangChain messages as OpenAI chat dicts (what tokenomy's counter reads)."""
     return list(convert_to_openai_messages(list(messages)))
+
+
+def model_id_of(model: Any) -> str | None:
+    """The model name a LangChain model object was configured with, if it has one."""
+    for attr in ("model_name", "model", "model_id"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def model_from_run(

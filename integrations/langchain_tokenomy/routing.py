@@ -23,7 +23,7 @@ from langchain_core.runnables import Runnable, RunnableBinding
 from pydantic import ConfigDict, Field, model_validator
 from typing_extensions import override
 
-from langchain_tokenomy._convert import to_openai_messages
+from langchain_tokenomy._convert import model_id_of, to_openai_messages
 from tokenomy.context.messages import message_text
 from tokenomy.errors import AllModelsFailedError, ConfigError
 from tokenomy.route import (
@@ -46,14 +46,6 @@ ROUTE_KEY = "tokenomy_route"
 _TOOLS = "_tokenomy_tools"
 
 
-def _model_id(model: BaseChatModel) -> str | None:
-    for attr in ("model_name", "model", "model_id"):
-        value = getattr(model, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 def table_for(
     models: Mapping[str, BaseChatModel], *, prices: PriceTable | None = None
 ) -> ModelTable:
@@ -61,28 +53,14 @@ def table_for(
     table = prices or PriceTable.default()
     specs = []
     for name, model in models.items():
-        model_id = _model_id(model)
+        model_id = model_id_of(model)
         price = table.get(model_id)
         if price is None:
             raise ConfigError(
                 f"no price for model {name!r} ({model_id!r}); pass "
                 "router=Router(ModelTable([ModelSpec(...), ...])) to describe it."
             )
-        caps = {
-            c
-            for c, ok in (
-                ("tools", price.supports_tools),
-                ("vision", price.supports_vision),
-                ("json", price.supports_json),
-            )
-            if ok
-        }
-        quality = DEFAULT_QUALITY.get(price.model, 0.7)
-        specs.append(
-            ModelSpec(
-                name, price.input, price.output, price.context_window, quality, frozenset(caps)
-            )
-        )
+        specs.append(ModelSpec.from_price(name, price, DEFAULT_QUALITY.get(price.model, 0.7)))
     return ModelTable(specs)
 
 

@@ -27,6 +27,7 @@ from langchain_core.messages import (
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
+from langchain_tokenomy._convert import model_id_of
 from tokenomy.compress import ExtractiveCompressor
 from tokenomy.compress.message import compress_message
 from tokenomy.context import ConversationWindow, WindowResult
@@ -169,10 +170,9 @@ _TRIM_ONLY = ("start_on", "end_on", "allow_partial", "text_splitter")
 def _counting_model(token_counter: str | BaseLanguageModel[Any] | None) -> str | None:
     if token_counter is None or isinstance(token_counter, str):
         return token_counter
-    for attr in ("model_name", "model", "model_id"):
-        value = getattr(token_counter, attr, None)
-        if isinstance(value, str) and value:
-            return value
+    model = model_id_of(token_counter)
+    if model is not None:
+        return model
     raise ConfigError(
         "token_counter must be a model name or a chat model with a model_name; tokenomy "
         f"counts with the model's own tokenizer (got {type(token_counter).__name__})."

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from tokenomy.errors import ConfigError, UnknownNameError
-from tokenomy.tokens.prices import PriceTable
+from tokenomy.tokens.prices import ModelPrice, PriceTable
 
 __all__ = ["DEFAULT_QUALITY", "ModelSpec", "ModelTable"]
 
@@ -58,6 +58,20 @@ class ModelSpec:
                 f"use {sorted(CAPABILITIES)}."
             )
 
+    @classmethod
+    def from_price(cls, name: str, price: ModelPrice, quality: float) -> ModelSpec:
+        """A spec with the price, window and capabilities of a price-table entry."""
+        caps = {
+            cap
+            for cap, ok in (
+                ("tools", price.supports_tools),
+                ("vision", price.supports_vision),
+                ("json", price.supports_json),
+            )
+            if ok
+        }
+        return cls(name, price.input, price.output, price.context_window, quality, frozenset(caps))
+
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input_price + output_tokens * self.output_price) / 1e6
 
@@ -101,20 +115,7 @@ class ModelTable:
                     f"no price for {model!r} (model {name!r}); add it with "
                     "PriceTable.with_prices(...) or build a ModelSpec by hand."
                 )
-            caps = {
-                cap
-                for cap, ok in (
-                    ("tools", price.supports_tools),
-                    ("vision", price.supports_vision),
-                    ("json", price.supports_json),
-                )
-                if ok
-            }
-            specs.append(
-                ModelSpec(
-                    name, price.input, price.output, price.context_window, quality, frozenset(caps)
-                )
-            )
+            specs.append(ModelSpec.from_price(name, price, quality))
         return cls(specs)
 
     @classmethod
