@@ -24,7 +24,7 @@ from pydantic import ConfigDict, Field, model_validator
 from typing_extensions import override
 
 from langchain_tokenomy._convert import model_id_of, to_openai_messages
-from tokenomy.context.messages import message_text
+from tokenomy.context.messages import last_user_message, message_text
 from tokenomy.errors import AllModelsFailedError, ConfigError
 from tokenomy.route import (
     FallbackChain,
@@ -69,8 +69,8 @@ class _Request:
 
     def __init__(self, counter: TokenCounter, messages: list[BaseMessage], kwargs: dict[str, Any]):
         dicts = to_openai_messages(messages)
-        users = [d for d in dicts if d.get("role") == "user"]
-        self.text = message_text(users[-1]) if users else message_text(dicts[-1]) if dicts else ""
+        current = last_user_message(dicts) or (dicts[-1] if dicts else None)
+        self.text = message_text(current) if current is not None else ""
         self.tokens = counter.count_messages(dicts)
         self.require = {"tools"} if kwargs.get(_TOOLS) else set()
         if any(

@@ -27,7 +27,7 @@ from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
 from llama_index_tokenomy._convert import to_openai_messages
-from tokenomy.context.messages import message_text
+from tokenomy.context.messages import last_user_message, message_text
 from tokenomy.errors import AllModelsFailedError, ConfigError
 from tokenomy.route import FallbackChain, RouteDecision, Router, SpendBudget
 from tokenomy.route.cascade import Attempt
@@ -101,8 +101,8 @@ class RoutingLLM(LLM):
 
     def _chat_order(self, messages: Sequence[ChatMessage]) -> tuple[RouteDecision, list[str]]:
         dicts = to_openai_messages(messages)
-        users = [d for d in dicts if d["role"] == "user"] or dicts
-        text = message_text(users[-1]) if users else ""
+        current = last_user_message(dicts) or (dicts[-1] if dicts else None)
+        text = message_text(current) if current is not None else ""
         return self._order(text, self._router.counter.count_messages(dicts))
 
     def _prompt_order(self, prompt: str) -> tuple[RouteDecision, list[str]]:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["fingerprint", "labelled", "message_text", "trailing_question"]
+__all__ = ["fingerprint", "labelled", "last_user_message", "message_text", "trailing_question"]
 
 _QUESTION_CHARS = 400
 _ROLES = {"user": "User", "human": "User", "assistant": "Assistant", "ai": "Assistant"}
@@ -32,6 +32,12 @@ def message_text(message: Mapping[str, Any]) -> str:
                 args = fn.get("arguments", fn.get("args", ""))
                 parts.append(f"{fn.get('name', '')}({_dumps(args)})")
     return "\n".join(p for p in parts if p)
+
+
+def last_user_message(messages: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The newest user message (the current question), or None."""
+    found = [m for m in messages if m.get("role") in ("user", "human")]
+    return found[-1] if found else None
 
 
 def labelled(message: Mapping[str, Any]) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from tokenomy.context.messages import fingerprint, labelled, message_text
+from tokenomy.context.messages import fingerprint, labelled, last_user_message, message_text
 from tokenomy.context.summarize import ExtractiveSummarizer, Summarizer
 from tokenomy.errors import BudgetExceededError, ConfigError, UnknownNameError
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
@@ -238,7 +238,8 @@ class ConversationWindow:
         if original <= budget:
             return self._done(state, _unchanged(msgs, original, budget), reserve_tokens)
         frame = self.counter.count_messages([], tools=tools)
-        costs = [self.counter.count_messages([m]) - self.counter.count_messages([]) for m in msgs]
+        empty = self.counter.count_messages([])  # the reply priming every request has
+        costs = [self.counter.count_messages([m]) - empty for m in msgs]
         core = _pinned(msgs, pinned, self.pin_goal)
         fixed = frame + sum(costs[i] for i in core)
         if fixed > budget:
@@ -257,13 +258,12 @@ class ConversationWindow:
         turns = _turns(msgs, core, costs)
         reserve = self.summary_tokens + _SUMMARY_OVERHEAD if self.summarizer else 0
         room = max(0, budget - fixed - reserve)
-        kept_turns = self._choose(msgs, turns, room, _focus(msgs))
-        kept = sorted(core | {i for t in kept_turns for i in t.indices})
-        evicted = [i for i in range(len(msgs)) if i not in set(kept)]
+        focus = _focus(msgs)
+        kept_set = core | {i for t in self._choose(msgs, turns, room, focus) for i in t.indices}
+        kept = sorted(kept_set)
+        evicted = [i for i in range(len(msgs)) if i not in kept_set]
         summary = (
-            self._summary(msgs, evicted, state, _focus(msgs))
-            if evicted and fixed <= budget
-            else None
+            self._summary(msgs, evicted, state, focus) if evicted and fixed <= budget else None
         )
         out, position = _assemble(msgs, kept, summary)
         sent = self.counter.count_messages(out, tools=tools)
@@ -488,10 +488,8 @@ def _turns(msgs: list[Mapping[str, Any]], core: set[int], costs: list[int]) -> l
 
 
 def _focus(msgs: list[Mapping[str, Any]]) -> str:
-    for m in reversed(msgs):
-        if m.get("role") in ("user", "human"):
-            return message_text(m)
-    return ""
+    current = last_user_message(msgs)
+    return message_text(current) if current is not None else ""
 
 
 def _assemble(
