@@ -221,9 +221,16 @@ class Router:
 
     # -- prediction and routing -----------------------------------------------------------
 
-    def predict(self, prompt: str, *, vector: np.ndarray | None = None) -> dict[str, float]:
-        """Predicted success probability of each model on ``prompt``."""
-        feats = complexity_features(prompt)
+    def predict(
+        self,
+        prompt: str,
+        *,
+        vector: np.ndarray | None = None,
+        features: list[float] | None = None,
+    ) -> dict[str, float]:
+        """Predicted success probability of each model on ``prompt`` (``features``: its
+        :func:`complexity_features`, if already computed)."""
+        feats = features if features is not None else complexity_features(prompt)
         fitted = self._fitted
         out = {m.name: _prior(m, feats) for m in self.models}
         if fitted is None:
@@ -277,7 +284,8 @@ class Router:
         if not fitting:
             fitting = [max(capable, key=lambda m: m.context_window or 0)]
             note = f"; no model fits {tokens} tokens, sending to the largest window"
-        success = self.predict(prompt, vector=vector)
+        features = complexity_features(prompt)
+        success = self.predict(prompt, vector=vector, features=features)
         costs = {m.name: m.cost_usd(tokens, self.expected_output_tokens) for m in fitting}
         scale = 1.0
         if state == "low":
@@ -297,7 +305,7 @@ class Router:
             chosen.name,
             {m.name: success[m.name] for m in fitting},
             costs,
-            dict(zip(FEATURE_NAMES, complexity_features(prompt), strict=True)),
+            dict(zip(FEATURE_NAMES, features, strict=True)),
             reason,
         )
 
