@@ -25,7 +25,7 @@ from typing_extensions import override
 
 from langchain_tokenomy._convert import model_id_of, to_openai_messages
 from tokenomy.context.messages import last_user_message, message_text
-from tokenomy.errors import AllModelsFailedError, ConfigError
+from tokenomy.errors import ConfigError
 from tokenomy.route import (
     FallbackChain,
     ModelSpec,
@@ -34,7 +34,7 @@ from tokenomy.route import (
     Router,
     SpendBudget,
 )
-from tokenomy.route.cascade import Attempt
+from tokenomy.route.cascade import Attempt, astream_first, stream_first
 from tokenomy.route.models import DEFAULT_QUALITY
 from tokenomy.tokens.counter import TokenCounter
 from tokenomy.tokens.prices import PriceTable
@@ -237,23 +237,14 @@ class RoutingChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         decision, order = self._decide(messages, kwargs)
         attempts: list[Attempt] = []
-        for name in order:
-            started = False
-            try:
-                for chunk in self.models[name]._stream(
-                    messages, stop=stop, run_manager=run_manager, **self._kwargs_for(name, kwargs)
-                ):
-                    started = True
-                    yield chunk
-            except Exception as exc:
-                if started:  # half an answer was already sent: cannot switch models now
-                    raise
-                attempts.append(Attempt(name, "error", f"{type(exc).__name__}: {exc}"[:200]))
-                continue
-            attempts.append(Attempt(name, "ok"))
-            yield self._route_chunk(decision, attempts, name)
-            return
-        raise AllModelsFailedError(f"every model failed: {attempts}", attempts)
+        yield from stream_first(
+            order,
+            lambda name: self.models[name]._stream(
+                messages, stop=stop, run_manager=run_manager, **self._kwargs_for(name, kwargs)
+            ),
+            attempts,
+        )
+        yield self._route_chunk(decision, attempts, attempts[-1].model)
 
     @override
     async def _astream(
@@ -265,23 +256,15 @@ class RoutingChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         decision, order = self._decide(messages, kwargs)
         attempts: list[Attempt] = []
-        for name in order:
-            started = False
-            try:
-                async for chunk in self.models[name]._astream(
-                    messages, stop=stop, run_manager=run_manager, **self._kwargs_for(name, kwargs)
-                ):
-                    started = True
-                    yield chunk
-            except Exception as exc:
-                if started:
-                    raise
-                attempts.append(Attempt(name, "error", f"{type(exc).__name__}: {exc}"[:200]))
-                continue
-            attempts.append(Attempt(name, "ok"))
-            yield self._route_chunk(decision, attempts, name)
-            return
-        raise AllModelsFailedError(f"every model failed: {attempts}", attempts)
+        async for chunk in astream_first(
+            order,
+            lambda name: self.models[name]._astream(
+                messages, stop=stop, run_manager=run_manager, **self._kwargs_for(name, kwargs)
+            ),
+            attempts,
+        ):
+            yield chunk
+        yield self._route_chunk(decision, attempts, attempts[-1].model)
 
     def _route_chunk(
         self, decision: RouteDecision, attempts: Sequence[Attempt], name: str

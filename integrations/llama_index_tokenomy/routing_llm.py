@@ -9,7 +9,7 @@ in ``response.additional_kwargs["tokenomy_route"]``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from llama_index.core.base.llms.types import (
@@ -28,9 +28,9 @@ from typing_extensions import override
 
 from llama_index_tokenomy._convert import to_openai_messages
 from tokenomy.context.messages import last_user_message, message_text
-from tokenomy.errors import AllModelsFailedError, ConfigError
+from tokenomy.errors import ConfigError
 from tokenomy.route import FallbackChain, RouteDecision, Router, SpendBudget
-from tokenomy.route.cascade import Attempt
+from tokenomy.route.cascade import Attempt, astream_first, stream_first
 
 __all__ = ["ROUTE_KEY", "RoutingLLM"]
 
@@ -173,15 +173,17 @@ class RoutingLLM(LLM):
     @override
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         _, order = self._chat_order(messages)
-        return _stream_first(order, lambda n: self.llms[n].stream_chat(messages, **kwargs))
+        return stream_first(order, lambda n: self.llms[n].stream_chat(messages, **kwargs), [])
 
     @override
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         _, order = self._prompt_order(prompt)
-        return _stream_first(
-            order, lambda n: self.llms[n].stream_complete(prompt, formatted=formatted, **kwargs)
+        return stream_first(
+            order,
+            lambda n: self.llms[n].stream_complete(prompt, formatted=formatted, **kwargs),
+            [],
         )
 
     @override
@@ -189,48 +191,26 @@ class RoutingLLM(LLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         _, order = self._chat_order(messages)
-        return _astream_first(order, lambda n: self.llms[n].astream_chat(messages, **kwargs))
+        return _astream(order, lambda n: self.llms[n].astream_chat(messages, **kwargs))
 
     @override
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         _, order = self._prompt_order(prompt)
-        return _astream_first(
+        return _astream(
             order, lambda n: self.llms[n].astream_complete(prompt, formatted=formatted, **kwargs)
         )
 
 
-def _stream_first(order: list[str], start: Callable[[str], Iterator[T]]) -> Iterator[T]:
-    """Stream from the first LLM that yields; fall back only before anything was sent."""
-    attempts: list[Attempt] = []
-    for name in order:
-        started = False
-        try:
-            for item in start(name):
-                started = True
-                yield item
-            return
-        except Exception as exc:
-            if started:
-                raise
-            attempts.append(Attempt(name, "error", f"{type(exc).__name__}: {exc}"[:200]))
-    raise AllModelsFailedError(f"every model failed: {attempts}", attempts)
-
-
-async def _astream_first(
+async def _astream(
     order: list[str], start: Callable[[str], Awaitable[AsyncIterator[T]]]
 ) -> AsyncIterator[T]:
-    attempts: list[Attempt] = []
-    for name in order:
-        started = False
-        try:
-            async for item in await start(name):
-                started = True
-                yield item
-            return
-        except Exception as exc:
-            if started:
-                raise
-            attempts.append(Attempt(name, "error", f"{type(exc).__name__}: {exc}"[:200]))
-    raise AllModelsFailedError(f"every model failed: {attempts}", attempts)
+    """:func:`astream_first` over LlamaIndex's ``astream_*``, which are coroutines."""
+
+    async def opened(name: str) -> AsyncIterator[T]:
+        async for item in await start(name):
+            yield item
+
+    async for item in astream_first(order, opened, []):
+        yield item

@@ -14,13 +14,21 @@ import asyncio
 import concurrent.futures
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from tokenomy.errors import AllModelsFailedError, ConfigError
 
-__all__ = ["Attempt", "Cascade", "CascadeResult", "FallbackChain", "is_context_overflow"]
+__all__ = [
+    "Attempt",
+    "Cascade",
+    "CascadeResult",
+    "FallbackChain",
+    "astream_first",
+    "is_context_overflow",
+    "stream_first",
+]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -206,6 +214,48 @@ class Cascade(FallbackChain):
             if value is not None and value < self.min_logprob:
                 return Attempt(model, "rejected", f"mean logprob {value:.2f}", cost)
         return None
+
+
+def stream_first(
+    order: Sequence[str], start: Callable[[str], Iterator[R]], attempts: list[Attempt]
+) -> Iterator[R]:
+    """Stream from the first model in ``order`` that answers; fall back only before the
+    first item was yielded (half an answer cannot be taken back). Every attempt is
+    appended to ``attempts``; the last one names the model that streamed."""
+    for model in order:
+        started = False
+        try:
+            for item in start(model):
+                started = True
+                yield item
+        except Exception as exc:
+            if started:
+                raise
+            attempts.append(_failed(model, exc))
+            continue
+        attempts.append(Attempt(model, "ok"))
+        return
+    raise AllModelsFailedError(_summary(attempts), attempts)
+
+
+async def astream_first(
+    order: Sequence[str], start: Callable[[str], AsyncIterator[R]], attempts: list[Attempt]
+) -> AsyncIterator[R]:
+    """:func:`stream_first` for async streams."""
+    for model in order:
+        started = False
+        try:
+            async for item in start(model):
+                started = True
+                yield item
+        except Exception as exc:
+            if started:
+                raise
+            attempts.append(_failed(model, exc))
+            continue
+        attempts.append(Attempt(model, "ok"))
+        return
+    raise AllModelsFailedError(_summary(attempts), attempts)
 
 
 def _failed(model: str, exc: BaseException) -> Attempt:

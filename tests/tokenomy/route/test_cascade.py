@@ -103,3 +103,36 @@ def test_config_errors_and_overflow_detection():
         FallbackChain(["a"], timeout_s=0)
     assert is_context_overflow(ValueError("prompt is too long: 200000 tokens > 100000 maximum"))
     assert not is_context_overflow(RuntimeError("rate limited"))
+
+
+def test_streams_fall_back_only_before_the_first_item():
+    from tokenomy.route import Attempt
+    from tokenomy.route.cascade import astream_first, stream_first
+
+    def start(model):
+        if model == "a":
+            raise ValueError("maximum context length exceeded")
+        if model == "b":
+            yield "half"
+            raise RuntimeError("dropped mid-stream")
+        yield from ("x", "y")
+
+    attempts: list[Attempt] = []
+    assert list(stream_first(["a", "c"], start, attempts)) == ["x", "y"]
+    assert [(a.model, a.outcome) for a in attempts] == [("a", "overflow"), ("c", "ok")]
+    with pytest.raises(RuntimeError, match="mid-stream"):
+        list(stream_first(["b", "c"], start, []))
+    with pytest.raises(AllModelsFailedError, match="every model failed"):
+        list(stream_first(["a"], start, []))
+
+    async def astart(model):
+        if model == "a":
+            raise RuntimeError("down")
+        yield "z"
+
+    async def collect():
+        seen: list[Attempt] = []
+        return [x async for x in astream_first(["a", "c"], astart, seen)], seen
+
+    items, seen = asyncio.run(collect())
+    assert items == ["z"] and [a.outcome for a in seen] == ["error", "ok"]
