@@ -21,6 +21,14 @@ class _Inner(GenericFakeChatModel):
     model: str = "fake-model"
 
 
+def _fake(data: dict) -> _Inner:
+    """A fake inner model named by the suite's standard ``model`` param; the other
+    standard params (temperature, limits…) mean nothing to a fake and are dropped."""
+    for key in ("temperature", "max_tokens", "timeout", "stop", "max_retries"):
+        data.pop(key, None)
+    return _Inner(model=data.get("model", "fake-model"), messages=iter(["hi"] * 100))
+
+
 class _Wrapped(OptimizedChatModel):
     """OptimizedChatModel built from the suite's standard params (model name, limits)."""
 
@@ -28,18 +36,14 @@ class _Wrapped(OptimizedChatModel):
     @classmethod
     def _standard(cls, data: Any) -> Any:
         data = dict(data)
-        name = data.pop("model", "fake-model")
-        for key in ("temperature", "max_tokens", "timeout", "stop", "max_retries"):
-            data.pop(key, None)
-        data.setdefault("inner", _Inner(model=name, messages=iter(["hi"] * 100)))
+        data.setdefault("inner", _fake(data))
+        data.pop("model", None)
         data.setdefault("cache", SemanticCache(mode="exact"))
         return data
 
 
-class TestOptimizedChatModelStandard(ChatModelUnitTests):
-    @property
-    def chat_model_class(self):
-        return _Wrapped
+class _FakeBackedSuite(ChatModelUnitTests):
+    """The standard suite for a wrapper over fakes (which cannot call tools)."""
 
     @property
     def chat_model_params(self) -> dict:
@@ -52,6 +56,12 @@ class TestOptimizedChatModelStandard(ChatModelUnitTests):
     @property
     def has_structured_output(self) -> bool:
         return False
+
+
+class TestOptimizedChatModelStandard(_FakeBackedSuite):
+    @property
+    def chat_model_class(self):
+        return _Wrapped
 
 
 class _Routed(RoutingChatModel):
@@ -61,34 +71,14 @@ class _Routed(RoutingChatModel):
     @classmethod
     def _standard(cls, data: Any) -> Any:
         data = dict(data)
-        name = data.pop("model", "fake-model")
-        for key in ("temperature", "max_tokens", "timeout", "stop", "max_retries"):
-            data.pop(key, None)
-        data.setdefault(
-            "models",
-            {
-                "small": _Inner(model=name, messages=iter(["hi"] * 100)),
-                "large": _Inner(model=name, messages=iter(["hi"] * 100)),
-            },
-        )
+        data.setdefault("models", {"small": _fake(data), "large": _fake(data)})
+        data.pop("model", None)
         table = ModelTable([ModelSpec("small", 0.1, 0.4), ModelSpec("large", 2.5, 10)])
         data.setdefault("router", Router(table))
         return data
 
 
-class TestRoutingChatModelStandard(ChatModelUnitTests):
+class TestRoutingChatModelStandard(_FakeBackedSuite):
     @property
     def chat_model_class(self):
         return _Routed
-
-    @property
-    def chat_model_params(self) -> dict:
-        return {}
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return False
-
-    @property
-    def has_structured_output(self) -> bool:
-        return False
