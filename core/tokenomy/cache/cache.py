@@ -29,6 +29,7 @@ from tokenomy.cache.keys import CacheKey, make_key
 from tokenomy.cache.singleflight import SingleFlight
 from tokenomy.cache.stats import Answer, CacheHit, CacheStats, StoreResult, _Counters
 from tokenomy.cache.tiers.base import CacheTier
+from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import ConfigError
 from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
@@ -151,13 +152,7 @@ class SemanticCache:
     def tiers(self) -> list[CacheTier]:
         return [s.tier for s in self._tiers]
 
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            from tokenomy.embed import default_embedder
-
-            self._embedder = default_embedder()
-        return self._embedder
+    embedder = EmbedderOrDefault()
 
     def key(
         self,

@@ -35,6 +35,7 @@ from tokenomy.compress.scoring import (
     query_terms,
     words,
 )
+from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import ConfigError
 from tokenomy.text.segment import Granularity, Segment, segment_documents
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
@@ -117,13 +118,7 @@ class ExtractiveCompressor:
         self.weights = weights or Weights()
         self.partial_fill = partial_fill
 
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            from tokenomy.embed import default_embedder
-
-            self._embedder = default_embedder()
-        return self._embedder
+    embedder = EmbedderOrDefault()
 
     # -- public API -----------------------------------------------------------------
 

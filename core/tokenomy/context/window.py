@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tokenomy.context.messages import fingerprint, labelled, last_user_message, message_text
 from tokenomy.context.summarize import ExtractiveSummarizer, Summarizer
+from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import BudgetExceededError, ConfigError, UnknownNameError
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
@@ -191,13 +192,7 @@ class ConversationWindow:
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._lock = threading.Lock()
 
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            from tokenomy.embed import default_embedder
-
-            self._embedder = default_embedder()
-        return self._embedder
+    embedder = EmbedderOrDefault()
 
     # -- public API ----------------------------------------------------------------
 

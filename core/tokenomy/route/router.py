@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import BudgetExceededError, ConfigError
 from tokenomy.route.features import FEATURE_NAMES, complexity_features
 from tokenomy.route.models import ModelSpec, ModelTable
@@ -151,13 +152,7 @@ class Router:
         self._embedder = embedder
         self._fitted: _Fitted | None = None
 
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            from tokenomy.embed import default_embedder
-
-            self._embedder = default_embedder()
-        return self._embedder
+    embedder = EmbedderOrDefault()
 
     @property
     def fitted(self) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tokenomy.compress.scoring import words
+from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import ConfigError
 from tokenomy.select.strategies import Candidates, get_strategy
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
@@ -145,13 +146,7 @@ class ExampleSelector:
         for example in examples:
             self.add_example(example)
 
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            from tokenomy.embed import default_embedder
-
-            self._embedder = default_embedder()
-        return self._embedder
+    embedder = EmbedderOrDefault()
 
     @property
     def examples(self) -> tuple[Mapping[str, Any], ...]:
