@@ -2,14 +2,16 @@
 
 Command (from the repository root; the LangChain peer needs
 ``pip install langchain-community`` for ``EmbeddingsFilter``'s helpers):
-    python benchmarks/compress_nq.py [--questions 100] [--offset 0] [--data ../shared/eval-data]
+    python benchmarks/compress_nq.py [--questions 100] [--offset 0] [--fresh] [--out PATH]
 
 ``--offset K`` draws ``K + questions`` questions and keeps the last ``questions``: the
 first K (from the same seeded draw) are a tuning slice disjoint from the reported one.
 The compressor was tuned on ``--questions 300`` of a 400-question draw; its held-out
-slice is ``--questions 60 --offset 340``.
+slice is ``--questions 60 --offset 340``. ``--fresh`` takes the questions from the
+"fresh" half of those outside the draw (``outside_draw``; the other half fits the
+default scorer, ``scripts/fit_compress_scorer.py``): never tuned or fitted on.
 
-Writes benchmarks/results/compress_nq.json. For each question (seeded sample of
+Writes benchmarks/results/compress_nq.json (or ``--out``). For each question (seeded sample of
 nq-open-oracle), the gold passage is shuffled among 19 others, in two settings:
 "random" (gold passages of other questions) and "related" (the passages most similar
 to the question by TF-IDF that contain no answer string, as a keyword retriever
@@ -70,7 +72,8 @@ def has_answer(text: str, answers: list[str]) -> bool:
     return any(norm(a) and norm(a) in t for a in answers)
 
 
-def build(path: Path, n: int, seed: int) -> list[dict[str, Any]]:
+def load(path: Path) -> dict[str, Any]:
+    """The questions, their gold passages and a TF-IDF index of the passages."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     with gzip.open(path, "rt") as f:
@@ -78,10 +81,14 @@ def build(path: Path, n: int, seed: int) -> list[dict[str, Any]]:
     passages = [(it["ctxs"][0]["title"], it["ctxs"][0]["text"]) for it in items]
     tfidf = TfidfVectorizer(stop_words="english").fit([f"{t} {x}" for t, x in passages])
     matrix = tfidf.transform([f"{t} {x}" for t, x in passages])
-    rng = random.Random(seed)
-    sample = rng.sample(range(len(items)), n)
+    return {"items": items, "passages": passages, "tfidf": tfidf, "matrix": matrix}
+
+
+def cases_for(data: dict[str, Any], indices: list[int], rng: random.Random) -> list[dict[str, Any]]:
+    """Two contexts per question (random and related other passages), in ``indices`` order."""
+    items, passages = data["items"], data["passages"]
     out = []
-    for qi in sample:
+    for qi in indices:
         it = items[qi]
         answers = it["answers"]
         free = [
@@ -89,7 +96,8 @@ def build(path: Path, n: int, seed: int) -> list[dict[str, Any]]:
             for j in range(len(passages))
             if j != qi and not has_answer(passages[j][1], answers) and passages[j] != passages[qi]
         ]
-        sims = (matrix[free] @ tfidf.transform([it["question"]]).T).toarray().ravel()
+        asked = data["tfidf"].transform([it["question"]])
+        sims = (data["matrix"][free] @ asked.T).toarray().ravel()
         related = [free[j] for j in np.argsort(-sims)[:19]]
         for setting, others in (("random", rng.sample(free, 19)), ("related", related)):
             docs = [passages[qi], *[passages[j] for j in others]]
@@ -107,6 +115,29 @@ def build(path: Path, n: int, seed: int) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+DRAW = 400
+"""Questions of the seeded draw used for tuning (the first 340) and the held-out slice."""
+
+
+def build(path: Path, n: int, seed: int) -> list[dict[str, Any]]:
+    data = load(path)
+    rng = random.Random(seed)
+    sample = rng.sample(range(len(data["items"])), n)
+    return cases_for(data, sample, rng)
+
+
+def outside_draw(path: Path) -> tuple[dict[str, Any], list[int], list[int]]:
+    """The questions outside the tuning draw, split in two disjoint halves: ``fit``
+    (for fitting the scorer, ``scripts/fit_compress_scorer.py``) and ``fresh`` (a
+    second held-out set, ``--fresh N``)."""
+    data = load(path)
+    drawn = set(random.Random(0).sample(range(len(data["items"])), DRAW))
+    rest = [i for i in range(len(data["items"])) if i not in drawn]
+    random.Random(1).shuffle(rest)
+    half = len(rest) // 2
+    return data, rest[:half], rest[half:]
 
 
 class MiniLM:
@@ -202,10 +233,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--offset", type=int, default=0, help="questions of the draw skipped")
+    parser.add_argument(
+        "--fresh", action="store_true", help="questions outside the draw, never tuned or fitted on"
+    )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval-data")
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     path = args.data / "lost_in_the_middle" / "nq-open-oracle.jsonl.gz"
-    cases = build(path, args.offset + args.questions, 0)[2 * args.offset :]  # 2 settings each
+    if args.fresh:
+        data, _, fresh = outside_draw(path)
+        cases = cases_for(data, fresh[args.offset : args.offset + args.questions], random.Random(3))
+    else:
+        cases = build(path, args.offset + args.questions, 0)[2 * args.offset :]  # 2 settings each
     minilm = MiniLM()
     minilm.embedder.inner.embed(["load the model"])  # not through the cache
     ours = ExtractiveCompressor(embedder=minilm.embedder)
@@ -263,20 +302,21 @@ def main() -> None:
                 for m in methods
             )
             print(f"{setting:8} {ratio:>5}  {cells}")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
         json.dumps(
             {
                 "benchmark": "compress_nq",
                 "questions": args.questions,
                 "offset": args.offset,
+                "split": "fresh" if args.fresh else "draw",
                 "results": results,
                 "throughput": speed,
             },
             indent=1,
         )
     )
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
