@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _boosted import export_trees
 
 from tokenomy.cache import guards
 from tokenomy.cache.verifier import FEATURES, PairVerifier, pair_features_batch
@@ -287,12 +286,35 @@ def choose(
     }
 
 
+def sig(value: float) -> float:
+    return float(f"{value:.7g}")
+
+
 def weights_json(model: Any, chosen: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """The shipped numbers: the trees (``_boosted.export_trees``) and the operating point."""
+    """The shipped numbers: sklearn's trees (``_predictors``, ``_baseline_prediction``:
+    private but plain arrays) as per-tree node lists, leaves marked by feature -1.
+    Split values keep full precision: sklearn's thresholds can equal data values."""
+    trees: dict[str, list[list[float]]] = {
+        k: [] for k in ("split_feature", "split_value", "left", "right", "leaf_value")
+    }
+    for (predictor,) in model._predictors:
+        nodes = predictor.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        trees["split_feature"].append(np.where(leaf, -1, nodes["feature_idx"]).tolist())
+        trees["split_value"].append(
+            [0.0 if f else float(v) for f, v in zip(leaf, nodes["num_threshold"], strict=True)]
+        )
+        trees["left"].append(np.where(leaf, 0, nodes["left"]).tolist())
+        trees["right"].append(np.where(leaf, 0, nodes["right"]).tolist())
+        trees["leaf_value"].append(
+            [sig(v) if f else 0.0 for f, v in zip(leaf, nodes["value"], strict=True)]
+        )
     return {
         "format": "tokenomy-pair-verifier/2 (boosted trees)",
         "model": "sentence-transformers:all-MiniLM-L6-v2",
-        **export_trees(model, FEATURES),
+        "features": list(FEATURES),
+        "base": sig(np.ravel(model._baseline_prediction)[0]),
+        "trees": trees,
         "threshold": float(f"{chosen['threshold']:.6g}"),
         "min_similarity": chosen["min_similarity"],
         "guards": list(guards.DEFAULT_GUARDS),

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
-from tokenomy._trees import Trees, padded
 from tokenomy.cache.guards import analyze, check_pair, missing_entities, reversed_relation
 from tokenomy.errors import ConfigError
 
@@ -68,6 +67,7 @@ _QWORD_TEXT: Final = (
     "should would will shall may might"
 )
 _QWORDS: Final = frozenset(_QWORD_TEXT.split())
+_CHUNK: Final = 4096  # rows scored at once, to bound memory
 
 
 def feature_names(dim: int) -> tuple[str, ...]:
@@ -173,24 +173,39 @@ class PairVerifier:
     threshold: float
     min_similarity: float
     model: str = "sentence-transformers:all-MiniLM-L6-v2"
-    _trees: Trees = field(init=False, repr=False, compare=False)
+    _flat: dict[str, Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        import numpy as np
+
+        shapes = {a.shape for a in (self.split_feature, self.split_value, self.left, self.right)}
+        if len(shapes | {self.leaf_value.shape}) != 1 or self.split_feature.ndim != 2:
+            raise ConfigError("PairVerifier tree arrays must all have one (trees, nodes) shape.")
+        if int(self.split_feature.max(initial=-1)) >= len(self.features):
+            raise ConfigError(f"A tree splits on a feature beyond the {len(self.features)} named.")
         if not 0.0 <= self.threshold <= 1.0 or not 0.0 <= self.min_similarity <= 1.0:
             raise ConfigError(
                 f"threshold ({self.threshold!r}) and min_similarity ({self.min_similarity!r}) "
                 "must be in [0, 1]."
             )
-        trees = Trees(
-            self.features,
-            self.base,
-            self.split_feature,
-            self.split_value,
-            self.left,
-            self.right,
-            self.leaf_value,
+        # Flat copies for scoring: node k of tree t is t * width + k; a leaf's children are
+        # itself, so every row can take the same number of steps (the deepest leaf's depth).
+        trees, width = self.split_feature.shape
+        offset = (np.arange(trees) * width)[:, None]
+        leaf = self.split_feature < 0
+        me = offset + np.arange(width)
+        children = np.stack(
+            [np.where(leaf, me, offset + self.left), np.where(leaf, me, offset + self.right)], -1
         )
-        object.__setattr__(self, "_trees", trees)
+        flat = {
+            "feature": np.where(leaf, 0, self.split_feature).ravel(),
+            "split": np.where(leaf, np.inf, self.split_value).ravel(),
+            "children": children.reshape(-1),
+            "value": np.where(leaf, self.leaf_value, 0.0).ravel(),
+            "start": offset.ravel(),
+            "depth": _max_depth(self.left, self.right, leaf),
+        }
+        object.__setattr__(self, "_flat", flat)
 
     @classmethod
     def default(cls) -> PairVerifier:
@@ -203,11 +218,23 @@ class PairVerifier:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PairVerifier:
         """Build a verifier from the ``verifier.json`` layout (extra keys are ignored)."""
+        import numpy as np
+
         try:
+            trees = data["trees"]
+            width = max(len(t) for t in trees["split_feature"])
+
+            def pad(rows: list[list[float]], fill: float, dtype: Any) -> np.ndarray:
+                return np.array([r + [fill] * (width - len(r)) for r in rows], dtype=dtype)
+
             return cls(
                 features=tuple(data["features"]),
                 base=float(data["base"]),
-                **padded(data["trees"]),
+                split_feature=pad(trees["split_feature"], -1, np.intp),
+                split_value=pad(trees["split_value"], 0.0, np.float64),
+                left=pad(trees["left"], 0, np.intp),
+                right=pad(trees["right"], 0, np.intp),
+                leaf_value=pad(trees["leaf_value"], 0.0, np.float64),
                 threshold=float(data["threshold"]),
                 min_similarity=float(data["min_similarity"]),
                 model=str(data.get("model", cls.model)),
@@ -230,7 +257,17 @@ class PairVerifier:
                 f"(fitted for {self.model!r} vectors). Embed with that model, or run the "
                 "cache without a verifier (cosine floor and guards only)."
             )
-        return self._trees.probabilities(x)
+        flat, out = self._flat, np.empty(x.shape[0])
+        for start in range(0, x.shape[0], _CHUNK):
+            rows = x[start : start + _CHUNK]
+            at = np.arange(rows.shape[0])[:, None]
+            node = np.broadcast_to(flat["start"], (rows.shape[0], flat["start"].size))
+            for _ in range(flat["depth"]):
+                go_right = rows[at, flat["feature"][node]] > flat["split"][node]
+                node = flat["children"][2 * node + go_right]
+            logit = self.base + flat["value"][node].sum(axis=1)
+            out[start : start + _CHUNK] = 1.0 / (1.0 + np.exp(-np.clip(logit, -60.0, 60.0)))
+        return out
 
     def score(self, query: str, candidate: str, q_vec: Any, c_vec: Any) -> float:
         """Probability in [0, 1] that ``candidate`` asks the same as ``query``
@@ -254,6 +291,21 @@ class PairVerifier:
 
 
 _DEFAULT: list[PairVerifier] = []
+
+
+def _max_depth(left: np.ndarray, right: np.ndarray, leaf: np.ndarray) -> int:
+    deepest = 0
+    for t in range(leaf.shape[0]):
+        stack = [(0, 0)]
+        while stack:
+            k, d = stack.pop()
+            if d > leaf.shape[1]:
+                raise ConfigError(f"Tree {t} of the verifier has a cycle.")
+            if leaf[t, k]:
+                deepest = max(deepest, d)
+            else:
+                stack += [(int(left[t, k]), d + 1), (int(right[t, k]), d + 1)]
+    return deepest
 
 
 @dataclass(frozen=True)

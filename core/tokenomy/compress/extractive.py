@@ -1,9 +1,7 @@
 """Extractive, query-aware compression to a ratio or a token budget.
 
 The context is cut into segments (sentences; code, JSON, tables and list items
-whole), each segment is scored from its features (see :mod:`tokenomy.compress.scoring`:
-with a query, by the learned scorer of :mod:`tokenomy.compress.learned`, else by a
-linear mix), and the best
+whole), each segment is scored (see :mod:`tokenomy.compress.scoring`), and the best
 segments are kept, in their original order, until the budget is met. Near-duplicate
 segments are kept once. The budget is counted with the target model's tokenizer
 and never exceeded; the room whole segments leave under it is filled with the start
@@ -11,8 +9,7 @@ of the next best sentence, so the kept text lands a few tokens under it.
 
 To stay fast on a CPU, only the segments that could plausibly be kept are
 embedded: each document's lead is embedded first (a cheap document relevance), a
-pre-ranking (the learned scorer's ``pre`` trees, or query words and lead relevance
-without it) then picks a fifth of the tokens (or
+pre-ranking by query words and lead relevance then picks a fifth of the tokens (or
 the budget's share, when more), each sentence is embedded after the end of the one
 before it (see :mod:`tokenomy.compress._embedding`), and embeddings are cached, so a
 passage retrieved again is not embedded again.
@@ -26,19 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tokenomy.compress._embedding import CONTEXT_CHARS, embed_sorted, in_context
-from tokenomy.compress._features import (
-    answer_cues,
-    document_coverage,
-    document_rank,
-    index_in_document,
-    neighbours,
-    query_entities,
-    question_type,
-)
-from tokenomy.compress.learned import SegmentScorer
+from tokenomy.compress._features import document_coverage, neighbours, query_entities
 from tokenomy.compress.result import CompressionResult, DroppedSegment, DropReason
 from tokenomy.compress.scoring import (
-    FEATURES,
     Weights,
     answer_type_bonus,
     idf,
@@ -96,13 +83,7 @@ class ExtractiveCompressor:
         granularity: ``"sentence"`` (default), ``"paragraph"`` or ``"document"``.
         redundancy: cosine similarity in [0, 1] above which a segment counts as a
             near-duplicate of one already kept (default 0.92).
-        weights: score segments with this linear mix of relevance, information,
-            position… instead of the learned scorer (without a query, the linear
-            :class:`Weights` always score: the scorer was fitted on questions).
-        scorer: the learned :class:`~tokenomy.compress.learned.SegmentScorer` used with a
-            query (default: the one shipped, fitted on NaturalQuestions with MiniLM
-            similarities, used when the embedder is MiniLM; see
-            ``scripts/fit_compress_scorer.py``).
+        weights: how relevance, information, position… add up.
         partial_fill: fill the room whole segments leave under the budget with the
             start of the next best sentence, cut at a word boundary (default True);
             code, JSON, tables and list items are never cut.
@@ -125,7 +106,6 @@ class ExtractiveCompressor:
         granularity: Granularity = "sentence",
         redundancy: float = 0.92,
         weights: Weights | None = None,
-        scorer: SegmentScorer | None = None,
         partial_fill: bool = True,
     ) -> None:
         if not 0.0 < redundancy <= 1.0:
@@ -135,9 +115,7 @@ class ExtractiveCompressor:
         self._embedder = embedder
         self.granularity = granularity
         self.redundancy = redundancy
-        self._weights = weights
         self.weights = weights or Weights()
-        self.scorer = scorer
         self.partial_fill = partial_fill
 
     embedder = EmbedderOrDefault()
@@ -208,36 +186,6 @@ class ExtractiveCompressor:
     def _score(self, documents: list[str], query: str | None, budget: int) -> list[_Scored]:
         import numpy as np
 
-        items, columns = self._features(documents, query, budget)
-        if not items:
-            return items
-        scorer = self._scorer(query)
-        if scorer is not None:
-            scores = scorer.score(columns)
-        else:
-            w = self.weights
-            scores = sum(getattr(w, name) * columns[name] for name in FEATURES)
-        for it, score in zip(items, np.broadcast_to(scores, len(items)), strict=True):
-            it.score = float(score)
-        return items
-
-    def _scorer(self, query: str | None) -> SegmentScorer | None:
-        """The learned scorer, used with a query unless explicit ``weights`` were given;
-        the default one only with the embedding model it was fitted for."""
-        if not query or self._weights is not None:
-            return None
-        if self.scorer is not None:
-            return self.scorer
-        default = SegmentScorer.default()
-        return default if self.embedder.name == default.model else None
-
-    def _features(
-        self, documents: list[str], query: str | None, budget: int
-    ) -> tuple[list[_Scored], dict[str, Any]]:
-        """The segments, and per segment its importance features by name: the fields of
-        :class:`Weights` and what the learned scorer uses."""
-        import numpy as np
-
         segments = segment_documents(documents, granularity=self.granularity)
         toks = [words(s.text) for s in segments]
         weights = idf(toks)
@@ -248,45 +196,13 @@ class ExtractiveCompressor:
             for i, s in enumerate(segments)
         ]
         if not items:
-            return items, {}
-        n = len(items)
+            return items
         lex = np.array([lexical_coverage(it.words, terms, weights) for it in items])
         docs = np.array([it.segment.document for it in items])
         doc_lex = document_coverage(segments, [it.words for it in items], terms, weights)
         qvec, lead = self._lead_relevance(items, query)
-        entities = query_entities(query) if query else set()
-        asked = set(words(query)) if query else set()
-        cues = np.array([answer_cues(it.segment.text, asked) for it in items]).reshape(n, 3)
-        columns: dict[str, Any] = {
-            "lexical": lex,
-            "information": np.array([information(t, weights, top_idf) for t in toks]),
-            "position": np.array([float(it.segment.first) for it in items]),
-            "answer_type": np.array(
-                [answer_type_bonus(query, it.segment.text) if query else 0.0 for it in items]
-            ),
-            "query_entity": np.array(
-                [float(any(e in it.segment.text.lower() for e in entities)) for it in items]
-            ),
-            "document_lexical": doc_lex,
-            "lead": normalize(lead),
-            "lead_similarity": lead,
-            "tokens": np.log1p([it.tokens for it in items]),
-            "index_in_document": index_in_document(docs),
-            "has_date": cues[:, 0],
-            "has_number": cues[:, 1],
-            "new_names": cues[:, 2],
-            "document_lexical_rank": document_rank(doc_lex, docs),
-        }
-        for name, value in question_type(query).items():
-            columns[name] = np.full(n, value)
-        scorer = self._scorer(query)
-        pre = (
-            scorer.rank_before_embedding(columns)
-            if scorer is not None
-            else lex + 2.0 * lead + doc_lex
-        )
         # embed the segments that look most promising, up to EMBED_SHARE of the tokens
-        chosen = _promising(items, pre, budget)
+        chosen = _promising(items, lex + 2.0 * lead + doc_lex, budget)
         texts = [in_context(segments, i, _EMBED_CHARS) for i in chosen]
         vectors = embed_sorted(self.embedder, texts)
         for i, vec in zip(chosen, vectors, strict=True):
@@ -295,27 +211,33 @@ class ExtractiveCompressor:
             centroid = vectors.mean(axis=0)
             qvec = centroid / (np.linalg.norm(centroid) or 1.0)
         sims = vectors @ qvec
-        relevance = np.full(n, _UNEMBEDDED_RELEVANCE)
+        relevance = np.full(len(items), _UNEMBEDDED_RELEVANCE)
         relevance[chosen] = normalize(sims)
-        similarity = np.zeros(n)
-        similarity[chosen] = sims
-        embedded = np.zeros(n)
-        embedded[chosen] = 1.0
         doc_rel = lead.copy()
         for i, sim in zip(chosen, sims, strict=True):
             mask = docs == docs[i]
             doc_rel[mask] = np.maximum(doc_rel[mask], sim)
-        for i, it in enumerate(items):
-            it.relevance = float(relevance[i]) if embedded[i] else 0.0
-        columns.update(
-            relevance=relevance,
-            similarity=similarity,
-            embedded=embedded,
-            neighbour=neighbours(relevance, docs),
-            document=doc_rel,
-            document_rank=document_rank(doc_rel, docs),
+        w = self.weights
+        score = (
+            w.relevance * relevance
+            + w.neighbour * neighbours(relevance, docs)
+            + w.lexical * lex
+            + w.document * doc_rel
+            + w.document_lexical * doc_lex
+            + w.lead * normalize(lead)
         )
-        return items, columns
+        entities = query_entities(query) if query else set()
+        embedded = set(chosen)
+        for i, it in enumerate(items):
+            it.relevance = float(relevance[i]) if i in embedded else 0.0
+            extra = w.information * information(toks[i], weights, top_idf)
+            extra += w.position * it.segment.first
+            if query:
+                extra += w.answer_type * answer_type_bonus(query, it.segment.text)
+                if entities and any(e in it.segment.text.lower() for e in entities):
+                    extra += w.query_entity
+            it.score = float(score[i]) + extra
+        return items
 
     def _lead_relevance(self, items: list[_Scored], query: str | None) -> tuple[Any, Any]:
         """The query vector (None without a query) and, per segment, the similarity of

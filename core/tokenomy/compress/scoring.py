@@ -14,21 +14,13 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = [
-    "FEATURES",
-    "Weights",
-    "answer_type_bonus",
-    "idf",
-    "lexical_coverage",
-    "query_terms",
-    "words",
-]
+__all__ = ["Weights", "answer_type_bonus", "idf", "lexical_coverage", "query_terms", "words"]
 
 _WORD: Final = re.compile(r"[A-Za-z0-9À-ÿ]+(?:['’][a-z]+)?")
 _STOP: Final = frozenset(
@@ -164,9 +156,7 @@ _MONTHS: Final = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """How the parts of a segment's importance add up (each part is in [0, 1]) in the
-    linear score: used without a query, or when passed to the compressor in place of its
-    learned scorer.
+    """How the parts of a segment's importance add up (each part is in [0, 1]).
 
     Attributes:
         relevance: embedding similarity of the segment (after the end of the one
@@ -197,15 +187,6 @@ class Weights:
     document_lexical: float = 0.25
     lead: float = 0.15
 
-    def vector(self) -> np.ndarray:
-        """The weights in :data:`FEATURES` order."""
-        import numpy as np
-
-        return np.array([getattr(self, name) for name in FEATURES])
-
-
-FEATURES: Final = tuple(f.name for f in fields(Weights))
-"""The importance features of a segment, in the order of :class:`Weights`' fields."""
 
 _SUFFIXES: Final = (
     "ations",

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenomy.compress import ExtractiveCompressor, SegmentScorer, Weights
+from tokenomy.compress import ExtractiveCompressor
 from tokenomy.embed import HashingEmbedder
 from tokenomy.errors import ConfigError
 from tokenomy.tokens import count_tokens
@@ -15,12 +15,9 @@ DOCS = [
 ]
 
 
-@pytest.fixture(params=["linear", "learned"])
-def compressor(request):
-    """Both scorers: the linear Weights (the default with a non-MiniLM embedder) and the
-    shipped learned scorer, forced onto the fake embedder."""
-    scorer = SegmentScorer.default() if request.param == "learned" else None
-    return ExtractiveCompressor(embedder=HashingEmbedder(), scorer=scorer)
+@pytest.fixture
+def compressor():
+    return ExtractiveCompressor(embedder=HashingEmbedder())
 
 
 @pytest.mark.parametrize("budget", [5, 12, 25, 40, 70])
@@ -188,18 +185,3 @@ def test_next_door_sentences_are_not_dropped_as_redundant():
         docs + ["Filler words about cooking pasta slowly."] * 3, query="alpha beta", max_tokens=20
     )
     assert "epsilon" in result.text and "zeta" in result.text
-
-
-def test_the_learned_scorer_is_the_default_with_minilm_and_a_query():
-    minilm = ExtractiveCompressor()  # the bundled MiniLM; only its name is read here
-    assert minilm._scorer("When?") is SegmentScorer.default()
-    assert minilm._scorer(None) is None  # no query: centrality, linear
-    assert ExtractiveCompressor(weights=Weights())._scorer("When?") is None
-    assert ExtractiveCompressor(embedder=HashingEmbedder())._scorer("When?") is None
-
-
-def test_the_learned_scorer_reads_its_features_by_name():
-    scorer = SegmentScorer.default()
-    assert "similarity" in scorer.final.features and "similarity" not in scorer.pre.features
-    with pytest.raises(ConfigError, match="not computed"):
-        scorer.score({"lexical": [0.5]})
