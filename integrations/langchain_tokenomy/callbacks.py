@@ -175,6 +175,14 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
             status="error",
         )
 
+    def sent(self, run_id: UUID, messages: list[BaseMessage]) -> None:
+        """Note that run ``run_id`` sent the model ``messages`` instead of the ones it
+        started with (a window or compression stage changed them), so a count the
+        handler has to estimate is the count of what was sent."""
+        run = self._runs.get(run_id)
+        if run is not None:
+            run.messages = list(messages)
+
     # -- helpers -----------------------------------------------------------------
 
     def _record(self, **call: Any) -> None:
@@ -298,3 +306,11 @@ def enable(
 def disable() -> None:
     """Stop the recording started by :func:`enable`."""
     _global.handler = None
+
+
+def note_sent(run_manager: Any, messages: list[BaseMessage]) -> None:
+    """Tell the :class:`TokenomyCallbackHandler` instances on ``run_manager`` (an LLM run's
+    callback manager) what the model was actually sent."""
+    for handler in getattr(run_manager, "handlers", None) or ():
+        if isinstance(handler, TokenomyCallbackHandler):
+            handler.sent(run_manager.run_id, messages)

@@ -31,6 +31,7 @@ from langchain_tokenomy._cache_convert import (
 from langchain_tokenomy._convert import CACHE_HIT_KEY, to_openai_messages
 from langchain_tokenomy._rebind import rebind_model
 from langchain_tokenomy.cache import TokenomyCache, current_scope, technique
+from langchain_tokenomy.callbacks import note_sent
 from langchain_tokenomy.window import SESSION_KEYS, ContextStage
 from tokenomy.cache import CacheHit, SemanticCache
 from tokenomy.compress import ExtractiveCompressor
@@ -221,9 +222,12 @@ class OptimizedChatModel(BaseChatModel):
             (str(v) for k in SESSION_KEYS if (v := (metadata or {}).get(k)) is not None), None
         )
         tools = kwargs.get("tools")
-        return stage.prepare(
+        sent = stage.prepare(
             messages, tools=tools if isinstance(tools, Sequence) else None, session=session
         )
+        if run_manager is not None and sent is not messages:
+            note_sent(run_manager, sent)  # an estimated count is of what was sent
+        return sent
 
     async def _asent(
         self,

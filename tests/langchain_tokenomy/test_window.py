@@ -270,3 +270,16 @@ def test_a_failing_context_stage_sends_the_messages_as_they_are(caplog):
     msgs = history()
     OptimizedChatModel(inner=Recorder(), window=window).invoke(msgs)
     assert SENT[0] == msgs and "context stage failed" in caplog.text
+
+
+def test_an_estimated_count_is_of_the_windowed_messages_not_the_callers():
+    from langchain_tokenomy import TokenomyCallbackHandler
+
+    handler = TokenomyCallbackHandler()
+    msgs = history()
+    full = TokenCounter("gpt-4o").count_messages(to_openai_messages(msgs))
+    model = OptimizedChatModel(inner=Recorder(), window=small_window(max_tokens=110))
+    model.invoke(msgs, config={"callbacks": [handler]})  # Recorder reports no usage
+    (record,) = handler.ledger.records()
+    sent = TokenCounter("gpt-4o").count_messages(to_openai_messages(SENT[-1]))
+    assert not record.exact and record.input_tokens == sent < full
