@@ -3,6 +3,7 @@
 Command (from the repository root; the LangChain peer needs
 ``pip install langchain-community`` for ``EmbeddingsFilter``'s helpers):
     python benchmarks/compress_nq.py [--questions 100] [--offset 0] [--fresh] [--out PATH]
+        [--methods "tokenomy,tokenomy embed_documents"] [--no-speed]
 
 ``--offset K`` draws ``K + questions`` questions and keeps the last ``questions``: the
 first K (from the same seeded draw) are a tuning slice disjoint from the reported one.
@@ -18,7 +19,8 @@ would return). Every method gets the same budget, ``ratio`` x the context's o200
 tokens, and we count the questions whose answer string is still in what is kept, at
 ratios 0.4, 0.2, 0.1 and 0.05. Methods, same MiniLM for all:
 
-* tokenomy ExtractiveCompressor (query-aware sentences);
+* tokenomy ExtractiveCompressor (query-aware sentences), and with ``embed_documents=True``
+  (whole documents embedded too);
 * LangChain ``EmbeddingsFilter`` ranking whole documents, kept in rank order while
   they fit the budget;
 * LlamaIndex ``SentenceEmbeddingOptimizer`` ranking sentences (its own splitter),
@@ -26,8 +28,8 @@ ratios 0.4, 0.2, 0.1 and 0.05. Methods, same MiniLM for all:
 * the first tokens of the context; random sentences (seeded).
 
 Also reports each method's actual ratio, and tokenomy's throughput in context tokens
-per second with a cold and a warm embedding cache (and, cold, EmbeddingsFilter's, which
-embeds every document). The model is loaded (one short
+per second with a cold and a warm embedding cache (and, cold, that of the two methods that
+embed every document: ``embed_documents`` and EmbeddingsFilter). The model is loaded (one short
 text embedded) before timing: "cold" means no cached embedding of the contexts, not
 the one-off model load (about 7 s, paid once per process).
 """
@@ -239,6 +241,8 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval-data")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--methods", help="comma-separated method names to run (default: all)")
+    parser.add_argument("--no-speed", action="store_true", help="skip the throughput passes")
     args = parser.parse_args()
     path = args.data / "lost_in_the_middle" / "nq-open-oracle.jsonl.gz"
     if args.fresh:
@@ -249,20 +253,30 @@ def main() -> None:
     minilm = MiniLM()
     minilm.embedder.inner.embed(["load the model"])  # not through the cache
     ours = ExtractiveCompressor(embedder=minilm.embedder)
+    ours_docs = ExtractiveCompressor(embedder=minilm.embedder, embed_documents=True)
     lc, li = minilm.langchain(), minilm.llama_index()
     rng = random.Random(1)
     methods = {
         "tokenomy": lambda c, b, r: (
             ours.compress(c["documents"], query=c["question"], max_tokens=b).text
         ),
+        "tokenomy embed_documents": lambda c, b, r: (
+            ours_docs.compress(c["documents"], query=c["question"], max_tokens=b).text
+        ),
         "EmbeddingsFilter (documents)": lambda c, b, r: embeddings_filter(c, b, lc),
         "SentenceEmbeddingOptimizer (sentences)": lambda c, b, r: sentence_optimizer(c, b, li),
         "first tokens": lambda c, b, r: first_tokens(c, b),
         "random sentences": lambda c, b, r: random_sentences(c, b, rng),
     }
+    if args.methods:
+        wanted = [m.strip() for m in args.methods.split(",")]
+        unknown = [m for m in wanted if m not in methods]
+        if unknown:
+            raise SystemExit(f"unknown methods {unknown}; choose from {list(methods)}")
+        methods = {m: methods[m] for m in wanted}
     # throughput, cold then warm embedding cache (the cold pass also warms it)
-    speed = {}
-    for label in ("cold", "warm"):
+    speed: dict[str, Any] = {}
+    for label in () if args.no_speed else ("cold", "warm"):
         times, tokens = [], []
         for c in cases:
             t = time.perf_counter()
@@ -275,18 +289,28 @@ def main() -> None:
             "context_tokens_p50": statistics.median(tokens),
         }
         print(f"throughput {label}: {speed[label]}", flush=True)
-    # the whole-document peer needs every token embedded: its cold throughput, same model
-    peer = MiniLM()
-    peer.embedder.inner.embed(["load the model"])
-    peer_lc = peer.langchain()
-    t = time.perf_counter()
-    for c in cases:
-        embeddings_filter(c, count("\n\n".join(c["documents"])) // 5, peer_lc)
-    speed["EmbeddingsFilter cold"] = {
-        "tokens_per_s": sum(count("\n\n".join(c["documents"])) for c in cases)
-        / (time.perf_counter() - t)
+    # cold throughput of the modes that embed every document, each with an empty cache
+    slow = {
+        "tokenomy embed_documents": lambda m: (
+            lambda c: ExtractiveCompressor(embedder=m.embedder, embed_documents=True).compress(
+                c["documents"], query=c["question"], ratio=0.2
+            )
+        ),
+        "EmbeddingsFilter": lambda m: (
+            lambda c: embeddings_filter(c, count("\n\n".join(c["documents"])) // 5, m.langchain())
+        ),
     }
-    print(f"throughput EmbeddingsFilter cold: {speed['EmbeddingsFilter cold']}", flush=True)
+    for name, make in {} if args.no_speed else slow.items():
+        fresh_model = MiniLM()
+        fresh_model.embedder.inner.embed(["load the model"])
+        run = make(fresh_model)
+        t = time.perf_counter()
+        for c in cases:
+            run(c)
+        elapsed = time.perf_counter() - t
+        total = sum(count("\n\n".join(c["documents"])) for c in cases)
+        speed[f"{name} cold"] = {"tokens_per_s": total / elapsed}
+        print(f"throughput {name} cold: {speed[f'{name} cold']}", flush=True)
     results: dict[str, Any] = {}
     for setting in ("random", "related"):
         subset = [c for c in cases if c["setting"] == setting]

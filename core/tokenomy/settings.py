@@ -105,6 +105,10 @@ class CompressionSettings(BaseModel):
     min_tokens: int = Field(
         800, ge=1, description="Messages shorter than this are sent uncompressed."
     )
+    embed_documents: bool = Field(
+        False,
+        description="Also embed whole documents: more answers kept at 0.2-0.1, ~4x slower.",
+    )
 
 
 class ContextSettings(BaseModel):
@@ -232,7 +236,10 @@ class Settings(BaseSettings):
 
         c = self.compression
         return ExtractiveCompressor(
-            model=self.tokens.default_model, granularity=c.granularity, redundancy=c.redundancy
+            model=self.tokens.default_model,
+            granularity=c.granularity,
+            redundancy=c.redundancy,
+            embed_documents=c.embed_documents,
         )
 
     def window(self) -> ConversationWindow:

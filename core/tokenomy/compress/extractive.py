@@ -59,6 +59,9 @@ _LEAD_WORDS = 8
 _UNEMBEDDED_RELEVANCE = 0.3
 """Relevance (on the embedded segments' [0, 1] scale) of a segment that was not
 embedded: weak, so that strong document and lexical evidence can still carry it."""
+_DOCUMENT_CHARS = 1_500
+"""Characters of a document embedded whole with ``embed_documents`` (MiniLM reads 256
+word pieces, about 1,000-1,200 characters of English; the rest need not be tokenized)."""
 _MIN_FILL_TOKENS = 4  # room under the budget worth filling with part of a sentence
 _MIN_FILL_WORDS = 3
 
@@ -87,6 +90,11 @@ class ExtractiveCompressor:
         partial_fill: fill the room whole segments leave under the budget with the
             start of the next best sentence, cut at a word boundary (default True);
             code, JSON, tables and list items are never cut.
+        embed_documents: also embed each whole document (its first ~250 tokens) and add
+            its similarity to the query to its segments' scores (``whole_document``
+            weight). Keeps more answers at ratios 0.2-0.1 but embeds every document:
+            about 4x slower with a cold embedding cache (default False; measured in
+            ``benchmarks/compress_nq.py``).
 
     Example:
         >>> from tokenomy.embed import HashingEmbedder
@@ -107,6 +115,7 @@ class ExtractiveCompressor:
         redundancy: float = 0.92,
         weights: Weights | None = None,
         partial_fill: bool = True,
+        embed_documents: bool = False,
     ) -> None:
         if not 0.0 < redundancy <= 1.0:
             raise ConfigError(f"redundancy is a cosine similarity in (0, 1]; got {redundancy!r}.")
@@ -117,6 +126,7 @@ class ExtractiveCompressor:
         self.redundancy = redundancy
         self.weights = weights or Weights()
         self.partial_fill = partial_fill
+        self.embed_documents = embed_documents
 
     embedder = EmbedderOrDefault()
 
@@ -226,6 +236,9 @@ class ExtractiveCompressor:
             + w.document_lexical * doc_lex
             + w.lead * normalize(lead)
         )
+        if self.embed_documents:  # whole documents (their first ~250 tokens) vs the query
+            whole = embed_sorted(self.embedder, [d[:_DOCUMENT_CHARS] for d in documents])
+            score = score + w.whole_document * normalize(whole @ qvec)[docs]
         entities = query_entities(query) if query else set()
         embedded = set(chosen)
         for i, it in enumerate(items):

@@ -170,6 +170,11 @@ class Weights:
         neighbour: the higher relevance of the segments next to it.
         document_lexical: IDF-weighted share of the query's words in its document.
         lead: similarity of its document's lead to the query, min-max scaled.
+        whole_document: similarity of its whole document to the query, min-max scaled
+            (only with ``ExtractiveCompressor(embed_documents=True)``). Heavy on purpose:
+            documents are ranked first, then sentences within them (2.4 tied 4.8 as best of
+            0.15 to 4.8 on 300 NaturalQuestions questions outside the benchmark's
+            reported sets, and tied 1.2 on 500 more).
 
     The document parts weigh as much as the segment's own: among passages on the
     same topic, the answer sentence often shares no word with the question, while
@@ -186,6 +191,7 @@ class Weights:
     neighbour: float = 0.10
     document_lexical: float = 0.25
     lead: float = 0.15
+    whole_document: float = 2.4
 
 
 _SUFFIXES: Final = (

@@ -185,3 +185,27 @@ def test_next_door_sentences_are_not_dropped_as_redundant():
         docs + ["Filler words about cooking pasta slowly."] * 3, query="alpha beta", max_tokens=20
     )
     assert "epsilon" in result.text and "zeta" in result.text
+
+
+class Recording(HashingEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed(self, texts):
+        self.texts += list(texts)
+        return super().embed(texts)
+
+
+@pytest.mark.parametrize("budget", [10, 30, 60])
+def test_embed_documents_embeds_each_whole_document_and_keeps_the_budget(budget):
+    on, off = Recording(), Recording()
+    query = "When was the Eiffel Tower completed?"
+    kept = ExtractiveCompressor(embedder=on, embed_documents=True).compress(
+        DOCS, query=query, max_tokens=budget
+    )
+    ExtractiveCompressor(embedder=off).compress(DOCS, query=query, max_tokens=budget)
+    assert on.texts[: len(off.texts)] == off.texts  # the same segments, then the documents
+    assert on.texts[len(off.texts) :] == sorted(DOCS, key=len)
+    assert kept.compressed_tokens <= budget
+    assert "1889" in kept.text or budget < 14

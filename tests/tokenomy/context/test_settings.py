@@ -11,6 +11,7 @@ def test_context_and_compression_from_the_environment(monkeypatch):
     monkeypatch.setenv("TOKENOMY_CONTEXT__SUMMARIZER", "none")
     monkeypatch.setenv("TOKENOMY_CONTEXT__SESSION_BUDGET", "100000")
     monkeypatch.setenv("TOKENOMY_COMPRESSION__GRANULARITY", "paragraph")
+    monkeypatch.setenv("TOKENOMY_COMPRESSION__EMBED_DOCUMENTS", "true")
     monkeypatch.setenv("TOKENOMY_TOKENS__DEFAULT_MODEL", "gpt-4o-mini")
     settings = Settings.from_env()
     window = settings.window()
@@ -18,6 +19,7 @@ def test_context_and_compression_from_the_environment(monkeypatch):
     assert window.summarizer is None and window.session_budget == 100_000
     compressor = settings.compressor()
     assert compressor.granularity == "paragraph" and compressor.model == "gpt-4o-mini"
+    assert compressor.embed_documents
     assert settings.compression.ratio == 0.4
 
 
