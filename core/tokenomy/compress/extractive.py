@@ -37,6 +37,7 @@ from tokenomy.compress.scoring import (
 )
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import ConfigError
+from tokenomy.text.cut import cut_to_tokens, longest_prefix
 from tokenomy.text.segment import Granularity, Segment, segment_documents
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
@@ -396,13 +397,8 @@ class ExtractiveCompressor:
             texts = _assemble(documents, items, kept | {best}, {best: " ".join(words_[:n])})
             return texts, self.counter.count("\n\n".join(t for t in texts if t))
 
-        lo, hi = 0, len(words_) - 1
-        while lo < hi:  # the longest prefix of words that keeps the whole within budget
-            mid = (lo + hi + 1) // 2
-            if counted(mid)[1] <= budget:
-                lo = mid
-            else:
-                hi = mid - 1
+        # the longest prefix of words that keeps the whole within budget
+        lo = longest_prefix(len(words_) - 1, lambda n: counted(n)[1] <= budget)
         if lo < _MIN_FILL_WORDS:
             return None
         texts, count = counted(lo)
@@ -410,15 +406,7 @@ class ExtractiveCompressor:
 
     def _truncated(self, documents: list[str], item: _Scored, budget: int) -> tuple[list[str], int]:
         """The best segment cut at a word boundary to fit ``budget``."""
-        words_ = item.segment.text.split(" ")
-        lo, hi = 0, len(words_)
-        while lo < hi:  # the longest prefix of words that fits
-            mid = (lo + hi + 1) // 2
-            if self.counter.count(" ".join(words_[:mid])) <= budget:
-                lo = mid
-            else:
-                hi = mid - 1
-        text = " ".join(words_[:lo])
+        text = cut_to_tokens(item.segment.text, budget, self.counter)
         texts = ["" for _ in documents]
         texts[item.segment.document] = text
         return texts, self.counter.count(text)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tokenomy.errors import ConfigError
+from tokenomy.text.cut import cut_to_tokens
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
 if TYPE_CHECKING:
@@ -50,21 +51,6 @@ class Summarizer(Protocol):
         focus: str | None = None,
         previous: str | None = None,
     ) -> str: ...
-
-
-def cut_to_tokens(text: str, max_tokens: int, counter: TokenCounter) -> str:
-    """The longest prefix of ``text`` that ends at a word and fits in ``max_tokens``."""
-    if counter.count(text) <= max_tokens:
-        return text
-    words = text.split(" ")
-    lo, hi = 0, len(words)
-    while lo < hi:  # largest word count that fits
-        mid = (lo + hi + 1) // 2
-        if counter.count(" ".join(words[:mid])) <= max_tokens:
-            lo = mid
-        else:
-            hi = mid - 1
-    return " ".join(words[:lo])
 
 
 class ExtractiveSummarizer:

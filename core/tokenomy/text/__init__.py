@@ -1,5 +1,6 @@
 """Text units and lossless re-encoding: sentences, whitespace, JSON, tables, glossaries."""
 
+from tokenomy.text.cut import cut_to_tokens, longest_prefix
 from tokenomy.text.glossary import GlossaryResult, abbreviate
 from tokenomy.text.reencode import (
     collapse_whitespace,
@@ -17,6 +18,8 @@ __all__ = [
     "abbreviate",
     "collapse_whitespace",
     "compact_table",
+    "cut_to_tokens",
+    "longest_prefix",
     "minify_json",
     "reencode",
     "remove_boilerplate",
