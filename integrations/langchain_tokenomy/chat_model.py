@@ -67,12 +67,12 @@ class _Request:
         scope = (metadata or {}).get(model.scope_key) if model.scope_key else None
         self.scope = str(scope) if scope is not None else current_scope()
         cache = model.answer_cache
-        key = (
-            cache.key(self.messages, llm=self.llm, scope=self.scope, tools=self.tools)
-            if cache is not None
-            else None
-        )
+        key = cache.key(self.messages, **self.where()) if cache is not None else None
         self.flight_key = None if key is None else (key.partition, key.exact)
+
+    def where(self) -> dict[str, Any]:
+        """The cache's partition arguments for this call (``llm``, ``scope``, ``tools``)."""
+        return {"llm": self.llm, "scope": self.scope, "tools": self.tools}
 
 
 class OptimizedChatModel(BaseChatModel):
@@ -247,9 +247,7 @@ class OptimizedChatModel(BaseChatModel):
     def _store(self, request: _Request, generations: Sequence[ChatGeneration]) -> None:
         if self.answer_cache is not None:
             answer = answer_from_generations(list(generations), request.llm)
-            self.answer_cache.store(
-                request.messages, answer, llm=request.llm, scope=request.scope, tools=request.tools
-            )
+            self.answer_cache.store(request.messages, answer, **request.where())
 
     @override
     def _generate(
@@ -266,9 +264,7 @@ class OptimizedChatModel(BaseChatModel):
         request = _Request(
             self, messages, stop, run_manager.metadata if run_manager else None, kwargs
         )
-        hit = cache.lookup(
-            request.messages, llm=request.llm, scope=request.scope, tools=request.tools
-        )
+        hit = cache.lookup(request.messages, **request.where())
         if hit is not None:
             return self._hit_result(hit)
 
@@ -296,9 +292,7 @@ class OptimizedChatModel(BaseChatModel):
         request = _Request(
             self, messages, stop, run_manager.metadata if run_manager else None, kwargs
         )
-        hit = await cache.alookup(
-            request.messages, llm=request.llm, scope=request.scope, tools=request.tools
-        )
+        hit = await cache.alookup(request.messages, **request.where())
         if hit is not None:
             return self._hit_result(hit)
 
@@ -328,9 +322,7 @@ class OptimizedChatModel(BaseChatModel):
             request = _Request(
                 self, messages, stop, run_manager.metadata if run_manager else None, kwargs
             )
-            hit = cache.lookup(
-                request.messages, llm=request.llm, scope=request.scope, tools=request.tools
-            )
+            hit = cache.lookup(request.messages, **request.where())
             if hit is not None:
                 yield from _replay(self._hit_result(hit))
                 return
@@ -362,9 +354,7 @@ class OptimizedChatModel(BaseChatModel):
             request = _Request(
                 self, messages, stop, run_manager.metadata if run_manager else None, kwargs
             )
-            hit = await cache.alookup(
-                request.messages, llm=request.llm, scope=request.scope, tools=request.tools
-            )
+            hit = await cache.alookup(request.messages, **request.where())
             if hit is not None:
                 for chunk in _replay(self._hit_result(hit)):
                     yield chunk
@@ -387,9 +377,7 @@ class OptimizedChatModel(BaseChatModel):
     async def _astore(self, request: _Request, generations: Sequence[ChatGeneration]) -> None:
         if self.answer_cache is not None:
             answer = answer_from_generations(list(generations), request.llm)
-            await self.answer_cache.astore(
-                request.messages, answer, llm=request.llm, scope=request.scope, tools=request.tools
-            )
+            await self.answer_cache.astore(request.messages, answer, **request.where())
 
 
 def _reset(token: Any) -> None:
