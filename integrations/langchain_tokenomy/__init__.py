@@ -6,8 +6,8 @@ from langchain_tokenomy.callbacks import TokenomyCallbackHandler, disable, enabl
 from langchain_tokenomy.chat_model import OptimizedChatModel
 from langchain_tokenomy.compressor import TokenomyCompressor
 from langchain_tokenomy.example_selector import TokenBudgetExampleSelector
-from langchain_tokenomy.middleware import TokenomyMiddleware
-from langchain_tokenomy.routing import RoutingChatModel, TokenomyRoutingMiddleware
+from langchain_tokenomy.middleware import TokenomyMiddleware, TokenomyRoutingMiddleware
+from langchain_tokenomy.routing import RoutingChatModel
 from langchain_tokenomy.window import window_messages
 
 __all__ = [

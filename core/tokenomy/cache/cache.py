@@ -274,6 +274,13 @@ class SemanticCache:
             snap = replace(snap, single_flight_shared=self.flight.shared)
         return snap
 
+    def discard(self, hit: CacheHit) -> None:
+        """Delete a served entry from every tier (its payload could not be used)."""
+        if hit.entry_id:
+            self._counters.count("tier_errors", f"{hit.tier}: unusable payload")
+            for state in self._tiers:
+                self._call(state, partial(state.tier.delete, hit.entry_id), None)
+
     def clear(self) -> None:
         """Remove every entry from every reachable tier."""
         for state in self._tiers:
@@ -346,6 +353,7 @@ class SemanticCache:
             model=entry.model,
             usage=usage,
             cost_saved_usd=None if cost is None else cost.cost(usage).total_usd,
+            entry_id=entry.id,
         )
 
     def _lookup_exact(self, key: CacheKey, now: float) -> CacheHit | None:

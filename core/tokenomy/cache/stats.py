@@ -55,6 +55,7 @@ class CacheHit:
         matched_query: the cached question that matched.
         usage: what the cached answer cost to produce (saved by this hit).
         cost_saved_usd: its price, when the model's price is known.
+        entry_id: the entry's id in its tiers (for :meth:`SemanticCache.discard`).
     """
 
     payload: str
@@ -66,6 +67,7 @@ class CacheHit:
     model: str | None
     usage: TokenUsage
     cost_saved_usd: float | None
+    entry_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

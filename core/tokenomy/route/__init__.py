@@ -9,11 +9,12 @@ from tokenomy.route.cascade import (
 )
 from tokenomy.route.features import FEATURE_NAMES, complexity_features
 from tokenomy.route.models import ModelSpec, ModelTable
-from tokenomy.route.router import RouteDecision, Router, SpendBudget
+from tokenomy.route.router import BudgetView, RouteDecision, Router
 
 __all__ = [
     "FEATURE_NAMES",
     "Attempt",
+    "BudgetView",
     "Cascade",
     "CascadeResult",
     "FallbackChain",
@@ -21,7 +22,6 @@ __all__ = [
     "ModelTable",
     "RouteDecision",
     "Router",
-    "SpendBudget",
     "complexity_features",
     "is_context_overflow",
 ]

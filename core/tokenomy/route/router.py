@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import BudgetExceededError, ConfigError
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 
     from tokenomy.embed import Embedder
 
-__all__ = ["RouteDecision", "Router", "SpendBudget"]
+__all__ = ["BudgetView", "RouteDecision", "Router"]
 
 log = logging.getLogger(__name__)
 
@@ -60,41 +59,19 @@ class RouteDecision:
         return f"{self.model}: {self.reason}"
 
 
-class SpendBudget:
-    """A spending limit in USD (per user, session or app), safe across threads.
-
-    ``state`` is ``"ok"``, ``"low"`` (under ``low_share`` of the limit left: the
-    router shifts to cheaper models) or ``"exhausted"`` (the router refuses).
-    """
-
-    def __init__(self, limit_usd: float, *, low_share: float = 0.2) -> None:
-        if not limit_usd > 0 or not 0.0 <= low_share < 1.0:
-            raise ConfigError(
-                f"limit_usd must be > 0 and low_share in [0, 1); got {limit_usd!r}, {low_share!r}."
-            )
-        self.limit_usd = limit_usd
-        self.low_share = low_share
-        self._spent = 0.0
-        self._lock = threading.Lock()
-
-    def charge(self, usd: float) -> None:
-        with self._lock:
-            self._spent += max(0.0, usd)
+class BudgetView(Protocol):
+    """What the router reads of a spending budget (:class:`tokenomy.budget.SpendBudget`)."""
 
     @property
-    def spent_usd(self) -> float:
-        return self._spent
-
+    def limit_usd(self) -> float: ...
     @property
-    def remaining_share(self) -> float:
-        return max(0.0, 1.0 - self._spent / self.limit_usd)
-
+    def low_share(self) -> float: ...
     @property
-    def state(self) -> Literal["ok", "low", "exhausted"]:
-        share = self.remaining_share
-        if share <= 0.0:
-            return "exhausted"
-        return "low" if share < self.low_share else "ok"
+    def spent_usd(self) -> float: ...
+    @property
+    def remaining_share(self) -> float: ...
+    @property
+    def state(self) -> Literal["ok", "low", "exhausted"]: ...
 
 
 class Router:
@@ -246,7 +223,7 @@ class Router:
         *,
         input_tokens: int | None = None,
         require: Collection[str] = (),
-        budget: SpendBudget | None = None,
+        budget: BudgetView | None = None,
         quality_target: float | None = None,
         vector: np.ndarray | None = None,
         among: Collection[str] | None = None,

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from tokenomy.budget import SpendBudget
 from tokenomy.embed import HashingEmbedder
 from tokenomy.errors import BudgetExceededError, ConfigError, UnknownNameError
 from tokenomy.route import (
@@ -8,7 +9,6 @@ from tokenomy.route import (
     ModelSpec,
     ModelTable,
     Router,
-    SpendBudget,
     complexity_features,
 )
 

@@ -1,0 +1,21 @@
+"""The request pipeline: one neutral request, the stages in one order, for every front door."""
+
+from tokenomy.pipeline.codecs import TextCodec, jsonable
+from tokenomy.pipeline.context import ContextStage, Prepared
+from tokenomy.pipeline.pipeline import Codec, OutputPlanner, Pipeline
+from tokenomy.pipeline.request import TRACE_KEY, Request, Sent, StageRecord, Trace
+
+__all__ = [
+    "TRACE_KEY",
+    "Codec",
+    "ContextStage",
+    "OutputPlanner",
+    "Pipeline",
+    "Prepared",
+    "Request",
+    "Sent",
+    "StageRecord",
+    "TextCodec",
+    "Trace",
+    "jsonable",
+]

@@ -1,0 +1,802 @@
+"""The request pipeline: every optimization written once, for every front door.
+
+A front door (a LangChain chat model or cache, a LlamaIndex LLM, the gateway)
+translates its call into a :class:`~tokenomy.pipeline.Request`, hands over a
+provider callable and a :class:`Codec` for its own result type, and gets its own
+result back. Each request passes each stage once, in this order::
+
+    budget (reserve an upper bound) -> cache lookup, single-flight -> context
+    (window, de-dup, compression) -> routing -> response-length plan -> provider
+    call, with fallback -> settle (store the answer, charge the actual cost,
+    release the reservation, record)
+
+Sync, async and streaming share the stages; only the provider call differs. A
+stage that raises is skipped, logged once per stage and error type, counted in
+:attr:`Pipeline.failures` and named in the call's trace. Only a spend limit
+(:class:`~tokenomy.errors.BudgetExceededError`) and the provider's own error after
+every fallback reach the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import Counter
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Hashable,
+    Iterable,
+    Iterator,
+    Sequence,
+)
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from tokenomy.cache import Answer, CacheHit, SemanticCache
+from tokenomy.context.messages import last_user_message, message_text
+from tokenomy.errors import BudgetExceededError, ConfigError
+from tokenomy.pipeline.context import ContextStage
+from tokenomy.pipeline.request import Request, Sent, Trace
+from tokenomy.route import FallbackChain, Router
+from tokenomy.route.cascade import Attempt, astream_first, stream_first
+from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
+from tokenomy.tokens.prices import PriceTable
+from tokenomy.tokens.usage import TokenUsage
+
+if TYPE_CHECKING:
+    from tokenomy.budget import Reservation, SpendBudget
+    from tokenomy.cache.singleflight import Flight
+    from tokenomy.monitor import UsageRecorder
+
+__all__ = ["DEFAULT_EXPECTED_OUTPUT_TOKENS", "Codec", "OutputPlanner", "Pipeline"]
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+C = TypeVar("C")
+
+DEFAULT_EXPECTED_OUTPUT_TOKENS = 256
+"""Answer length reserved against a budget when the caller sets no ``max_tokens``."""
+
+
+class Codec(Protocol[R, C]):
+    """How a front door's result type meets the pipeline (``R`` result, ``C`` chunk)."""
+
+    def answer(self, result: R, sent: Sent) -> Answer:
+        """What to store and charge for ``result`` (payload, text, usage, model)."""
+        ...
+
+    def rebuild(self, payload: str, served: str) -> R:
+        """A result from a stored payload; ``served`` names the technique
+        (``exact_cache``, ``semantic_cache``, ``single_flight``). May raise: the
+        entry is then a miss and is discarded."""
+        ...
+
+    def merge(self, chunks: Sequence[C]) -> R:
+        """The result a finished (or cut) stream adds up to."""
+        ...
+
+    def replay(self, result: R) -> Iterable[C]:
+        """A finished result as stream chunks."""
+        ...
+
+    def annotate(self, result: R, trace: Trace) -> R:
+        """``result`` with the trace (and route) in its metadata."""
+        ...
+
+    def last_chunk(self, trace: Trace) -> C | None:
+        """A final chunk carrying the trace of a stream, or None."""
+        ...
+
+
+class OutputPlanner(Protocol):
+    """The response-length slot: the answer cap to send, or None to leave it."""
+
+    def plan(self, sent: Sent) -> int | None: ...
+
+
+class Pipeline(Generic[R, C]):
+    """The stages of a request, in one order, for every call path.
+
+    Args:
+        budget: a :class:`~tokenomy.budget.SpendBudget`: each call reserves its
+            upper-bound cost first (prompt tokens and ``max_tokens``, or
+            ``expected_output_tokens``, at the most expensive candidate model's
+            price) and settles to the actual cost.
+        cache: a :class:`~tokenomy.cache.SemanticCache` (None: no caching).
+        context: a :class:`~tokenomy.pipeline.ContextStage` (None: messages sent
+            as they are).
+        router: a :class:`~tokenomy.route.Router`; the provider callable then gets
+            the chosen model's name in ``sent.model``.
+        models: the names the front door can call (default: the router's table).
+        fallback: on a failed call try the router's other models (default True).
+        timeout_s: per-model time limit before falling back (default None).
+        output: the response-length planner (default None: the caller's cap).
+        prices: prices for the budget (default: the bundled table).
+        recorder: a usage recorder; cache hits are recorded as tokens saved, and
+            real calls too when ``record_calls`` (leave it False when the
+            framework's usage handler already records them).
+        expected_output_tokens: see ``budget`` (default 256).
+
+    Example:
+        >>> from tokenomy.pipeline import Request, TextCodec
+        >>> pipe = Pipeline(cache=SemanticCache(mode="exact"))
+        >>> ask = lambda sent: "4"
+        >>> pipe.run(Request(prompt="2 + 2?"), ask, TextCodec())
+        '4'
+        >>> pipe.run(Request(prompt="2 + 2?"), lambda sent: "five", TextCodec())
+        '4'
+    """
+
+    def __init__(
+        self,
+        *,
+        budget: SpendBudget | None = None,
+        cache: SemanticCache | None = None,
+        context: ContextStage | None = None,
+        router: Router | None = None,
+        models: Collection[str] | None = None,
+        fallback: bool = True,
+        timeout_s: float | None = None,
+        output: OutputPlanner | None = None,
+        prices: PriceTable | None = None,
+        recorder: UsageRecorder | None = None,
+        record_calls: bool = False,
+        expected_output_tokens: int = DEFAULT_EXPECTED_OUTPUT_TOKENS,
+    ) -> None:
+        if cache is not None and not isinstance(cache, SemanticCache):
+            raise ConfigError(
+                f"cache must be a tokenomy SemanticCache; got {type(cache).__name__}."
+            )
+        if timeout_s is not None and timeout_s <= 0:
+            raise ConfigError(f"timeout_s must be > 0 or None; got {timeout_s!r}.")
+        if expected_output_tokens < 1:
+            raise ConfigError(
+                f"expected_output_tokens must be >= 1; got {expected_output_tokens!r}."
+            )
+        if router is not None and models is not None:
+            router.check_names(models)
+        self.budget = budget
+        self.cache = cache
+        self.context = context if context is not None and context.active else None
+        self.router = router
+        self.models = list(models) if models is not None else None
+        self.fallback = fallback
+        self.timeout_s = timeout_s
+        self.output = output
+        self.prices = prices or PriceTable.default()
+        self.recorder = recorder
+        self.record_calls = record_calls
+        self.expected_output_tokens = expected_output_tokens
+        self.failures: Counter[str] = Counter()
+        """Stage failures by stage name (each one skipped the stage for that call)."""
+        self._logged: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._counters: dict[str, TokenCounter] = {}
+
+    # -- the four call paths --------------------------------------------------------------
+
+    def run(self, request: Request, call: Callable[[Sent], R], codec: Codec[R, C]) -> R:
+        """One call: ``call(sent)`` is the provider (it sees ``sent.model`` when routed)."""
+        trace = Trace()
+        reservation = self._reserve(request, trace)
+        try:
+            hit = self._lookup(request, trace)
+            served = self._serve(hit, codec, trace) if hit is not None else None
+            if served is not None:
+                return served
+            key = self._flight_key(request, trace)
+            while True:
+                flight, leader = self._join(key)
+                if leader:
+                    try:
+                        result, answer = self._produce(request, call, codec, trace, reservation)
+                    except BaseException:
+                        _abandon(flight)
+                        raise
+                    _resolve(flight, answer)
+                    return result
+                assert flight is not None
+                if flight.wait(self._wait_s()):
+                    shared = self._serve_shared(flight, codec, trace)
+                    if shared is not None:
+                        return shared
+        finally:
+            self._release(reservation)
+
+    async def arun(
+        self, request: Request, call: Callable[[Sent], Awaitable[R]], codec: Codec[R, C]
+    ) -> R:
+        """:meth:`run` for a coroutine provider; blocking stages run in a worker thread."""
+        trace = Trace()
+        reservation = self._reserve(request, trace)
+        try:
+            hit = await self._athread(self.cache is not None, self._lookup, request, trace)
+            served = self._serve(hit, codec, trace) if hit is not None else None
+            if served is not None:
+                return served
+            key = self._flight_key(request, trace)
+            while True:
+                flight, leader = self._join(key)
+                if leader:
+                    try:
+                        sent, order = await self._athread(
+                            self._prepares(), self._prepare, request, trace
+                        )
+                        result, model = await self._ainvoke(order, sent, call, trace)
+                        answer = await self._athread(
+                            self.cache is not None,
+                            self._settle,
+                            sent,
+                            model,
+                            result,
+                            codec,
+                            reservation,
+                            trace,
+                        )
+                    except BaseException:
+                        _abandon(flight)
+                        raise
+                    _resolve(flight, answer)
+                    return codec.annotate(result, trace)
+                assert flight is not None
+                if await flight.await_(self._wait_s()):
+                    shared = self._serve_shared(flight, codec, trace)
+                    if shared is not None:
+                        return shared
+        finally:
+            self._release(reservation)
+
+    def stream(
+        self, request: Request, start: Callable[[Sent], Iterator[C]], codec: Codec[R, C]
+    ) -> Iterator[C]:
+        """A streamed call: a hit replays as a stream; a finished stream is stored; a
+        stream the caller stops is charged for what was generated and not stored."""
+        trace = Trace()
+        reservation = self._reserve(request, trace)
+        try:
+            hit = self._lookup(request, trace)
+            served = self._serve(hit, codec, trace) if hit is not None else None
+            if served is not None:
+                yield from codec.replay(served)
+                return
+            key = self._flight_key(request, trace)
+            while True:
+                flight, leader = self._join(key)
+                if leader:
+                    sent, order = self._prepare(request, trace)
+                    chunks: list[C] = []
+                    attempts: list[Attempt] = []
+                    try:
+                        for chunk in self._stream_call(order, sent, start, attempts):
+                            chunks.append(chunk)
+                            yield chunk
+                    except BaseException:
+                        self._cut(sent, order, attempts, chunks, codec, reservation, trace)
+                        _abandon(flight)
+                        raise
+                    yield from self._finish_stream(
+                        sent, attempts, chunks, codec, reservation, trace, flight
+                    )
+                    return
+                assert flight is not None
+                if flight.wait(self._wait_s()):
+                    shared = self._serve_shared(flight, codec, trace)
+                    if shared is not None:
+                        yield from codec.replay(shared)
+                        return
+        finally:
+            self._release(reservation)
+
+    async def astream(
+        self,
+        request: Request,
+        start: Callable[[Sent], AsyncIterator[C]],
+        codec: Codec[R, C],
+    ) -> AsyncIterator[C]:
+        """:meth:`stream` for an async provider stream."""
+        trace = Trace()
+        reservation = self._reserve(request, trace)
+        try:
+            hit = await self._athread(self.cache is not None, self._lookup, request, trace)
+            served = self._serve(hit, codec, trace) if hit is not None else None
+            if served is not None:
+                for chunk in codec.replay(served):
+                    yield chunk
+                return
+            key = self._flight_key(request, trace)
+            while True:
+                flight, leader = self._join(key)
+                if leader:
+                    sent, order = await self._athread(
+                        self._prepares(), self._prepare, request, trace
+                    )
+                    chunks: list[C] = []
+                    attempts: list[Attempt] = []
+                    try:
+                        async for chunk in self._astream_call(order, sent, start, attempts):
+                            chunks.append(chunk)
+                            yield chunk
+                    except BaseException:
+                        self._cut(sent, order, attempts, chunks, codec, reservation, trace)
+                        _abandon(flight)
+                        raise
+                    tail = await self._athread(
+                        self.cache is not None,
+                        _listed,
+                        self._finish_stream,
+                        sent,
+                        attempts,
+                        chunks,
+                        codec,
+                        reservation,
+                        trace,
+                        flight,
+                    )
+                    for chunk in tail:
+                        yield chunk
+                    return
+                assert flight is not None
+                if await flight.await_(self._wait_s()):
+                    shared = self._serve_shared(flight, codec, trace)
+                    if shared is not None:
+                        for chunk in codec.replay(shared):
+                            yield chunk
+                        return
+        finally:
+            self._release(reservation)
+
+    # -- stage: budget --------------------------------------------------------------------
+
+    def _reserve(self, request: Request, trace: Trace) -> Reservation | None:
+        if self.budget is None:
+            return None
+        usd = self._upper_bound(request)
+        reservation = self.budget.reserve(usd)  # BudgetExceededError reaches the caller
+        trace.add("budget", "reserved", f"${usd:.6f}")
+        return reservation
+
+    def _upper_bound(self, request: Request) -> float:
+        """The most this call can cost: its prompt and its answer cap (or the expected
+        answer) at the most expensive model it may go to."""
+        output = request.max_tokens or self.expected_output_tokens
+        if self.router is not None:
+            specs = [m for m in self.router.models if self.models is None or m.name in self.models]
+            tokens = self._count(request, self.router.counter)
+            return max(m.cost_usd(tokens, output) for m in specs)
+        price = self.prices.get(request.model)
+        if price is None:
+            raise ConfigError(
+                f"a spend budget needs the price of model {request.model!r}, which the price "
+                "table does not know; pass prices=PriceTable.default().with_prices({name: "
+                "{'input': usd_per_1m, 'output': usd_per_1m}})."
+            )
+        tokens = self._count(request, self._counter(request.model))
+        return price.cost(TokenUsage(tokens, output)).total_usd
+
+    def _release(self, reservation: Reservation | None) -> None:
+        if reservation is not None and self.budget is not None:
+            self.budget.release(reservation)  # a no-op once settled
+
+    # -- stage: cache and single-flight ---------------------------------------------------
+
+    def _where(self, request: Request) -> dict[str, Any]:
+        return {"llm": request.llm, "scope": request.scope, "tools": request.tools}
+
+    def _lookup(self, request: Request, trace: Trace) -> CacheHit | None:
+        cache = self.cache
+        if cache is None:
+            return None
+        hit = self._guarded(
+            "cache", trace, lambda: cache.lookup(request.cache_prompt, **self._where(request))
+        )
+        if hit is None and trace.outcome("cache") != "skipped":
+            trace.add("cache", "miss")
+        return hit
+
+    def _serve(self, hit: CacheHit, codec: Codec[R, C], trace: Trace) -> R | None:
+        technique = "exact_cache" if hit.kind == "exact" else "semantic_cache"
+        try:
+            result = codec.rebuild(hit.payload, technique)
+        except Exception as exc:  # an entry that cannot be rebuilt is a miss, and goes
+            self._failed("cache", exc, trace, outcome="miss")
+            if self.cache is not None:
+                self._guarded("cache", trace, lambda: self.cache.discard(hit))  # type: ignore[union-attr]
+            return None
+        usage = hit.usage
+        trace.add(
+            "cache",
+            "hit",
+            f"{hit.kind} from {hit.tier}",
+            saved_tokens=usage.input_tokens + usage.output_tokens,
+            saved_usd=hit.cost_saved_usd or 0.0,
+        )
+        if self.recorder is not None:
+            recorder = self.recorder
+            self._guarded(
+                "settle",
+                trace,
+                lambda: recorder.record_call(model=hit.model, usage=usage, cache_hit=technique),
+            )
+        return codec.annotate(result, trace)
+
+    def _flight_key(self, request: Request, trace: Trace) -> Hashable | None:
+        cache = self.cache
+        if cache is None:
+            return None
+
+        def key() -> Hashable:
+            k = cache.key(request.cache_prompt, **self._where(request))
+            return (k.partition, k.exact)
+
+        return self._guarded("cache", trace, key)
+
+    def _join(self, key: Hashable | None) -> tuple[Flight | None, bool]:
+        if key is None or self.cache is None:
+            return None, True
+        return self.cache.flight.join(key)
+
+    def _wait_s(self) -> float | None:
+        return self.cache.flight.wait_s if self.cache is not None else None
+
+    def _serve_shared(self, flight: Flight, codec: Codec[R, C], trace: Trace) -> R | None:
+        answer = flight.result
+        if not isinstance(answer, Answer):
+            return None
+        try:
+            result = codec.rebuild(answer.payload, "single_flight")
+        except Exception as exc:
+            self._failed("cache", exc, trace, outcome="miss")
+            return None
+        assert self.cache is not None
+        self.cache.flight._count_shared()
+        usage = answer.usage or TokenUsage()
+        trace.add(
+            "cache",
+            "shared",
+            "answered by an identical call in flight",
+            saved_tokens=usage.input_tokens + usage.output_tokens,
+        )
+        return codec.annotate(result, trace)
+
+    # -- stages: context, routing, response length ----------------------------------------
+
+    def _prepares(self) -> bool:
+        """Whether preparing does blocking work (worth a worker thread in async)."""
+        return self.context is not None or self.router is not None or self.output is not None
+
+    def _prepare(self, request: Request, trace: Trace) -> tuple[Sent, list[str | None]]:
+        sent = Sent(
+            request,
+            request.messages,
+            tuple(range(len(request.messages))),
+            max_tokens=request.max_tokens,
+        )
+        context = self.context
+        if context is not None and request.messages:
+            prepared = self._guarded(
+                "context",
+                trace,
+                lambda: context.prepare(
+                    request.messages, tools=request.tools, session=request.session
+                ),
+            )
+            if prepared is not None and prepared.messages != request.messages:
+                sent = replace(sent, messages=prepared.messages, origins=prepared.origins)
+                trace.add("context", "applied", prepared.detail, saved_tokens=prepared.saved_tokens)
+            elif prepared is not None:
+                trace.add("context", "unchanged")
+        order: list[str | None] = [None]
+        if self.router is not None:
+            order = self._guarded("route", trace, lambda: self._route(sent, trace)) or [
+                self._best_model()
+            ]
+        output = self.output
+        if output is not None:
+            planned = self._guarded("output", trace, lambda: output.plan(sent))
+            if planned is not None and planned != sent.max_tokens:
+                trace.add("output", "planned", f"max_tokens {sent.max_tokens} -> {planned}")
+                sent = replace(sent, max_tokens=planned)
+        return sent, order
+
+    def _route(self, sent: Sent, trace: Trace) -> list[str | None]:
+        router = self.router
+        assert router is not None
+        request = sent.request
+        if request.prompt is not None:
+            text, tokens = request.prompt, router.counter.count(request.prompt)
+        else:
+            current = last_user_message(sent.messages) or sent.messages[-1]
+            text = message_text(current)
+            tokens = router.counter.count_messages(sent.messages, tools=request.tools)
+        budget = self.budget if self.budget is not None and self.budget.state == "low" else None
+        decision = router.route_or_best(
+            text, input_tokens=tokens, require=request.require, budget=budget, among=self.models
+        )
+        trace.route = {
+            "model": decision.model,
+            "reason": decision.reason,
+            "success": dict(decision.success),
+            "attempts": [],
+        }
+        trace.add("route", "routed", f"{decision.model}: {decision.reason}")
+        order: list[str | None] = [decision.model]
+        if self.fallback:
+            order += [
+                m.name
+                for m in router.models
+                if m.name != decision.model and (self.models is None or m.name in self.models)
+            ]
+        return order
+
+    def _best_model(self) -> str:
+        assert self.router is not None
+        specs = [m for m in self.router.models if self.models is None or m.name in self.models]
+        return max(specs, key=lambda m: m.quality).name
+
+    # -- stage: the provider call, with fallback ------------------------------------------
+
+    def _chain(self, order: list[str | None]) -> FallbackChain:
+        return FallbackChain([str(n) for n in order], timeout_s=self.timeout_s)
+
+    def _invoke(
+        self, order: list[str | None], sent: Sent, call: Callable[[Sent], R], trace: Trace
+    ) -> tuple[R, str | None]:
+        if len(order) == 1 and self.timeout_s is None:  # the provider's own error, unwrapped
+            result = call(replace(sent, model=order[0]))
+            self._attempts(trace, [Attempt(order[0] or "", "ok")])
+            return result, order[0]
+        done = self._chain(order).run(lambda name: call(replace(sent, model=name)))
+        self._attempts(trace, done.attempts)
+        return done.answer, done.model
+
+    async def _ainvoke(
+        self,
+        order: list[str | None],
+        sent: Sent,
+        call: Callable[[Sent], Awaitable[R]],
+        trace: Trace,
+    ) -> tuple[R, str | None]:
+        if len(order) == 1 and self.timeout_s is None:
+            result = await call(replace(sent, model=order[0]))
+            self._attempts(trace, [Attempt(order[0] or "", "ok")])
+            return result, order[0]
+        done = await self._chain(order).arun(lambda name: call(replace(sent, model=name)))
+        self._attempts(trace, done.attempts)
+        return done.answer, done.model
+
+    def _stream_call(
+        self,
+        order: list[str | None],
+        sent: Sent,
+        start: Callable[[Sent], Iterator[C]],
+        attempts: list[Attempt],
+    ) -> Iterator[C]:
+        if len(order) == 1:
+            yield from start(replace(sent, model=order[0]))
+            attempts.append(Attempt(order[0] or "", "ok"))
+            return
+        yield from stream_first(
+            [str(n) for n in order], lambda name: start(replace(sent, model=name)), attempts
+        )
+
+    async def _astream_call(
+        self,
+        order: list[str | None],
+        sent: Sent,
+        start: Callable[[Sent], AsyncIterator[C]],
+        attempts: list[Attempt],
+    ) -> AsyncIterator[C]:
+        if len(order) == 1:
+            async for chunk in start(replace(sent, model=order[0])):
+                yield chunk
+            attempts.append(Attempt(order[0] or "", "ok"))
+            return
+        async for chunk in astream_first(
+            [str(n) for n in order], lambda name: start(replace(sent, model=name)), attempts
+        ):
+            yield chunk
+
+    @staticmethod
+    def _attempts(trace: Trace, attempts: Sequence[Attempt]) -> None:
+        if trace.route is not None:
+            trace.route["model"] = attempts[-1].model if attempts else trace.route["model"]
+            trace.route["attempts"] = [
+                {"model": a.model, "outcome": a.outcome, "detail": a.detail} for a in attempts
+            ]
+        failed = [a for a in attempts if a.outcome != "ok"]
+        if failed:
+            trace.add("call", "fallback", "; ".join(f"{a.model}: {a.outcome}" for a in failed))
+
+    # -- stage: settle --------------------------------------------------------------------
+
+    def _produce(
+        self,
+        request: Request,
+        call: Callable[[Sent], R],
+        codec: Codec[R, C],
+        trace: Trace,
+        reservation: Reservation | None,
+    ) -> tuple[R, Answer | None]:
+        sent, order = self._prepare(request, trace)
+        result, model = self._invoke(order, sent, call, trace)
+        answer = self._settle(sent, model, result, codec, reservation, trace)
+        return codec.annotate(result, trace), answer
+
+    def _settle(
+        self,
+        sent: Sent,
+        model: str | None,
+        result: R,
+        codec: Codec[R, C],
+        reservation: Reservation | None,
+        trace: Trace,
+        *,
+        store: bool = True,
+    ) -> Answer | None:
+        """Charge the actual cost, store the answer, record the call; never raises."""
+        needed = self.cache is not None or reservation is not None or self.record_calls
+        answer = (
+            self._guarded("settle", trace, lambda: codec.answer(result, sent)) if needed else None
+        )
+        if reservation is not None and self.budget is not None:
+            cost = self._guarded("settle", trace, lambda: self._cost(sent, model, answer))
+            actual = reservation.usd if cost is None else cost
+            self.budget.settle(reservation, actual)
+            trace.add("budget", "charged", f"${actual:.6f}")
+        cache = self.cache
+        if store and cache is not None and answer is not None:
+            stored = self._guarded(
+                "settle",
+                trace,
+                lambda: cache.store(sent.request.cache_prompt, answer, **self._where(sent.request)),
+            )
+            if stored is not None:
+                trace.add(
+                    "settle", "stored" if stored.stored else "not stored", stored.reason or ""
+                )
+        if self.record_calls and self.recorder is not None and answer is not None:
+            recorder = self.recorder
+            self._guarded(
+                "settle",
+                trace,
+                lambda: recorder.record_call(
+                    model=answer.model or self._model_id(sent, model),
+                    usage=answer.usage,
+                    prompt=sent.messages or sent.request.prompt,
+                    output_text=answer.text,
+                    tags=dict(sent.request.tags) or None,
+                ),
+            )
+        return answer
+
+    def _finish_stream(
+        self,
+        sent: Sent,
+        attempts: list[Attempt],
+        chunks: list[C],
+        codec: Codec[R, C],
+        reservation: Reservation | None,
+        trace: Trace,
+        flight: Flight | None,
+    ) -> Iterator[C]:
+        self._attempts(trace, attempts)
+        model = attempts[-1].model if attempts else None
+        answer = None
+        if chunks:
+            result = self._guarded("settle", trace, lambda: codec.merge(chunks))
+            if result is not None:
+                answer = self._settle(sent, model or None, result, codec, reservation, trace)
+        _resolve(flight, answer)
+        last = self._guarded("settle", trace, lambda: codec.last_chunk(trace))
+        if last is not None:
+            yield last
+
+    def _cut(
+        self,
+        sent: Sent,
+        order: list[str | None],
+        attempts: list[Attempt],
+        chunks: list[C],
+        codec: Codec[R, C],
+        reservation: Reservation | None,
+        trace: Trace,
+    ) -> None:
+        """A stream stopped by the caller or broken mid-way: charge what was generated."""
+        if not chunks or reservation is None:
+            return
+        model = attempts[-1].model if attempts else order[0]
+        result = self._guarded("settle", trace, lambda: codec.merge(chunks))
+        if result is not None:
+            self._settle(sent, model, result, codec, reservation, trace, store=False)
+
+    def _cost(self, sent: Sent, model: str | None, answer: Answer | None) -> float:
+        request = sent.request
+        if answer is not None and answer.usage is not None:
+            usage = answer.usage
+        else:
+            counter = self._counter(self._model_id(sent, model))
+            tokens = self._count(request, counter, sent.messages)
+            usage = TokenUsage(tokens, counter.count(answer.text) if answer is not None else 0)
+        if self.router is not None and model is not None and model in self.router.models.names:
+            return self.router.models[model].cost_usd(usage.input_tokens, usage.output_tokens)
+        price = self.prices.get(self._model_id(sent, model)) or self.prices.get(
+            answer.model if answer is not None else None
+        )
+        if price is None:
+            raise ConfigError(f"no price for model {self._model_id(sent, model)!r}")
+        return price.cost(usage).total_usd
+
+    @staticmethod
+    def _model_id(sent: Sent, model: str | None) -> str | None:
+        return model or sent.request.model
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _counter(self, model: str | None) -> TokenCounter:
+        name = model or DEFAULT_MODEL
+        counter = self._counters.get(name)
+        if counter is None:
+            counter = self._counters.setdefault(name, TokenCounter(name))
+        return counter
+
+    @staticmethod
+    def _count(
+        request: Request, counter: TokenCounter, messages: Sequence[Any] | None = None
+    ) -> int:
+        if request.prompt is not None:
+            return counter.count(request.prompt)
+        return counter.count_messages(messages or request.messages, tools=request.tools)
+
+    def _guarded(self, stage: str, trace: Trace, fn: Callable[[], Any]) -> Any:
+        """``fn()``, or None with the stage skipped, logged once and counted."""
+        try:
+            return fn()
+        except BudgetExceededError:
+            raise
+        except Exception as exc:  # the never-fail boundary of every optimization stage
+            self._failed(stage, exc, trace)
+            return None
+
+    def _failed(
+        self, stage: str, exc: BaseException, trace: Trace, outcome: str = "skipped"
+    ) -> None:
+        key = (stage, type(exc).__name__)
+        with self._lock:
+            self.failures[stage] += 1
+            first = key not in self._logged
+            self._logged.add(key)
+        if first:
+            log.warning(
+                "tokenomy: the %s stage failed (%s: %s) and was skipped; the call goes on "
+                "(logged once per stage and error type; see Pipeline.failures).",
+                stage,
+                type(exc).__name__,
+                exc,
+            )
+        trace.add(stage, outcome, f"{type(exc).__name__}: {exc}"[:200])
+
+    @staticmethod
+    async def _athread(blocking: bool, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in a worker thread when it blocks, inline when it does not."""
+        if blocking:
+            return await asyncio.to_thread(fn, *args)
+        return fn(*args)
+
+
+def _listed(fn: Callable[..., Iterable[Any]], *args: Any) -> list[Any]:
+    return list(fn(*args))
+
+
+def _resolve(flight: Flight | None, answer: Answer | None) -> None:
+    if flight is not None:
+        flight.resolve(answer)
+
+
+def _abandon(flight: Flight | None) -> None:
+    if flight is not None:
+        flight.abandon()

@@ -1,0 +1,160 @@
+"""The pipeline's neutral request, what the provider is sent, and the per-stage trace."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokenomy.errors import ConfigError
+
+__all__ = ["TRACE_KEY", "Request", "Sent", "StageRecord", "Trace"]
+
+TRACE_KEY = "tokenomy_trace"
+"""Response-metadata key (LangChain ``response_metadata``, LlamaIndex
+``additional_kwargs``) under which every front door puts the per-stage trace."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One model call, in the pipeline's neutral shape.
+
+    Attributes:
+        messages: OpenAI-style chat messages (empty for a completion ``prompt``).
+        prompt: a completion prompt instead of messages.
+        model: the model id the call goes to when nothing routes it (prices,
+            token counts); None when unknown.
+        llm: the identity of the model and its parameters, which partitions the
+            cache (LangChain's ``llm_string``); secrets never belong here.
+        tools: tool schemas sent with the call.
+        max_tokens: the caller's cap on the answer, if set.
+        scope: the tenant or user whose cache entries the call may see.
+        session: the conversation's id (per-session window state).
+        tags: attribution for the ledger (user, feature, …).
+        require: capabilities the answering model needs (``"tools"``, ``"vision"``).
+    """
+
+    messages: tuple[Mapping[str, Any], ...] = ()
+    prompt: str | None = None
+    model: str | None = None
+    llm: str = ""
+    tools: tuple[Mapping[str, Any], ...] | None = None
+    max_tokens: int | None = None
+    scope: str | None = None
+    session: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    require: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if (self.prompt is None) == (not self.messages):
+            raise ConfigError(
+                "a pipeline Request takes either messages=[...] (chat) or prompt='...' "
+                f"(completion), exactly one; got {len(self.messages)} messages and "
+                f"prompt={self.prompt!r}."
+            )
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ConfigError(f"max_tokens must be >= 1 or None; got {self.max_tokens!r}.")
+
+    @property
+    def cache_prompt(self) -> str | Sequence[Mapping[str, Any]]:
+        """What the cache keys on: the caller's own messages, or the prompt."""
+        return self.prompt if self.prompt is not None else self.messages
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the provider callable is asked to send.
+
+    Attributes:
+        request: the caller's request.
+        messages: the messages after the context stage (the request's own when
+            nothing changed).
+        origins: for each sent message, the index of the request message it comes
+            from (its content may be shortened), or None for a message the
+            pipeline inserted (a summary of evicted turns).
+        model: the routed model's name, or None for the front door's own model.
+        max_tokens: the answer cap to send (the caller's, or a planned one).
+    """
+
+    request: Request
+    messages: tuple[Mapping[str, Any], ...]
+    origins: tuple[int | None, ...]
+    model: str | None = None
+    max_tokens: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the messages differ from the caller's."""
+        return self.messages != self.request.messages
+
+
+@dataclass(frozen=True, slots=True)
+class StageRecord:
+    """What one stage did for one call.
+
+    Attributes:
+        stage: ``budget``, ``cache``, ``context``, ``route``, ``output``, ``call``
+            or ``settle``.
+        outcome: e.g. ``hit``, ``miss``, ``shared``, ``applied``, ``skipped``
+            (the stage failed and was bypassed), ``reserved``, ``charged``.
+        detail: one line: the reason, the model, the error.
+        saved_tokens: tokens the stage saved on this call.
+        saved_usd: dollars the stage saved, when the price is known.
+    """
+
+    stage: str
+    outcome: str
+    detail: str = ""
+    saved_tokens: int = 0
+    saved_usd: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stage": self.stage, "outcome": self.outcome}
+        if self.detail:
+            out["detail"] = self.detail
+        if self.saved_tokens:
+            out["saved_tokens"] = self.saved_tokens
+        if self.saved_usd:
+            out["saved_usd"] = round(self.saved_usd, 8)
+        return out
+
+
+class Trace:
+    """The records of one call, in stage order; safe to add to from several threads."""
+
+    def __init__(self) -> None:
+        self._records: list[StageRecord] = []
+        self._lock = threading.Lock()
+        self.route: dict[str, Any] | None = None
+        """The routing decision (model, reason, success, attempts), when routed."""
+
+    def add(self, stage: str, outcome: str, detail: str = "", **saved: Any) -> None:
+        with self._lock:
+            self._records.append(StageRecord(stage, outcome, detail, **saved))
+
+    @property
+    def records(self) -> tuple[StageRecord, ...]:
+        with self._lock:
+            return tuple(self._records)
+
+    def outcome(self, stage: str) -> str | None:
+        """The last outcome recorded for ``stage``, or None."""
+        return next((r.outcome for r in reversed(self.records) if r.stage == stage), None)
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """The stages that failed and were bypassed on this call."""
+        return tuple(r.stage for r in self.records if r.outcome == "skipped")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"stages": [...], "saved_tokens": n, "saved_usd": x}``."""
+        records = self.records
+        return {
+            "stages": [r.as_dict() for r in records],
+            "saved_tokens": sum(r.saved_tokens for r in records),
+            "saved_usd": round(sum(r.saved_usd for r in records), 8),
+        }
+
+    def __repr__(self) -> str:
+        return f"Trace({', '.join(f'{r.stage}:{r.outcome}' for r in self.records)})"

@@ -1,0 +1,192 @@
+"""LangChain's chat types to and from tokenomy's request pipeline.
+
+This module is the whole of what LangChain front doors know about the pipeline:
+building a :class:`~tokenomy.pipeline.Request` from a chat call, sending the
+caller's own message objects for what the pipeline chose to send, and a
+:class:`~tokenomy.pipeline.Codec` for ``ChatResult`` / ``ChatGenerationChunk``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    SystemMessage,
+    convert_to_openai_messages,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from langchain_tokenomy._cache_convert import answer_from_generations, generations_from_payload
+from tokenomy.cache import Answer
+from tokenomy.context.messages import message_text
+from tokenomy.pipeline import TRACE_KEY, Sent, Trace, jsonable
+
+__all__ = [
+    "ROUTE_KEY",
+    "SESSION_KEYS",
+    "ChatCodec",
+    "as_dict",
+    "needs",
+    "sent_messages",
+    "session_of",
+]
+
+ROUTE_KEY = "tokenomy_route"
+"""``response_metadata`` key holding the routing decision of a call."""
+
+SESSION_KEYS = ("session_id", "thread_id", "conversation_id")
+"""Run-metadata (or ``configurable``) keys read, in order, as the conversation's id."""
+
+
+def as_dict(message: BaseMessage) -> dict[str, Any]:
+    """One LangChain message as one OpenAI-style dict (a message LangChain would split
+    in two, tool results inside a human message, stays one unit)."""
+    converted = convert_to_openai_messages([message])
+    if len(converted) == 1:
+        return dict(converted[0])
+    return {
+        "role": converted[0].get("role", "user"),
+        "content": "\n".join(message_text(m) for m in converted),
+    }
+
+
+def session_of(metadata: Mapping[str, Any] | None) -> str | None:
+    """The conversation id in a run's metadata, if any."""
+    for key in SESSION_KEYS:
+        value = (metadata or {}).get(key)
+        if value is not None:
+            return str(value)
+    return None
+
+
+def needs(messages: Sequence[BaseMessage], tools: bool) -> frozenset[str]:
+    """The capabilities a call needs of the model that answers it."""
+    out = {"tools"} if tools else set()
+    for m in messages:
+        if isinstance(m.content, list) and any(
+            isinstance(b, dict) and b.get("type") in ("image", "image_url") for b in m.content
+        ):
+            out.add("vision")
+    return frozenset(out)
+
+
+def sent_messages(messages: Sequence[BaseMessage], sent: Sent) -> list[BaseMessage]:
+    """The caller's own message objects for what the pipeline sends: a shortened
+    message is a copy with the new content; an inserted one is a system message."""
+    if not sent.changed:
+        return list(messages)
+    out: list[BaseMessage] = []
+    for origin, message in zip(sent.origins, sent.messages, strict=True):
+        content = message.get("content")
+        if origin is None:
+            out.append(SystemMessage(content=str(content)))
+            continue
+        original = messages[origin]
+        if content == sent.request.messages[origin].get("content"):
+            out.append(original)
+        else:
+            out.append(original.model_copy(update={"content": content}))
+    return out
+
+
+class ChatCodec:
+    """``ChatResult`` and ``ChatGenerationChunk`` for the pipeline.
+
+    Args:
+        llm_string: the model's identity, for the stored answer's model name.
+    """
+
+    def __init__(self, llm_string: str) -> None:
+        self.llm_string = llm_string
+
+    def answer(self, result: ChatResult, sent: Sent) -> Answer:
+        return answer_from_generations([_safe(g) for g in result.generations], self.llm_string)
+
+    def rebuild(self, payload: str, served: str) -> ChatResult:
+        return ChatResult(generations=generations_from_payload(payload, served))  # type: ignore[arg-type]
+
+    def merge(self, chunks: Sequence[ChatGenerationChunk]) -> ChatResult:
+        total = chunks[0]
+        for chunk in chunks[1:]:
+            total += chunk
+        message = total.message
+        ai = AIMessage(
+            content=message.content,
+            tool_calls=getattr(message, "tool_calls", []) or [],
+            usage_metadata=getattr(message, "usage_metadata", None),
+            response_metadata=message.response_metadata,
+            additional_kwargs=message.additional_kwargs,
+        )
+        return ChatResult(
+            generations=[ChatGeneration(message=ai, generation_info=total.generation_info)]
+        )
+
+    def replay(self, result: ChatResult) -> Iterator[ChatGenerationChunk]:
+        """A finished answer as stream chunks: words, then a last chunk with metadata."""
+        message = result.generations[0].message
+        content = message.content
+        calls = getattr(message, "tool_calls", None) or []
+        usage = getattr(message, "usage_metadata", None)
+        if isinstance(content, str) and not calls:
+            pieces = content.split(" ")
+            for i, piece in enumerate(pieces):
+                text = piece if i == len(pieces) - 1 else piece + " "
+                if text:
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+            content = ""
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=content,
+                tool_call_chunks=[
+                    {
+                        "name": c["name"],
+                        "args": json.dumps(c["args"]),
+                        "id": c.get("id"),
+                        "index": i,
+                        "type": "tool_call_chunk",
+                    }
+                    for i, c in enumerate(calls)
+                ],
+                usage_metadata=usage,
+                response_metadata=message.response_metadata,
+                chunk_position="last",
+            )
+        )
+
+    def annotate(self, result: ChatResult, trace: Trace) -> ChatResult:
+        extra = _trace_metadata(trace)
+        for generation in result.generations:
+            message = generation.message
+            message.response_metadata = {**(message.response_metadata or {}), **extra}
+        return result
+
+    def last_chunk(self, trace: Trace) -> ChatGenerationChunk:
+        return ChatGenerationChunk(
+            message=AIMessageChunk(content="", response_metadata=_trace_metadata(trace))
+        )
+
+
+def _trace_metadata(trace: Trace) -> dict[str, Any]:
+    extra: dict[str, Any] = {TRACE_KEY: trace.as_dict()}
+    if trace.route is not None:
+        extra[ROUTE_KEY] = dict(trace.route)
+    return extra
+
+
+def _safe(generation: ChatGeneration) -> ChatGeneration:
+    """A generation whose metadata LangChain's ``loads`` can read back (datetime,
+    Decimal, UUID, bytes and sets in provider metadata are converted)."""
+    message = generation.message
+    update = {
+        "response_metadata": jsonable(message.response_metadata or {}),
+        "additional_kwargs": jsonable(message.additional_kwargs or {}),
+    }
+    info = jsonable(generation.generation_info) if generation.generation_info else None
+    return generation.model_copy(
+        update={"message": message.model_copy(update=update), "generation_info": info}
+    )
