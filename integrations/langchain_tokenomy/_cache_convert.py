@@ -19,6 +19,7 @@ from langchain_core.outputs import ChatGeneration, Generation
 
 from langchain_tokenomy._convert import CACHE_HIT_KEY
 from tokenomy.cache import Answer
+from tokenomy.pipeline import jsonable
 from tokenomy.tokens import TokenUsage, parse_usage
 
 __all__ = ["UNCACHEABLE_KEY", "answer_from_generations", "generations_from_payload", "parse_prompt"]
@@ -102,6 +103,7 @@ def answer_from_generations(generations: Sequence[Generation], llm_string: str) 
     finish: str | None = None
     cacheable = True
     model = _model_from_llm_string(llm_string)
+    generations = [_json_safe(g) for g in generations]
     for gen in generations:
         info = gen.generation_info or {}
         finish = finish or info.get("finish_reason")
@@ -126,6 +128,24 @@ def answer_from_generations(generations: Sequence[Generation], llm_string: str) 
         finish_reason=str(finish) if finish else None,
         cacheable=cacheable,
     )
+
+
+def _json_safe(generation: Generation) -> Generation:
+    """A generation whose metadata LangChain's ``loads`` can read back: datetime,
+    Decimal, UUID, bytes and sets in provider metadata would otherwise be dumped as
+    "not implemented" objects, and every later hit on the entry would raise."""
+    update: dict[str, Any] = {}
+    if generation.generation_info:
+        update["generation_info"] = jsonable(generation.generation_info)
+    if isinstance(generation, ChatGeneration):
+        message = generation.message
+        update["message"] = message.model_copy(
+            update={
+                "response_metadata": jsonable(message.response_metadata or {}),
+                "additional_kwargs": jsonable(message.additional_kwargs or {}),
+            }
+        )
+    return generation.model_copy(update=update) if update else generation
 
 
 def generations_from_payload(payload: str, technique: str) -> list[Generation]:

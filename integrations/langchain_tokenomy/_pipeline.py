@@ -24,7 +24,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_tokenomy._cache_convert import answer_from_generations, generations_from_payload
 from tokenomy.cache import Answer
 from tokenomy.context.messages import message_text
-from tokenomy.pipeline import TRACE_KEY, Sent, Trace, jsonable
+from tokenomy.pipeline import TRACE_KEY, Sent, Trace
 
 __all__ = [
     "ROUTE_KEY",
@@ -105,7 +105,7 @@ class ChatCodec:
         self.llm_string = llm_string
 
     def answer(self, result: ChatResult, sent: Sent) -> Answer:
-        return answer_from_generations([_safe(g) for g in result.generations], self.llm_string)
+        return answer_from_generations(result.generations, self.llm_string)
 
     def rebuild(self, payload: str, served: str) -> ChatResult:
         return ChatResult(generations=generations_from_payload(payload, served))  # type: ignore[arg-type]
@@ -176,17 +176,3 @@ def _trace_metadata(trace: Trace) -> dict[str, Any]:
     if trace.route is not None:
         extra[ROUTE_KEY] = dict(trace.route)
     return extra
-
-
-def _safe(generation: ChatGeneration) -> ChatGeneration:
-    """A generation whose metadata LangChain's ``loads`` can read back (datetime,
-    Decimal, UUID, bytes and sets in provider metadata are converted)."""
-    message = generation.message
-    update = {
-        "response_metadata": jsonable(message.response_metadata or {}),
-        "additional_kwargs": jsonable(message.additional_kwargs or {}),
-    }
-    info = jsonable(generation.generation_info) if generation.generation_info else None
-    return generation.model_copy(
-        update={"message": message.model_copy(update=update), "generation_info": info}
-    )

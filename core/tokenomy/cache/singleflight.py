@@ -2,10 +2,11 @@
 
 The first caller of a key leads: it makes the call and hands its result to every
 caller that arrived meanwhile. If the leader fails (or gives up: a cancelled
-stream, a leader that never reports back within ``wait_s``), the call passes to
-*one* waiter, which leads in turn while the others keep waiting, so a failure
-costs one more call, not one per waiter. Waiting works across threads and event
-loops: a thread waits on an event, a coroutine on a future of its own loop.
+stream, a leader that never reports back within ``wait_s``), the flight passes to
+*one* waiter, which leads in turn while the others keep waiting on the same
+flight, so a failure costs one more call, not one per waiter. Waiting works across
+threads and event loops: a thread waits on a condition, a coroutine on a future of
+its own loop.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 __all__ = ["Flight", "SingleFlight"]
 
@@ -22,68 +23,103 @@ T = TypeVar("T")
 DEFAULT_WAIT_S = 300.0
 """How long a waiter waits for a leader before taking the call over (seconds)."""
 
+State = Literal["running", "vacant", "done"]
+
 
 class Flight:
-    """One in-flight call of a key. The leader calls :meth:`resolve` or :meth:`abandon`."""
+    """One in-flight call of a key. Its leader calls :meth:`resolve` or :meth:`abandon`."""
 
-    __slots__ = ("_done", "_futures", "_lock", "_owner", "key", "ok", "result")
+    __slots__ = ("_active", "_cond", "_futures", "_owner", "key", "result", "state", "waiters")
 
     def __init__(self, key: Hashable, owner: SingleFlight[Any]) -> None:
         self.key = key
-        self.ok = False
         self.result: Any = None
+        self.state: State = "running"
+        self.waiters = 0
+        """Callers that have waited on this flight (threads and coroutines)."""
+        self._active = 0
         self._owner = owner
-        self._done = threading.Event()
-        self._lock = threading.Lock()
-        self._futures: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
+        self._cond = threading.Condition()
+        self._futures: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     @property
     def done(self) -> bool:
-        return self._done.is_set()
+        return self.state == "done"
 
     def resolve(self, result: Any) -> None:
-        """The leader's call succeeded: waiters get ``result``."""
-        self._finish(True, result)
+        """The leader's call succeeded: every waiter gets ``result``."""
+        with self._cond:
+            if self.state == "done":
+                return
+            self.state, self.result = "done", result
+            self._owner._forget(self)
+            self._wake()
 
     def abandon(self) -> None:
-        """The leader's call failed or was cancelled: one waiter takes the call over."""
-        self._finish(False, None)
+        """The leader's call failed or was cancelled: the next waiter (or the next
+        caller of the key) takes the call over."""
+        with self._cond:
+            if self.state == "running":
+                self.state = "vacant"
+                if not self._active:  # nobody to hand over to: the next caller starts afresh
+                    self._owner._forget(self)
+                self._wake()
 
-    def _finish(self, ok: bool, result: Any) -> None:
-        with self._lock:
-            if self._done.is_set():
-                return
-            self.ok, self.result = ok, result
-            self._owner._forget(self)
-            self._done.set()
-            futures, self._futures = self._futures, []
+    def _wake(self) -> None:
+        self._cond.notify_all()
+        futures, self._futures = self._futures, []
         for loop, future in futures:
-            loop.call_soon_threadsafe(_set, future, ok)
+            loop.call_soon_threadsafe(_set, future)
+
+    def _take(self) -> bool | None:
+        """Under the lock: True if done, False if this caller now leads, None to wait."""
+        if self.state == "done":
+            return True
+        if self.state == "vacant":
+            self.state = "running"
+            return False
+        return None
 
     def wait(self, timeout: float | None) -> bool:
-        """Block until the leader finishes; True if it succeeded."""
-        if not self._done.wait(timeout):
-            self.abandon()  # the leader is gone or stuck: the call is up for grabs
-        return self.ok
+        """Block until the flight is done (True) or this caller must lead it (False:
+        the leader failed, or did not report back within ``timeout`` seconds)."""
+        with self._cond:
+            self.waiters += 1
+            self._active += 1
+            try:
+                while (outcome := self._take()) is None:
+                    if not self._cond.wait(timeout):
+                        return False  # the leader is gone or stuck: take the call over
+                return outcome
+            finally:
+                self._active -= 1
 
     async def await_(self, timeout: float | None) -> bool:
         """:meth:`wait` for a coroutine, without holding a thread."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        with self._lock:
-            if self._done.is_set():
-                return self.ok
-            self._futures.append((loop, future))
+        with self._cond:
+            self.waiters += 1
+            self._active += 1
         try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
-            self.abandon()
-        return self.ok
+            while True:
+                with self._cond:
+                    outcome = self._take()
+                    if outcome is not None:
+                        return outcome
+                    future: asyncio.Future[None] = loop.create_future()
+                    self._futures.append((loop, future))
+                try:
+                    await asyncio.wait_for(asyncio.shield(future), timeout)
+                except asyncio.TimeoutError:
+                    return False
+        finally:
+            with self._cond:
+                self._active -= 1
 
 
-def _set(future: asyncio.Future[bool], ok: bool) -> None:
+def _set(future: asyncio.Future[None]) -> None:
     if not future.done():
-        future.set_result(ok)
+        future.set_result(None)
 
 
 class SingleFlight(Generic[T]):
@@ -110,10 +146,16 @@ class SingleFlight(Generic[T]):
         """``(flight, leader)``: the key's flight, and whether this caller leads it."""
         with self._lock:
             flight = self._calls.get(key)
-            if flight is not None:
-                return flight, False
-            flight = self._calls[key] = Flight(key, self)
-            return flight, True
+            if flight is None:
+                flight = self._calls[key] = Flight(key, self)
+                return flight, True
+        with flight._cond:
+            return flight, flight._take() is False
+
+    def current(self, key: Hashable) -> Flight | None:
+        """The key's flight in progress, if any."""
+        with self._lock:
+            return self._calls.get(key)
 
     def _forget(self, flight: Flight) -> None:
         with self._lock:
@@ -126,32 +168,28 @@ class SingleFlight(Generic[T]):
 
     def do(self, key: Hashable, fn: Callable[[], T]) -> tuple[T, bool]:
         """``(fn(), shared)``: ``shared`` is True when another caller's call answered."""
-        while True:
-            flight, leader = self.join(key)
-            if leader:
-                try:
-                    result = fn()
-                except BaseException:
-                    flight.abandon()
-                    raise
-                flight.resolve(result)
-                return result, False
-            if flight.wait(self.wait_s):
-                self._count_shared()
-                return flight.result, True
+        flight, leader = self.join(key)
+        if not leader and flight.wait(self.wait_s):
+            self._count_shared()
+            return flight.result, True
+        try:
+            result = fn()
+        except BaseException:
+            flight.abandon()
+            raise
+        flight.resolve(result)
+        return result, False
 
     async def ado(self, key: Hashable, fn: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """The async twin of :meth:`do`."""
-        while True:
-            flight, leader = self.join(key)
-            if leader:
-                try:
-                    result = await fn()
-                except BaseException:
-                    flight.abandon()
-                    raise
-                flight.resolve(result)
-                return result, False
-            if await flight.await_(self.wait_s):
-                self._count_shared()
-                return flight.result, True
+        flight, leader = self.join(key)
+        if not leader and await flight.await_(self.wait_s):
+            self._count_shared()
+            return flight.result, True
+        try:
+            result = await fn()
+        except BaseException:
+            flight.abandon()
+            raise
+        flight.resolve(result)
+        return result, False

@@ -33,7 +33,7 @@ from collections.abc import (
     Iterator,
     Sequence,
 )
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tokenomy.cache import Answer, CacheHit, SemanticCache
@@ -189,22 +189,19 @@ class Pipeline(Generic[R, C]):
             served = self._serve(hit, codec, trace) if hit is not None else None
             if served is not None:
                 return served
-            key = self._flight_key(request, trace)
-            while True:
-                flight, leader = self._join(key)
-                if leader:
-                    try:
-                        result, answer = self._produce(request, call, codec, trace, reservation)
-                    except BaseException:
-                        _abandon(flight)
-                        raise
-                    _resolve(flight, answer)
-                    return result
-                assert flight is not None
-                if flight.wait(self._wait_s()):
-                    shared = self._serve_shared(flight, codec, trace)
-                    if shared is not None:
-                        return shared
+            flight = self._follow(self._flight_key(request, trace))
+            if isinstance(flight, _Done):
+                shared = self._serve_shared(flight.flight, codec, trace)
+                if shared is not None:
+                    return shared
+                flight = None  # its answer cannot be used here: call without single-flight
+            try:
+                result, answer = self._produce(request, call, codec, trace, reservation)
+            except BaseException:
+                _abandon(flight)
+                raise
+            _resolve(flight, answer)
+            return result
         finally:
             self._release(reservation)
 
@@ -219,35 +216,30 @@ class Pipeline(Generic[R, C]):
             served = self._serve(hit, codec, trace) if hit is not None else None
             if served is not None:
                 return served
-            key = self._flight_key(request, trace)
-            while True:
-                flight, leader = self._join(key)
-                if leader:
-                    try:
-                        sent, order = await self._athread(
-                            self._prepares(), self._prepare, request, trace
-                        )
-                        result, model = await self._ainvoke(order, sent, call, trace)
-                        answer = await self._athread(
-                            self.cache is not None,
-                            self._settle,
-                            sent,
-                            model,
-                            result,
-                            codec,
-                            reservation,
-                            trace,
-                        )
-                    except BaseException:
-                        _abandon(flight)
-                        raise
-                    _resolve(flight, answer)
-                    return codec.annotate(result, trace)
-                assert flight is not None
-                if await flight.await_(self._wait_s()):
-                    shared = self._serve_shared(flight, codec, trace)
-                    if shared is not None:
-                        return shared
+            flight = await self._afollow(self._flight_key(request, trace))
+            if isinstance(flight, _Done):
+                shared = self._serve_shared(flight.flight, codec, trace)
+                if shared is not None:
+                    return shared
+                flight = None
+            try:
+                sent, order = await self._athread(self._prepares(), self._prepare, request, trace)
+                result, model = await self._ainvoke(order, sent, call, trace)
+                answer = await self._athread(
+                    self.cache is not None,
+                    self._settle,
+                    sent,
+                    model,
+                    result,
+                    codec,
+                    reservation,
+                    trace,
+                )
+            except BaseException:
+                _abandon(flight)
+                raise
+            _resolve(flight, answer)
+            return codec.annotate(result, trace)
         finally:
             self._release(reservation)
 
@@ -264,31 +256,27 @@ class Pipeline(Generic[R, C]):
             if served is not None:
                 yield from codec.replay(served)
                 return
-            key = self._flight_key(request, trace)
-            while True:
-                flight, leader = self._join(key)
-                if leader:
-                    sent, order = self._prepare(request, trace)
-                    chunks: list[C] = []
-                    attempts: list[Attempt] = []
-                    try:
-                        for chunk in self._stream_call(order, sent, start, attempts):
-                            chunks.append(chunk)
-                            yield chunk
-                    except BaseException:
-                        self._cut(sent, order, attempts, chunks, codec, reservation, trace)
-                        _abandon(flight)
-                        raise
-                    yield from self._finish_stream(
-                        sent, attempts, chunks, codec, reservation, trace, flight
-                    )
+            flight = self._follow(self._flight_key(request, trace))
+            if isinstance(flight, _Done):
+                shared = self._serve_shared(flight.flight, codec, trace)
+                if shared is not None:
+                    yield from codec.replay(shared)
                     return
-                assert flight is not None
-                if flight.wait(self._wait_s()):
-                    shared = self._serve_shared(flight, codec, trace)
-                    if shared is not None:
-                        yield from codec.replay(shared)
-                        return
+                flight = None
+            sent, order = self._prepare(request, trace)
+            chunks: list[C] = []
+            attempts: list[Attempt] = []
+            try:
+                for chunk in self._stream_call(order, sent, start, attempts):
+                    chunks.append(chunk)
+                    yield chunk
+            except BaseException:
+                self._cut(sent, order, attempts, chunks, codec, reservation, trace)
+                _abandon(flight)
+                raise
+            yield from self._finish_stream(
+                sent, attempts, chunks, codec, reservation, trace, flight
+            )
         finally:
             self._release(reservation)
 
@@ -308,45 +296,39 @@ class Pipeline(Generic[R, C]):
                 for chunk in codec.replay(served):
                     yield chunk
                 return
-            key = self._flight_key(request, trace)
-            while True:
-                flight, leader = self._join(key)
-                if leader:
-                    sent, order = await self._athread(
-                        self._prepares(), self._prepare, request, trace
-                    )
-                    chunks: list[C] = []
-                    attempts: list[Attempt] = []
-                    try:
-                        async for chunk in self._astream_call(order, sent, start, attempts):
-                            chunks.append(chunk)
-                            yield chunk
-                    except BaseException:
-                        self._cut(sent, order, attempts, chunks, codec, reservation, trace)
-                        _abandon(flight)
-                        raise
-                    tail = await self._athread(
-                        self.cache is not None,
-                        _listed,
-                        self._finish_stream,
-                        sent,
-                        attempts,
-                        chunks,
-                        codec,
-                        reservation,
-                        trace,
-                        flight,
-                    )
-                    for chunk in tail:
+            flight = await self._afollow(self._flight_key(request, trace))
+            if isinstance(flight, _Done):
+                shared = self._serve_shared(flight.flight, codec, trace)
+                if shared is not None:
+                    for chunk in codec.replay(shared):
                         yield chunk
                     return
-                assert flight is not None
-                if await flight.await_(self._wait_s()):
-                    shared = self._serve_shared(flight, codec, trace)
-                    if shared is not None:
-                        for chunk in codec.replay(shared):
-                            yield chunk
-                        return
+                flight = None
+            sent, order = await self._athread(self._prepares(), self._prepare, request, trace)
+            chunks: list[C] = []
+            attempts: list[Attempt] = []
+            try:
+                async for chunk in self._astream_call(order, sent, start, attempts):
+                    chunks.append(chunk)
+                    yield chunk
+            except BaseException:
+                self._cut(sent, order, attempts, chunks, codec, reservation, trace)
+                _abandon(flight)
+                raise
+            tail = await self._athread(
+                self.cache is not None,
+                _listed,
+                self._finish_stream,
+                sent,
+                attempts,
+                chunks,
+                codec,
+                reservation,
+                trace,
+                flight,
+            )
+            for chunk in tail:
+                yield chunk
         finally:
             self._release(reservation)
 
@@ -435,10 +417,23 @@ class Pipeline(Generic[R, C]):
 
         return self._guarded("cache", trace, key)
 
-    def _join(self, key: Hashable | None) -> tuple[Flight | None, bool]:
+    def _follow(self, key: Hashable | None) -> Flight | _Done | None:
+        """The flight this caller leads (None: no single-flight), or the finished flight
+        of an identical call it waited for."""
         if key is None or self.cache is None:
-            return None, True
-        return self.cache.flight.join(key)
+            return None
+        flight, leader = self.cache.flight.join(key)
+        if leader or not flight.wait(self._wait_s()):
+            return flight  # first, or the leader failed and the call passed to this caller
+        return _Done(flight)
+
+    async def _afollow(self, key: Hashable | None) -> Flight | _Done | None:
+        if key is None or self.cache is None:
+            return None
+        flight, leader = self.cache.flight.join(key)
+        if leader or not await flight.await_(self._wait_s()):
+            return flight
+        return _Done(flight)
 
     def _wait_s(self) -> float | None:
         return self.cache.flight.wait_s if self.cache is not None else None
@@ -786,6 +781,13 @@ class Pipeline(Generic[R, C]):
         if blocking:
             return await asyncio.to_thread(fn, *args)
         return fn(*args)
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A flight that finished while this caller waited: its answer is to be shared."""
+
+    flight: Flight
 
 
 def _listed(fn: Callable[..., Iterable[Any]], *args: Any) -> list[Any]:
