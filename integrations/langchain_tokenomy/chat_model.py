@@ -37,6 +37,7 @@ from tokenomy.context import ConversationWindow
 from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
 from tokenomy.pipeline.context import DEFAULT_COMPRESS_MIN_TOKENS, DEFAULT_COMPRESS_RATIO
 from tokenomy.route import Router
+from tokenomy.tokens import PriceTable
 
 __all__ = ["OptimizedChatModel", "PipelineChatModel"]
 
@@ -66,6 +67,7 @@ class PipelineChatModel(BaseChatModel):
     budget: SpendBudget | None = Field(default=None, exclude=True)
     timeout_s: float | None = Field(default=None, gt=0.0)
     fallback: bool = True
+    prices: PriceTable | None = Field(default=None, exclude=True)
     _pipe: Pipeline[ChatResult, ChatGenerationChunk] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
@@ -122,6 +124,7 @@ class PipelineChatModel(BaseChatModel):
                 models=None if router is None else list(self._names()),
                 fallback=self.fallback,
                 timeout_s=self.timeout_s,
+                prices=self.prices,
             )
         return self._pipe
 
@@ -310,6 +313,8 @@ class OptimizedChatModel(PipelineChatModel):
             upper-bound cost (the inner model must be priced: a known ``model``
             name) and settles to the actual cost.
         timeout_s: time limit of the inner call (default None).
+        prices: the :class:`tokenomy.PriceTable` the budget prices calls with
+            (default: the bundled one; add your own models with ``with_prices``).
 
     ``bind_tools`` and ``with_structured_output`` go through the inner model's own
     formatting, and the inner model's name is reported as ``ls_model_name``.

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from langchain_tokenomy import RoutingChatModel, TokenomyRoutingMiddleware
 from langchain_tokenomy.routing import ROUTE_KEY, table_for
-from tokenomy.errors import AllModelsFailedError, ConfigError
 from tokenomy.budget import SpendBudget
+from tokenomy.errors import AllModelsFailedError, ConfigError
 from tokenomy.route import ModelSpec, ModelTable, Router
 
 TABLE = ModelTable(

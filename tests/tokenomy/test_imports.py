@@ -3,8 +3,10 @@ import sys
 
 import tokenomy
 import tokenomy.audit
+import tokenomy.budget
 import tokenomy.context
 import tokenomy.monitor
+import tokenomy.pipeline
 import tokenomy.route
 import tokenomy.select
 import tokenomy.tokens
@@ -26,6 +28,7 @@ def test_importing_the_core_loads_no_framework_and_no_model():
         "import sys, tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.cli\n"
         "import tokenomy.cache, tokenomy.embed, tokenomy.cache.guards, tokenomy.cache.verifier\n"
         "import tokenomy.compress, tokenomy.text, tokenomy.context, tokenomy.select, tokenomy.route\n"
+        "import tokenomy.budget, tokenomy.pipeline\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -102,6 +105,7 @@ def test_public_names_are_pinned():
     assert tokenomy.route.__all__ == [
         "FEATURE_NAMES",
         "Attempt",
+        "BudgetView",
         "Cascade",
         "CascadeResult",
         "FallbackChain",
@@ -109,9 +113,23 @@ def test_public_names_are_pinned():
         "ModelTable",
         "RouteDecision",
         "Router",
-        "SpendBudget",
         "complexity_features",
         "is_context_overflow",
+    ]
+    assert tokenomy.budget.__all__ == ["Reservation", "SpendBudget"]
+    assert tokenomy.pipeline.__all__ == [
+        "TRACE_KEY",
+        "Codec",
+        "ContextStage",
+        "OutputPlanner",
+        "Pipeline",
+        "Prepared",
+        "Request",
+        "Sent",
+        "StageRecord",
+        "TextCodec",
+        "Trace",
+        "jsonable",
     ]
     assert tokenomy.select.__all__ == [
         "STRATEGIES",

@@ -29,7 +29,17 @@ State = Literal["running", "vacant", "done"]
 class Flight:
     """One in-flight call of a key. Its leader calls :meth:`resolve` or :meth:`abandon`."""
 
-    __slots__ = ("_active", "_cond", "_futures", "_owner", "key", "result", "state", "waiters")
+    __slots__ = (
+        "_active",
+        "_cond",
+        "_epoch",
+        "_futures",
+        "_owner",
+        "key",
+        "result",
+        "state",
+        "waiters",
+    )
 
     def __init__(self, key: Hashable, owner: SingleFlight[Any]) -> None:
         self.key = key
@@ -38,6 +48,7 @@ class Flight:
         self.waiters = 0
         """Callers that have waited on this flight (threads and coroutines)."""
         self._active = 0
+        self._epoch = 0  # bumped each time the call passes to a new leader
         self._owner = owner
         self._cond = threading.Condition()
         self._futures: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -77,8 +88,17 @@ class Flight:
             return True
         if self.state == "vacant":
             self.state = "running"
+            self._epoch += 1
             return False
         return None
+
+    def _timed_out(self, epoch: int) -> bool:
+        """Under the lock, after a wait timed out: True if this caller takes the call
+        over (no one else has since ``epoch``)."""
+        if self._epoch != epoch:
+            return False
+        self._epoch += 1
+        return True
 
     def wait(self, timeout: float | None) -> bool:
         """Block until the flight is done (True) or this caller must lead it (False:
@@ -87,9 +107,12 @@ class Flight:
             self.waiters += 1
             self._active += 1
             try:
+                epoch = self._epoch
                 while (outcome := self._take()) is None:
                     if not self._cond.wait(timeout):
-                        return False  # the leader is gone or stuck: take the call over
+                        if self._timed_out(epoch):
+                            return False  # the leader is gone or stuck: take the call over
+                        epoch = self._epoch  # another waiter took it: wait for that one
                 return outcome
             finally:
                 self._active -= 1
@@ -100,6 +123,7 @@ class Flight:
         with self._cond:
             self.waiters += 1
             self._active += 1
+            epoch = self._epoch
         try:
             while True:
                 with self._cond:
@@ -111,7 +135,10 @@ class Flight:
                 try:
                     await asyncio.wait_for(asyncio.shield(future), timeout)
                 except asyncio.TimeoutError:
-                    return False
+                    with self._cond:
+                        if self._timed_out(epoch):
+                            return False
+                        epoch = self._epoch
         finally:
             with self._cond:
                 self._active -= 1

@@ -180,8 +180,14 @@ def test_the_callers_messages_are_never_changed_and_origins_map_back():
             from tokenomy.context import WindowResult
 
             return WindowResult(
-                messages=(), kept=(1, 2), evicted=(0,), summary="earlier: hello",
-                summary_position=0, original_tokens=30, sent_tokens=20, budget_tokens=25,
+                messages=(),
+                kept=(1, 2),
+                evicted=(0,),
+                summary="earlier: hello",
+                summary_position=0,
+                original_tokens=30,
+                sent_tokens=20,
+                budget_tokens=25,
             )
 
     messages = (
