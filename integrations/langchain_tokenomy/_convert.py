@@ -100,7 +100,7 @@ def usage_from_result(
             marker = str(ours)
         um = message.usage_metadata
         if um:
-            if marker is None and um.get("total_cost") == 0:  # type: ignore[comparison-overlap]
+            if marker is None and um.get("total_cost") == 0:
                 marker = ""  # LangChain >= 1.8 marks its cache hits this way
             usage = parse_usage(um)
     if marker is None and response.generations and response.generations[0]:

@@ -108,7 +108,7 @@ class ChatCodec:
         return answer_from_generations(result.generations, self.llm_string)
 
     def rebuild(self, payload: str, served: str) -> ChatResult:
-        return ChatResult(generations=generations_from_payload(payload, served))  # type: ignore[arg-type]
+        return ChatResult(generations=generations_from_payload(payload, served))
 
     def merge(self, chunks: Sequence[ChatGenerationChunk]) -> ChatResult:
         total = chunks[0]

@@ -216,7 +216,7 @@ def _output_text(first: Any, run: _Run) -> str:
     if first is None:
         return "".join(run.streamed)
     if isinstance(first, ChatGeneration) and isinstance(first.message, AIMessage):
-        text = first.message.text
+        text: str = str(first.message.text)
         calls = first.message.tool_calls
         if calls:
             text += "".join(f"{c['name']}{c['args']}" for c in calls)

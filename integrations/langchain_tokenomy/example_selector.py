@@ -48,7 +48,7 @@ class TokenBudgetExampleSelector(BaseExampleSelector):
         examples: Sequence[dict[str, Any]],
         embeddings: Embeddings | None = None,
         *,
-        example_prompt: BasePromptTemplate | None = None,
+        example_prompt: BasePromptTemplate[Any] | None = None,
         input_keys: Sequence[str] | None = None,
         label_key: str | None = None,
         max_tokens: int | None = 400,

@@ -79,7 +79,7 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
 
     def _request(self, request: ModelRequest[Any]) -> tuple[Request, list[BaseMessage]]:
         system = [request.system_message] if request.system_message is not None else []
-        messages = [*system, *request.messages]
+        messages: list[BaseMessage] = [*system, *request.messages]
         tools = [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in request.tools]
         return Request(
             messages=tuple(as_dict(m) for m in messages),
@@ -215,7 +215,8 @@ def _session() -> str | None:
     except RuntimeError:  # called outside a graph run
         return None
     for part in ("metadata", "configurable"):
-        session = session_of(config.get(part))
+        values = config.get(part)
+        session = session_of(values if isinstance(values, Mapping) else None)
         if session is not None:
             return session
     return None

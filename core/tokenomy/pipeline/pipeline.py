@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 C = TypeVar("C")
+T = TypeVar("T")
 
 DEFAULT_EXPECTED_OUTPUT_TOKENS = 256
 """Answer length reserved against a budget when the caller sets no ``max_tokens``."""
@@ -747,7 +748,7 @@ class Pipeline(Generic[R, C]):
             return counter.count(request.prompt)
         return counter.count_messages(messages or request.messages, tools=request.tools)
 
-    def _guarded(self, stage: str, trace: Trace, fn: Callable[[], Any]) -> Any:
+    def _guarded(self, stage: str, trace: Trace, fn: Callable[[], T]) -> T | None:
         """``fn()``, or None with the stage skipped, logged once and counted."""
         try:
             return fn()
