@@ -4,11 +4,13 @@ from llama_index_tokenomy.cache_llm import SemanticCacheLLM
 from llama_index_tokenomy.events import TokenomyEventHandler, disable, enable
 from llama_index_tokenomy.few_shot import FewShotExamples
 from llama_index_tokenomy.memory import TokenomyChatMemory
+from llama_index_tokenomy.optimized_llm import OptimizedLLM
 from llama_index_tokenomy.postprocessor import TokenomyNodePostprocessor
 from llama_index_tokenomy.routing_llm import RoutingLLM
 
 __all__ = [
     "FewShotExamples",
+    "OptimizedLLM",
     "RoutingLLM",
     "SemanticCacheLLM",
     "TokenomyChatMemory",

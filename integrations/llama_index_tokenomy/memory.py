@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
-from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
 from llama_index.core.memory.types import DEFAULT_CHAT_STORE_KEY, BaseChatStoreMemory
 from llama_index.core.storage.chat_store import BaseChatStore, SimpleChatStore
@@ -21,11 +21,11 @@ from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
 from llama_index_tokenomy._convert import to_openai_messages
+from llama_index_tokenomy._pipeline import own_messages
 from tokenomy.context import ConversationWindow
-from tokenomy.context.dedupe import drop_repeated_passages
-from tokenomy.context.window import SUMMARY_PREFIX
+from tokenomy.context.window import WindowResult
 from tokenomy.errors import BudgetExceededError, ConfigError
-from tokenomy.tokens.counter import DEFAULT_MODEL
+from tokenomy.pipeline import ContextStage
 
 __all__ = ["TokenomyChatMemory"]
 
@@ -112,36 +112,24 @@ class TokenomyChatMemory(BaseChatStoreMemory):
         if pending:  # the engine adds the question itself; it still counts
             dicts.append({"role": "user", "content": input})
         reserve = max(0, min(initial_token_count, self.window.max_tokens - 1))
+        window = self.window
+        if reserve:
+            window = cast(ConversationWindow, _Reserved(window, reserve))
         try:
-            result = self.window.fit(dicts, session=self.chat_store_key, reserve_tokens=reserve)
+            prepared = ContextStage(window=window, dedupe=self.dedupe).prepare(
+                dicts, session=self.chat_store_key
+            )
         except BudgetExceededError:
             raise
         except Exception as exc:  # never fail the chat over the window: send it all
             log.warning("tokenomy: the window failed (%r); sending the whole history.", exc)
             return history
-        kept = [i for i in result.kept if i < len(history)]
-        out = [history[i] for i in kept]
-        if self.dedupe:
-            out = self._deduped(out)
-        if result.summary is not None and result.summary_position is not None:
-            summary = ChatMessage(role=MessageRole.SYSTEM, content=SUMMARY_PREFIX + result.summary)
-            out.insert(result.summary_position, summary)
-        return out
-
-    def _deduped(self, messages: list[ChatMessage]) -> list[ChatMessage]:
-        texts = [
-            m.content
-            if m.role != MessageRole.SYSTEM and all(isinstance(b, TextBlock) for b in m.blocks)
-            else None
-            for m in messages
+        kept = [
+            (origin, message)
+            for origin, message in zip(prepared.origins, prepared.messages, strict=True)
+            if origin is None or origin < len(history)  # not the pending question
         ]
-        new = drop_repeated_passages(texts, model=self.window.counter.model or DEFAULT_MODEL)
-        return [
-            m
-            if text is None
-            else ChatMessage(role=m.role, content=text, additional_kwargs=m.additional_kwargs)
-            for m, text in zip(messages, new, strict=True)
-        ]
+        return own_messages(history, dicts, [m for _, m in kept], [o for o, _ in kept])
 
     @override
     async def aget(
@@ -150,3 +138,15 @@ class TokenomyChatMemory(BaseChatStoreMemory):
         return await asyncio.to_thread(
             self.get, input=input, initial_token_count=initial_token_count, **kwargs
         )
+
+
+class _Reserved:
+    """A window that takes ``reserve`` tokens (the engine's prefix) off its budget."""
+
+    def __init__(self, window: ConversationWindow, reserve: int) -> None:
+        self.window = window
+        self.reserve = reserve
+        self.counter = window.counter
+
+    def fit(self, messages: Any, **options: Any) -> WindowResult:
+        return self.window.fit(messages, reserve_tokens=self.reserve, **options)

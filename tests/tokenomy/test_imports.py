@@ -173,6 +173,7 @@ def test_adapter_public_names_are_pinned():
     ]
     assert llama_index_tokenomy.__all__ == [
         "FewShotExamples",
+        "OptimizedLLM",
         "RoutingLLM",
         "SemanticCacheLLM",
         "TokenomyChatMemory",

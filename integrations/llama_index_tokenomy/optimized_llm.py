@@ -1,0 +1,390 @@
+"""``OptimizedLLM``: any LlamaIndex LLM (or several, routed) behind tokenomy's request
+pipeline.
+
+Every one of LlamaIndex's eight LLM calls (``chat``, ``complete``, their ``stream_``
+forms and the async twins of all four) passes the same stages: spend reservation,
+cache lookup with single-flight, context (window, de-dup, compression), routing
+with fallback, the call, then settle (store, charge, record). A hit replays as a
+stream on the stream paths. Each response carries the call's per-stage trace in
+``additional_kwargs["tokenomy_trace"]`` (and the routing decision in
+``additional_kwargs["tokenomy_route"]``), the keys LangChain front doors use in
+``response_metadata``.
+
+Its methods carry no LlamaIndex callback decorators: the inner LLM's decorated
+methods report each real call once to ``TokenCountingHandler`` and to
+instrumentation, and a hit reports nothing there (it spent nothing); hits are
+recorded as tokens saved in tokenomy's ledger instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, cast
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+)
+from llama_index.core.llms import LLM
+from pydantic import Field, PrivateAttr
+from typing_extensions import override
+
+from llama_index_tokenomy._convert import to_openai_messages
+from llama_index_tokenomy._pipeline import (
+    ChatCodec,
+    CompletionCodec,
+    HitRecorder,
+    llm_key,
+    model_id,
+    needs,
+    sent_messages,
+    table_for,
+    tools_of,
+)
+from tokenomy.budget import SpendBudget
+from tokenomy.cache import SemanticCache
+from tokenomy.compress import ExtractiveCompressor
+from tokenomy.context import ConversationWindow
+from tokenomy.errors import ConfigError
+from tokenomy.monitor import UsageRecorder
+from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
+from tokenomy.pipeline.context import DEFAULT_COMPRESS_MIN_TOKENS, DEFAULT_COMPRESS_RATIO
+from tokenomy.route import Router
+from tokenomy.tokens.prices import PriceTable
+
+__all__ = ["OptimizedLLM"]
+
+
+class OptimizedLLM(LLM):
+    """Runs each call of ``llm`` (or of the routed ``llms``) through tokenomy's pipeline.
+
+    Args:
+        llm: the LLM doing the work (usable as ``Settings.llm`` once wrapped).
+        llms: instead of ``llm``, LLMs by name, among which ``router`` picks for
+            each call.
+        router: a :class:`tokenomy.route.Router` whose table names ``llms``
+            (default: one built from the LLMs' prices, unfitted).
+        cache: a :class:`tokenomy.cache.SemanticCache` (default None: no caching).
+        scope: tenant / user whose cache entries this wrapper sees (default: the
+            shared scope).
+        window: a :class:`tokenomy.context.ConversationWindow` fitting chat
+            histories to a budget before the LLM sees them (default None).
+        compressor: a :class:`tokenomy.compress.ExtractiveCompressor` for long user
+            and tool messages (default None), keeping ``compress_ratio`` (default
+            0.4) of each message of at least ``compress_min_tokens`` (default 800).
+        budget: a :class:`tokenomy.budget.SpendBudget`: each call reserves its
+            upper-bound cost (prompt, and the LLM's ``max_tokens`` or 256 expected
+            answer tokens) and settles to the actual cost; the LLM must be priced
+            (``prices`` or the bundled table), or routed by a priced table.
+        prices: prices for the budget (default: the bundled table).
+        recorder: where hits are recorded as saved (default: the handler
+            :func:`llama_index_tokenomy.enable` attached, if any).
+        fallback: with ``llms``, try the others when the chosen LLM fails (default True).
+        timeout_s: per-LLM time limit before falling back (default None).
+
+    Example:
+        >>> from llama_index.core.llms import MockLLM
+        >>> llm = OptimizedLLM(MockLLM(max_tokens=2), cache=SemanticCache(mode="exact"))
+        >>> [llm.complete("2 + 2?").additional_kwargs.get("tokenomy_cache_hit") for _ in "ab"]
+        [None, 'exact_cache']
+    """
+
+    llm: LLM | None = Field(default=None, exclude=True)
+    llms: dict[str, LLM] | None = Field(default=None, exclude=True)
+    scope: str | None = None
+    compress_ratio: float = DEFAULT_COMPRESS_RATIO
+    compress_min_tokens: int = DEFAULT_COMPRESS_MIN_TOKENS
+    fallback: bool = True
+    timeout_s: float | None = None
+    _pipe: Pipeline[Any, Any] = PrivateAttr()
+
+    def __init__(
+        self,
+        llm: LLM | None = None,
+        *,
+        llms: Mapping[str, LLM] | None = None,
+        router: Router | None = None,
+        cache: SemanticCache | None = None,
+        scope: str | None = None,
+        window: ConversationWindow | None = None,
+        compressor: ExtractiveCompressor | None = None,
+        compress_ratio: float = DEFAULT_COMPRESS_RATIO,
+        compress_min_tokens: int = DEFAULT_COMPRESS_MIN_TOKENS,
+        budget: SpendBudget | None = None,
+        prices: PriceTable | None = None,
+        recorder: UsageRecorder | None = None,
+        fallback: bool = True,
+        timeout_s: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        unknown = sorted(set(kwargs) - set(LLM.model_fields))
+        if unknown:
+            raise ConfigError(f"{type(self).__name__} got unknown keyword(s): {unknown}.")
+        if (llm is None) == (llms is None):
+            raise ConfigError("pass either llm=<LLM> or llms={name: LLM}, exactly one.")
+        if llm is not None and not isinstance(llm, LLM):
+            raise ConfigError(f"llm must be a LlamaIndex LLM; got {type(llm).__name__}.")
+        if llms is not None and (not llms or not all(isinstance(v, LLM) for v in llms.values())):
+            raise ConfigError("llms must map names to LlamaIndex LLMs (at least one).")
+        if router is not None and llms is None:
+            raise ConfigError("router= routes among llms={name: LLM}; pass llms too.")
+        if cache is not None and not isinstance(cache, SemanticCache):
+            raise ConfigError(
+                f"cache must be a tokenomy SemanticCache; got {type(cache).__name__}."
+            )
+        first = llm if llm is not None else next(iter((llms or {}).values()))
+        if llms is not None:
+            router = router if router is not None else Router(table_for(llms, prices=prices))
+            router.check_names(llms)
+        elif budget is not None and (prices or PriceTable.default()).get(model_id(first)) is None:
+            raise ConfigError(
+                f"a spend budget needs the price of model {model_id(first)!r}, which the price "
+                "table does not know; pass prices=PriceTable.default().with_prices({name: "
+                "{'input': usd_per_1m, 'output': usd_per_1m}})."
+            )
+        kwargs.setdefault("callback_manager", first.callback_manager)
+        super().__init__(
+            llm=llm,
+            llms=dict(llms) if llms is not None else None,
+            scope=scope,
+            compress_ratio=compress_ratio,
+            compress_min_tokens=compress_min_tokens,
+            fallback=fallback,
+            timeout_s=timeout_s,
+            **kwargs,
+        )
+        context = ContextStage(
+            window=window,
+            compressor=compressor,
+            ratio=compress_ratio,
+            min_tokens=compress_min_tokens,
+        )
+        self._pipe = Pipeline(
+            budget=budget,
+            cache=cache,
+            context=context,
+            router=router,
+            models=list(llms) if llms is not None else None,
+            fallback=fallback,
+            timeout_s=timeout_s,
+            prices=prices,
+            recorder=cast(UsageRecorder, HitRecorder(recorder, scope)),
+        )
+
+    @classmethod
+    @override
+    def class_name(cls) -> str:
+        return "OptimizedLLM"
+
+    # -- what the pipeline holds --------------------------------------------------------
+
+    @property
+    def pipeline(self) -> Pipeline[Any, Any]:
+        """The request pipeline every call runs through (see its ``failures``)."""
+        return self._pipe
+
+    def _chats(self) -> Pipeline[ChatResponse, ChatResponse]:
+        return self._pipe
+
+    def _completions(self) -> Pipeline[CompletionResponse, CompletionResponse]:
+        return self._pipe
+
+    @property
+    def cache(self) -> SemanticCache | None:
+        return self._pipe.cache
+
+    @property
+    def router(self) -> Router | None:
+        return self._pipe.router
+
+    @property
+    def budget(self) -> SpendBudget | None:
+        return self._pipe.budget
+
+    @property
+    @override
+    def metadata(self) -> LLMMetadata:
+        """The inner LLM's metadata; when routing, the roomiest LLM's: what the engine
+        may send to this router."""
+        if self.llm is not None:
+            return self.llm.metadata
+        llms = list((self.llms or {}).values())
+        widest = max(llms, key=lambda llm: llm.metadata.context_window)
+        return widest.metadata.model_copy(
+            update={
+                "model_name": f"router({','.join(self.llms or {})})",
+                "is_chat_model": all(llm.metadata.is_chat_model for llm in llms),
+            }
+        )
+
+    # -- translation ----------------------------------------------------------------------
+
+    def _target(self, name: str | None) -> LLM:
+        if self.llm is not None:
+            return self.llm
+        llms = self.llms or {}
+        return llms[name] if name is not None else next(iter(llms.values()))
+
+    def _max_tokens(self, kwargs: Mapping[str, Any]) -> int | None:
+        asked = kwargs.get("max_tokens")
+        if isinstance(asked, int) and asked > 0:
+            return asked
+        caps = [getattr(llm, "max_tokens", None) for llm in self._llms().values()]
+        known = [c for c in caps if isinstance(c, int) and c > 0]
+        return max(known) if len(known) == len(caps) else None
+
+    def _llms(self) -> dict[str, LLM]:
+        return {"": self.llm} if self.llm is not None else dict(self.llms or {})
+
+    def _request(
+        self,
+        kind: str,
+        kwargs: Mapping[str, Any],
+        messages: Sequence[ChatMessage] = (),
+        prompt: str | None = None,
+    ) -> Request:
+        tools = tools_of(kwargs)
+        routed = self.llm is None
+        return Request(
+            messages=tuple(to_openai_messages(messages)),
+            prompt=prompt,
+            model=None if routed else model_id(self._target(None)),
+            llm=llm_key(self.llm if self.llm is not None else self._llms(), kind, kwargs),
+            tools=tools,
+            max_tokens=self._max_tokens(kwargs),
+            scope=self.scope,
+            require=needs(messages, tools is not None),
+        )
+
+    def _ids(self) -> dict[str, str | None]:
+        return {name: model_id(llm) for name, llm in (self.llms or {}).items()}
+
+    def _chat_codec(self, request: Request) -> ChatCodec:
+        return ChatCodec(request.model, self._ids())
+
+    def _completion_codec(self, request: Request) -> CompletionCodec:
+        return CompletionCodec(request.model, self._ids())
+
+    @staticmethod
+    def _kwargs_for(sent: Sent, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if sent.max_tokens is not None and sent.max_tokens != sent.request.max_tokens:
+            return {**kwargs, "max_tokens": sent.max_tokens}
+        return kwargs
+
+    # -- chat -----------------------------------------------------------------------------
+
+    @override
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        request = self._request("chat", kwargs, messages)
+
+        def call(sent: Sent) -> ChatResponse:
+            target = self._target(sent.model)
+            return target.chat(sent_messages(messages, sent), **self._kwargs_for(sent, kwargs))
+
+        return self._chats().run(request, call, self._chat_codec(request))
+
+    @override
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        request = self._request("chat", kwargs, messages)
+
+        async def call(sent: Sent) -> ChatResponse:
+            target = self._target(sent.model)
+            return await target.achat(
+                sent_messages(messages, sent), **self._kwargs_for(sent, kwargs)
+            )
+
+        return await self._chats().arun(request, call, self._chat_codec(request))
+
+    @override
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        request = self._request("chat", kwargs, messages)
+
+        def start(sent: Sent) -> ChatResponseGen:
+            target = self._target(sent.model)
+            return target.stream_chat(
+                sent_messages(messages, sent), **self._kwargs_for(sent, kwargs)
+            )
+
+        stream = self._chats().stream(request, start, self._chat_codec(request))
+        return cast(ChatResponseGen, stream)  # a generator: close() reaches the pipeline
+
+    @override
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        request = self._request("chat", kwargs, messages)
+
+        async def start(sent: Sent) -> AsyncIterator[ChatResponse]:
+            target = self._target(sent.model)
+            stream = await target.astream_chat(
+                sent_messages(messages, sent), **self._kwargs_for(sent, kwargs)
+            )
+            async for chunk in stream:
+                yield chunk
+
+        stream = self._chats().astream(request, start, self._chat_codec(request))
+        return cast(ChatResponseAsyncGen, stream)
+
+    # -- completion -------------------------------------------------------------------------
+
+    @override
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        request = self._request("complete", {**kwargs, "formatted": formatted}, prompt=prompt)
+
+        def call(sent: Sent) -> CompletionResponse:
+            target = self._target(sent.model)
+            return target.complete(prompt, formatted=formatted, **self._kwargs_for(sent, kwargs))
+
+        return self._completions().run(request, call, self._completion_codec(request))
+
+    @override
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        request = self._request("complete", {**kwargs, "formatted": formatted}, prompt=prompt)
+
+        async def call(sent: Sent) -> CompletionResponse:
+            target = self._target(sent.model)
+            return await target.acomplete(
+                prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+            )
+
+        return await self._completions().arun(request, call, self._completion_codec(request))
+
+    @override
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        request = self._request("complete", {**kwargs, "formatted": formatted}, prompt=prompt)
+
+        def start(sent: Sent) -> CompletionResponseGen:
+            target = self._target(sent.model)
+            return target.stream_complete(
+                prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+            )
+
+        stream = self._completions().stream(request, start, self._completion_codec(request))
+        return cast(CompletionResponseGen, stream)
+
+    @override
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        request = self._request("complete", {**kwargs, "formatted": formatted}, prompt=prompt)
+
+        async def start(sent: Sent) -> AsyncIterator[CompletionResponse]:
+            target = self._target(sent.model)
+            stream = await target.astream_complete(
+                prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+            )
+            async for chunk in stream:
+                yield chunk
+
+        stream = self._completions().astream(request, start, self._completion_codec(request))
+        return cast(CompletionResponseAsyncGen, stream)
