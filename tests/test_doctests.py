@@ -21,6 +21,14 @@ MODULES = [
     "llama_index_tokenomy.few_shot",
     "tokenomy.context.summarize",
     "langchain_tokenomy.callbacks",
+    "tokenomy.pipeline.pipeline",
+    "tokenomy.pipeline.codecs",
+    "tokenomy.pipeline.context",
+    "tokenomy.budget.spend",
+    "tokenomy.cache.singleflight",
+    "langchain_tokenomy.chat_model",
+    "langchain_tokenomy.routing",
+    "langchain_tokenomy.cache",
 ]
 
 

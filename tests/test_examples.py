@@ -21,6 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("llamaindex_context.py", "fact kept: True; the store keeps 16"),
         ("fewshot_selection.py", "- Who painted the Sistine Chapel ceiling? -> person"),
         ("routing.py", "attempts [('small', 'error'), ('large', 'ok')]"),
+        ("spend_budget.py", "5 answered, 3 refused, $5.00 spent"),
     ],
 )
 def test_example_runs(script, expected):
