@@ -24,7 +24,6 @@ from pydantic import ConfigDict, Field, model_validator
 from typing_extensions import override
 
 from langchain_tokenomy._convert import model_id_of, to_openai_messages
-from tokenomy.context.messages import last_user_message, message_text
 from tokenomy.errors import ConfigError
 from tokenomy.route import (
     FallbackChain,
@@ -36,6 +35,7 @@ from tokenomy.route import (
 )
 from tokenomy.route.cascade import Attempt, astream_first, stream_first
 from tokenomy.route.models import DEFAULT_QUALITY
+from tokenomy.text.messages import last_user_message, message_text
 from tokenomy.tokens.counter import TokenCounter
 from tokenomy.tokens.prices import PriceTable
 

@@ -32,9 +32,9 @@ from tokenomy.compress import ExtractiveCompressor
 from tokenomy.compress.message import compress_message
 from tokenomy.context import ConversationWindow, WindowResult
 from tokenomy.context.dedupe import drop_repeated_passages
-from tokenomy.context.messages import message_text, trailing_question
 from tokenomy.context.window import SUMMARY_PREFIX
 from tokenomy.errors import BudgetExceededError, ConfigError
+from tokenomy.text.messages import message_text, trailing_question
 from tokenomy.tokens.counter import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)

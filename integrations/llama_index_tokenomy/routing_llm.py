@@ -27,10 +27,10 @@ from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
 from llama_index_tokenomy._convert import to_openai_messages
-from tokenomy.context.messages import last_user_message, message_text
 from tokenomy.errors import ConfigError
 from tokenomy.route import FallbackChain, RouteDecision, Router, SpendBudget
 from tokenomy.route.cascade import Attempt, astream_first, stream_first
+from tokenomy.text.messages import last_user_message, message_text
 
 __all__ = ["ROUTE_KEY", "RoutingLLM"]
 

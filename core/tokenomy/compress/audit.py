@@ -14,7 +14,7 @@ from typing import Any
 from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
 from tokenomy.compress.extractive import ExtractiveCompressor
 from tokenomy.compress.message import compress_message
-from tokenomy.context.messages import message_text
+from tokenomy.text.messages import message_text
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["CompressionAuditPlugin"]

@@ -33,12 +33,12 @@ from tokenomy.compress.scoring import (
     lexical_coverage,
     normalize,
     query_terms,
-    words,
 )
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import ConfigError
 from tokenomy.text.cut import cut_to_tokens, longest_prefix
 from tokenomy.text.segment import Granularity, Segment, segment_documents
+from tokenomy.text.words import words
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ import logging
 
 from tokenomy.compress.extractive import ExtractiveCompressor
 from tokenomy.compress.result import CompressionResult
-from tokenomy.context.messages import trailing_question
 from tokenomy.errors import TokenomyError
+from tokenomy.text.messages import trailing_question
 from tokenomy.text.segment import split_sentences
 
 __all__ = ["compress_message"]

@@ -26,10 +26,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from tokenomy.context.messages import fingerprint, labelled, last_user_message, message_text
 from tokenomy.context.summarize import ExtractiveSummarizer, Summarizer
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import BudgetExceededError, ConfigError, UnknownNameError
+from tokenomy.text.messages import fingerprint, labelled, last_user_message, message_text
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
 if TYPE_CHECKING:

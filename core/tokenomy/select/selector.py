@@ -19,17 +19,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tokenomy.compress.scoring import words
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import ConfigError
 from tokenomy.select.strategies import Candidates, get_strategy
+from tokenomy.text.words import words
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from tokenomy.cache.vectors import VectorGroup
     from tokenomy.embed import Embedder
+    from tokenomy.embed.vectors import VectorGroup
 
 __all__ = ["ExampleSelector", "Selection", "format_example"]
 
@@ -204,7 +204,7 @@ class ExampleSelector:
     def _embed_pending(self) -> None:
         import numpy as np
 
-        from tokenomy.cache.vectors import VectorGroup
+        from tokenomy.embed.vectors import VectorGroup
 
         with self._lock:
             if not self._pending:
