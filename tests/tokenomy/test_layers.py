@@ -117,7 +117,7 @@ IMPORTS = [i for path in MODULES.values() for i in _imports_of(path)]
 
 
 def _package(dotted: str) -> str:
-    """"tokenomy.cache.tiers.disk" -> "cache"; "tokenomy" -> ""."""
+    """The top-level package of a dotted name: tokenomy.cache.tiers.disk -> cache."""
     parts = dotted.split(".")
     return parts[1] if len(parts) > 1 else ""
 
@@ -132,7 +132,9 @@ def _resolve(target: str) -> str:
 
 def test_every_core_package_has_a_layer() -> None:
     unplaced = sorted({_package(m) for m in MODULES} - set(LAYERS))
-    assert not unplaced, f"Place these packages in LAYERS (tests/tokenomy/test_layers.py): {unplaced}"
+    assert not unplaced, (
+        f"Place these packages in LAYERS (tests/tokenomy/test_layers.py): {unplaced}"
+    )
 
 
 def test_the_parser_sees_known_arrows() -> None:
