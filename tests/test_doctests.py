@@ -20,6 +20,7 @@ MODULES = [
     "langchain_tokenomy.example_selector",
     "llama_index_tokenomy.few_shot",
     "tokenomy.context.summarize",
+    "tokenomy.compress.message",
     "langchain_tokenomy.callbacks",
 ]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from tokenomy.compress._embedding import CONTEXT_CHARS, embed_sorted, in_context
 from tokenomy.compress._features import document_coverage, neighbours, query_entities
@@ -44,7 +44,15 @@ from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 if TYPE_CHECKING:
     from tokenomy.embed import Embedder
 
-__all__ = ["ExtractiveCompressor"]
+__all__ = ["DEFAULT_GRANULARITY", "DEFAULT_RATIO", "DEFAULT_REDUNDANCY", "ExtractiveCompressor"]
+
+DEFAULT_RATIO: Final = 0.4
+"""Share of a context's tokens kept when a front door is given no target of its own (the
+seed's COMPRESSION_RATIO; setting ``compression.ratio``)."""
+DEFAULT_REDUNDANCY: Final = 0.92
+"""Cosine similarity above which a segment repeats one already kept (``compression.redundancy``)."""
+DEFAULT_GRANULARITY: Final[Granularity] = "sentence"
+"""Unit kept or dropped (``compression.granularity``)."""
 
 EMBED_SHARE = 0.2
 """Share of a context's tokens embedded (the lexically best segments), or the budget's
@@ -86,7 +94,7 @@ class ExtractiveCompressor:
         embedder: embeds segments and the query (default: the bundled MiniLM, cached).
         granularity: ``"sentence"`` (default), ``"paragraph"`` or ``"document"``.
         redundancy: cosine similarity in [0, 1] above which a segment counts as a
-            near-duplicate of one already kept (default 0.92).
+            near-duplicate of one already kept (default :data:`DEFAULT_REDUNDANCY`, 0.92).
         weights: how relevance, information, position… add up.
         partial_fill: fill the room whole segments leave under the budget with the
             start of the next best sentence, cut at a word boundary (default True);
@@ -112,8 +120,8 @@ class ExtractiveCompressor:
         *,
         model: str = DEFAULT_MODEL,
         embedder: Embedder | None = None,
-        granularity: Granularity = "sentence",
-        redundancy: float = 0.92,
+        granularity: Granularity = DEFAULT_GRANULARITY,
+        redundancy: float = DEFAULT_REDUNDANCY,
         weights: Weights | None = None,
         partial_fill: bool = True,
         embed_documents: bool = False,
@@ -414,7 +422,9 @@ class ExtractiveCompressor:
 
 def _budget(original: int, ratio: float | None, max_tokens: int | None) -> int:
     if ratio is None and max_tokens is None:
-        raise ConfigError("Give a target: ratio=0.4 (share of the tokens) or max_tokens=N.")
+        raise ConfigError(
+            f"Give a target: ratio={DEFAULT_RATIO} (share of the tokens) or max_tokens=N."
+        )
     budgets = []
     if ratio is not None:
         if not 0.0 < ratio <= 1.0:

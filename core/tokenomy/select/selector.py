@@ -17,7 +17,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import ConfigError
@@ -31,7 +31,21 @@ if TYPE_CHECKING:
     from tokenomy.embed import Embedder
     from tokenomy.embed.vectors import VectorGroup
 
-__all__ = ["ExampleSelector", "Selection", "format_example"]
+__all__ = [
+    "DEFAULT_LEXICAL_WEIGHT",
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_STRATEGY",
+    "ExampleSelector",
+    "Selection",
+    "format_example",
+]
+
+DEFAULT_MAX_TOKENS: Final = 400
+"""Budget for all chosen examples, tokens (``select.max_tokens``)."""
+DEFAULT_STRATEGY: Final = "diverse_minimal"
+"""Selection strategy, by name (the seed's EXAMPLE_SELECTION; ``select.strategy``)."""
+DEFAULT_LEXICAL_WEIGHT: Final = 0.5
+"""Weight of shared rare words, added to the cosine similarity (``select.lexical_weight``)."""
 
 _SEPARATOR_TOKENS = 1  # the blank line between two examples
 
@@ -109,12 +123,12 @@ class ExampleSelector:
         input_keys: Sequence[str] | None = None,
         label_key: str | None = None,
         formatter: str | Callable[[Mapping[str, Any]], str] | None = None,
-        max_tokens: int | None = 400,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
         max_examples: int | None = None,
-        strategy: str = "diverse_minimal",
+        strategy: str = DEFAULT_STRATEGY,
         duplicate: float = 0.95,
         candidates: int = 64,
-        lexical_weight: float = 0.5,
+        lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
         model: str = DEFAULT_MODEL,
         embedder: Embedder | None = None,
     ) -> None:
