@@ -21,6 +21,9 @@ MODULES = [
     "llama_index_tokenomy.few_shot",
     "tokenomy.context.summarize",
     "tokenomy.compress.message",
+    "tokenomy.compress.extractive",
+    "tokenomy.errors",
+    "tokenomy._failures",
     "langchain_tokenomy.callbacks",
 ]
 

@@ -24,6 +24,7 @@ LAYER_NAMES = {0: "foundation", 1: "technique", 2: "pipeline", 3: "front door"}
 LAYERS: dict[str, int] = {
     "errors": FOUNDATION,
     "_optional": FOUNDATION,
+    "_failures": FOUNDATION,
     "tokens": FOUNDATION,
     "text": FOUNDATION,  # segments, re-encoding, words, message helpers
     "embed": FOUNDATION,  # embedders, vector indexes

@@ -5,6 +5,7 @@ from tokenomy.compress.extractive import (
     DEFAULT_RATIO,
     DEFAULT_REDUNDANCY,
     ExtractiveCompressor,
+    check_target,
 )
 from tokenomy.compress.message import DEFAULT_MIN_TOKENS, MessageCompression, compress_message
 from tokenomy.compress.result import CompressionResult, DroppedSegment
@@ -20,5 +21,6 @@ __all__ = [
     "ExtractiveCompressor",
     "MessageCompression",
     "Weights",
+    "check_target",
     "compress_message",
 ]

@@ -44,7 +44,13 @@ from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 if TYPE_CHECKING:
     from tokenomy.embed import Embedder
 
-__all__ = ["DEFAULT_GRANULARITY", "DEFAULT_RATIO", "DEFAULT_REDUNDANCY", "ExtractiveCompressor"]
+__all__ = [
+    "DEFAULT_GRANULARITY",
+    "DEFAULT_RATIO",
+    "DEFAULT_REDUNDANCY",
+    "ExtractiveCompressor",
+    "check_target",
+]
 
 DEFAULT_RATIO: Final = 0.4
 """Share of a context's tokens kept when a front door is given no target of its own (the
@@ -170,10 +176,9 @@ class ExtractiveCompressor:
         documents = [context] if isinstance(context, str) else list(context)
         if not all(isinstance(d, str) for d in documents):
             raise ConfigError("context must be a str or a list of str (one per document).")
+        check_target(ratio, max_tokens, min_retention)
         original = self.counter.count("\n\n".join(documents))
         budget = _budget(original, ratio, max_tokens)
-        if min_retention is not None and not 0.0 <= min_retention <= 1.0:
-            raise ConfigError(f"min_retention must be in [0, 1]; got {min_retention!r}.")
         if original <= budget:
             return CompressionResult(
                 "\n\n".join(documents), tuple(documents), original, original, budget, 1.0
@@ -420,21 +425,35 @@ class ExtractiveCompressor:
         return texts, self.counter.count(text)
 
 
-def _budget(original: int, ratio: float | None, max_tokens: int | None) -> int:
+def check_target(
+    ratio: float | None, max_tokens: int | None, min_retention: float | None = None
+) -> None:
+    """Raise :class:`ConfigError` unless these are a valid target for
+    :meth:`ExtractiveCompressor.compress`, so that a component taking them can fail at
+    construction rather than on its first call.
+
+    Example:
+        >>> check_target(0.4, None)
+        >>> check_target(None, None)
+        Traceback (most recent call last):
+        ...
+        tokenomy.errors.ConfigError: Give a target: ratio=0.4 (share of the tokens) or max_tokens=N.
+    """
     if ratio is None and max_tokens is None:
         raise ConfigError(
             f"Give a target: ratio={DEFAULT_RATIO} (share of the tokens) or max_tokens=N."
         )
-    budgets = []
-    if ratio is not None:
-        if not 0.0 < ratio <= 1.0:
-            raise ConfigError(f"ratio must be in (0, 1]; got {ratio!r}.")
-        budgets.append(int(original * ratio))
-    if max_tokens is not None:
-        if max_tokens < 0:
-            raise ConfigError(f"max_tokens must be >= 0; got {max_tokens!r}.")
-        budgets.append(max_tokens)
-    return min(budgets)
+    if ratio is not None and not 0.0 < ratio <= 1.0:
+        raise ConfigError(f"ratio must be in (0, 1]; got {ratio!r}.")
+    if max_tokens is not None and max_tokens < 0:
+        raise ConfigError(f"max_tokens must be >= 0; got {max_tokens!r}.")
+    if min_retention is not None and not 0.0 <= min_retention <= 1.0:
+        raise ConfigError(f"min_retention must be in [0, 1]; got {min_retention!r}.")
+
+
+def _budget(original: int, ratio: float | None, max_tokens: int | None) -> int:
+    budgets = [] if ratio is None else [int(original * ratio)]
+    return min([*budgets, *([] if max_tokens is None else [max_tokens])])
 
 
 def _promising(items: list[_Scored], pre: Any, budget: int) -> list[int]:
