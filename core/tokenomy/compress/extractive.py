@@ -452,8 +452,11 @@ def check_target(
 
 
 def _budget(original: int, ratio: float | None, max_tokens: int | None) -> int:
-    budgets = [] if ratio is None else [int(original * ratio)]
-    return min([*budgets, *([] if max_tokens is None else [max_tokens])])
+    """The smaller of the two targets, in tokens (:func:`check_target` has checked them)."""
+    budgets = [int(original * ratio)] if ratio is not None else []
+    if max_tokens is not None:
+        budgets.append(max_tokens)
+    return min(budgets)
 
 
 def _promising(items: list[_Scored], pre: Any, budget: int) -> list[int]:
