@@ -36,7 +36,7 @@ sys.path[:0] = [str(ROOT / "core"), str(ROOT / "tests" / "_support")]
 
 from tokenomy.cache import CacheEntry, MemoryTier, RedisTier, SemanticCache
 from tokenomy.cache.cache import _entry_id
-from tokenomy.cache.vectors import VectorGroup
+from tokenomy.embed.vectors import VectorGroup
 
 OUT = ROOT / "benchmarks" / "results" / "cache_latency.json"
 DIM = 384

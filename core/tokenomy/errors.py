@@ -17,7 +17,8 @@ each subclass also inherits the matching built-in so callers can catch either::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
@@ -40,6 +41,27 @@ class TokenomyError(Exception):
 
 class ConfigError(TokenomyError, ValueError):
     """A setting or argument is invalid; the message names the value and the valid range."""
+
+    @classmethod
+    def unknown_keywords(
+        cls, owner: str, unknown: Iterable[str], valid: Iterable[str]
+    ) -> ConfigError:
+        """The error for keyword arguments ``owner`` does not take, with the closest
+        valid name for each (``ratoi`` -> ``ratio``) and the whole list.
+
+        Example:
+            >>> print(ConfigError.unknown_keywords("Compressor", ["ratoi"], ["ratio", "model"]))
+            Compressor got an unknown keyword argument: 'ratoi' (did you mean 'ratio'?).
+            Valid keywords: model, ratio.
+        """
+        names = sorted(valid)
+        found = sorted(unknown)
+        parts = []
+        for name in found:
+            close = difflib.get_close_matches(name, names, n=1)
+            parts.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+        what = "an unknown keyword argument" if len(found) == 1 else "unknown keyword arguments"
+        return cls(f"{owner} got {what}: {', '.join(parts)}. Valid keywords: {', '.join(names)}.")
 
 
 class UnknownNameError(ConfigError, KeyError):

@@ -3,27 +3,46 @@
 Nothing reads the environment at import time. ``Settings()`` (or
 ``Settings.from_env()``) reads variables named ``TOKENOMY_<GROUP>__<FIELD>``, e.g.
 ``TOKENOMY_MONITOR__LEDGER_PATH=usage.db``; the README's settings table lists them.
+
+Settings sits above the techniques (it builds them), so each default here is the
+technique's own named constant (``tokenomy.compress.DEFAULT_RATIO``…), never a second
+literal: a component built without Settings and one built from default Settings agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tokenomy.cache import CacheTier, DiskTier, MemoryTier, RedisTier, SemanticCache
+from tokenomy.cache.tiers.disk import DEFAULT_DISK_BYTES
+from tokenomy.cache.tiers.memory import DEFAULT_MEMORY_BYTES
+from tokenomy.compress import (
+    DEFAULT_GRANULARITY,
+    DEFAULT_MIN_TOKENS,
+    DEFAULT_RATIO,
+    DEFAULT_REDUNDANCY,
+    ExtractiveCompressor,
+    MessageCompression,
+)
+from tokenomy.context import ConversationWindow
+from tokenomy.context.window import (
+    DEFAULT_DECAY,
+    DEFAULT_HALF_LIFE_TURNS,
+    DEFAULT_OVERLAP_TOKENS,
+    DEFAULT_WINDOW_TOKENS,
+)
 from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
+from tokenomy.route import ModelTable, Router
+from tokenomy.route.router import DEFAULT_EXPECTED_OUTPUT_TOKENS, DEFAULT_QUALITY_TARGET
+from tokenomy.select import ExampleSelector
+from tokenomy.select.selector import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MAX_TOKENS, DEFAULT_STRATEGY
 from tokenomy.tokens.counter import DEFAULT_MODEL
 from tokenomy.tokens.prices import PriceTable
-
-if TYPE_CHECKING:
-    from tokenomy.cache import CacheTier, SemanticCache
-    from tokenomy.compress import ExtractiveCompressor
-    from tokenomy.context import ConversationWindow
-    from tokenomy.route import ModelTable, Router
-    from tokenomy.select import ExampleSelector
 
 __all__ = [
     "CacheSettings",
@@ -75,9 +94,13 @@ class CacheSettings(BaseModel):
         description="Cosine similarity in [0, 1] a cached question must reach before the "
         "guards and verifier judge it (default: the verifier's floor).",
     )
-    max_bytes: int = Field(256 * 2**20, gt=0, description="Memory tier bound, bytes (LRU).")
+    max_bytes: int = Field(
+        DEFAULT_MEMORY_BYTES, gt=0, description="Memory tier bound, bytes (LRU)."
+    )
     disk_path: Path | None = Field(None, description="Folder of the disk tier; None: no disk tier.")
-    disk_max_bytes: int = Field(2**30, gt=0, description="Disk tier bound, bytes (LRU).")
+    disk_max_bytes: int = Field(
+        DEFAULT_DISK_BYTES, gt=0, description="Disk tier bound, bytes (LRU)."
+    )
     redis_url: str | None = Field(None, description="Redis Stack URL of the shared tier.")
     ttl_seconds: float | None = Field(None, gt=0, description="Entry lifetime; None: no expiry.")
     version: str = Field("", description="Bump to invalidate every entry stored before.")
@@ -89,7 +112,9 @@ class CompressionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ratio: float = Field(0.4, gt=0.0, le=1.0, description="Share of a long context's tokens kept.")
+    ratio: float = Field(
+        DEFAULT_RATIO, gt=0.0, le=1.0, description="Share of a long message's tokens kept."
+    )
     min_retention: float | None = Field(
         None,
         ge=0.0,
@@ -97,13 +122,16 @@ class CompressionSettings(BaseModel):
         description="Keep more rather than let the retention estimate fall below this.",
     )
     granularity: Literal["sentence", "paragraph", "document"] = Field(
-        "sentence", description="Unit kept or dropped."
+        DEFAULT_GRANULARITY, description="Unit kept or dropped."
     )
     redundancy: float = Field(
-        0.92, gt=0.0, le=1.0, description="Cosine similarity above which a segment is a repeat."
+        DEFAULT_REDUNDANCY,
+        gt=0.0,
+        le=1.0,
+        description="Cosine similarity above which a segment is a repeat.",
     )
     min_tokens: int = Field(
-        800, ge=1, description="Messages shorter than this are sent uncompressed."
+        DEFAULT_MIN_TOKENS, ge=1, description="Messages shorter than this are sent uncompressed."
     )
     embed_documents: bool = Field(
         False,
@@ -116,14 +144,18 @@ class ContextSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    window_tokens: int = Field(4096, ge=1, description="Budget of what a call sends.")
+    window_tokens: int = Field(
+        DEFAULT_WINDOW_TOKENS, ge=1, description="Budget of what a call sends."
+    )
     overlap_tokens: int = Field(
-        512, ge=0, description="Newest turns carried over verbatim, tokens."
+        DEFAULT_OVERLAP_TOKENS, ge=0, description="Newest turns carried over verbatim, tokens."
     )
     decay: Literal["exponential", "linear", "none"] = Field(
-        "exponential", description="How a turn's recency weight falls with age."
+        DEFAULT_DECAY, description="How a turn's recency weight falls with age."
     )
-    half_life_turns: float = Field(4.0, gt=0, description="Age at which that weight halves.")
+    half_life_turns: float = Field(
+        DEFAULT_HALF_LIFE_TURNS, gt=0, description="Age at which that weight halves."
+    )
     summarizer: Literal["extractive", "none"] = Field(
         "extractive", description="Summary of evicted turns: local extractive, or none."
     )
@@ -140,11 +172,15 @@ class SelectSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    strategy: str = Field("diverse_minimal", description="Selection strategy, by name.")
-    max_tokens: int | None = Field(400, ge=1, description="Budget for all chosen examples.")
+    strategy: str = Field(DEFAULT_STRATEGY, description="Selection strategy, by name.")
+    max_tokens: int | None = Field(
+        DEFAULT_MAX_TOKENS, ge=1, description="Budget for all chosen examples."
+    )
     max_examples: int | None = Field(None, ge=1, description="At most this many examples.")
     lexical_weight: float = Field(
-        0.5, ge=0.0, description="Weight of shared rare words, added to the cosine similarity."
+        DEFAULT_LEXICAL_WEIGHT,
+        ge=0.0,
+        description="Weight of shared rare words, added to the cosine similarity.",
     )
 
 
@@ -154,7 +190,10 @@ class RouteSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     quality_target: float | None = Field(
-        0.7, ge=0.0, le=1.0, description="Predicted success the chosen model must reach."
+        DEFAULT_QUALITY_TARGET,
+        ge=0.0,
+        le=1.0,
+        description="Predicted success the chosen model must reach.",
     )
     tolerance: float | None = Field(
         None,
@@ -163,7 +202,9 @@ class RouteSettings(BaseModel):
         description="How much less likely to succeed than the best candidate a model may be.",
     )
     expected_output_tokens: int = Field(
-        256, ge=1, description="Assumed answer length for expected costs."
+        DEFAULT_EXPECTED_OUTPUT_TOKENS,
+        ge=1,
+        description="Assumed answer length for expected costs.",
     )
     fitted_path: Path | None = Field(
         None, description="A router saved by Router.save(), loaded by Settings.router()."
@@ -212,8 +253,6 @@ class Settings(BaseSettings):
 
     def answer_cache(self) -> SemanticCache:
         """A cache with the tiers ``cache.*`` describes: memory, then disk and Redis if set."""
-        from tokenomy.cache import DiskTier, MemoryTier, RedisTier, SemanticCache
-
         c = self.cache
         tiers: list[CacheTier] = [MemoryTier(max_bytes=c.max_bytes)]
         if c.disk_path is not None:
@@ -232,8 +271,6 @@ class Settings(BaseSettings):
 
     def compressor(self) -> ExtractiveCompressor:
         """A compressor for ``tokens.default_model`` with ``compression.*``'s options."""
-        from tokenomy.compress import ExtractiveCompressor
-
         c = self.compression
         return ExtractiveCompressor(
             model=self.tokens.default_model,
@@ -242,10 +279,16 @@ class Settings(BaseSettings):
             embed_documents=c.embed_documents,
         )
 
+    def message_compression(self) -> MessageCompression:
+        """Which chat messages a context stage compresses and how far: ``compression.ratio``,
+        ``compression.min_tokens`` and ``compression.min_retention``."""
+        c = self.compression
+        return MessageCompression(
+            ratio=c.ratio, min_tokens=c.min_tokens, min_retention=c.min_retention
+        )
+
     def window(self) -> ConversationWindow:
         """A conversation window with ``context.*``'s options."""
-        from tokenomy.context import ConversationWindow
-
         c = self.context
         return ConversationWindow(
             max_tokens=c.window_tokens,
@@ -262,8 +305,6 @@ class Settings(BaseSettings):
         self, examples: Sequence[Mapping[str, Any]] = (), **options: Any
     ) -> ExampleSelector:
         """An example selector with ``select.*``'s options (``options`` override them)."""
-        from tokenomy.select import ExampleSelector
-
         c = self.select
         settings: dict[str, Any] = {
             "strategy": c.strategy,
@@ -276,8 +317,6 @@ class Settings(BaseSettings):
 
     def router(self, models: ModelTable | None = None) -> Router:
         """A router over ``models`` (default table) with ``route.*``'s options."""
-        from tokenomy.route import ModelTable, Router
-
         c = self.route
         router = Router(
             models or ModelTable.default(prices=self.price_table()),

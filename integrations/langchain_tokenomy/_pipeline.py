@@ -23,8 +23,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from langchain_tokenomy._cache_convert import answer_from_generations, generations_from_payload
 from tokenomy.cache import Answer
-from tokenomy.context.messages import message_text
 from tokenomy.pipeline import TRACE_KEY, Sent, Trace
+from tokenomy.text.messages import message_text
 
 __all__ = [
     "ROUTE_KEY",

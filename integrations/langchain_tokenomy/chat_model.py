@@ -32,10 +32,9 @@ from langchain_tokenomy.cache import TokenomyCache, current_scope
 from langchain_tokenomy.callbacks import note_sent
 from tokenomy.budget import SpendBudget
 from tokenomy.cache import SemanticCache
-from tokenomy.compress import ExtractiveCompressor
+from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
 from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
-from tokenomy.pipeline.context import DEFAULT_COMPRESS_MIN_TOKENS, DEFAULT_COMPRESS_RATIO
 from tokenomy.route import Router
 from tokenomy.tokens import PriceTable
 
@@ -62,8 +61,8 @@ class PipelineChatModel(BaseChatModel):
     scope_key: str | None = "user"
     window: ConversationWindow | None = Field(default=None, exclude=True)
     compressor: ExtractiveCompressor | None = Field(default=None, exclude=True)
-    compress_ratio: float = Field(default=DEFAULT_COMPRESS_RATIO, gt=0.0, le=1.0)
-    compress_min_tokens: int = Field(default=DEFAULT_COMPRESS_MIN_TOKENS, ge=1)
+    compress_ratio: float = Field(default=DEFAULT_RATIO, gt=0.0, le=1.0)
+    compress_min_tokens: int = Field(default=DEFAULT_MIN_TOKENS, ge=1)
     budget: SpendBudget | None = Field(default=None, exclude=True)
     timeout_s: float | None = Field(default=None, gt=0.0)
     fallback: bool = True

@@ -23,10 +23,9 @@ from langchain_tokenomy._pipeline import ROUTE_KEY, as_dict, needs, sent_message
 from langchain_tokenomy.routing import table_for
 from tokenomy.budget import SpendBudget
 from tokenomy.cache import Answer
-from tokenomy.compress import ExtractiveCompressor
+from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
 from tokenomy.pipeline import TRACE_KEY, ContextStage, Pipeline, Request, Sent, Trace
-from tokenomy.pipeline.context import DEFAULT_COMPRESS_MIN_TOKENS, DEFAULT_COMPRESS_RATIO
 from tokenomy.route import Router
 from tokenomy.tokens import parse_usage
 
@@ -61,8 +60,8 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
         *,
         window: ConversationWindow | None = None,
         compressor: ExtractiveCompressor | None = None,
-        compress_ratio: float = DEFAULT_COMPRESS_RATIO,
-        compress_min_tokens: int = DEFAULT_COMPRESS_MIN_TOKENS,
+        compress_ratio: float = DEFAULT_RATIO,
+        compress_min_tokens: int = DEFAULT_MIN_TOKENS,
         budget: SpendBudget | None = None,
     ) -> None:
         super().__init__()
@@ -145,8 +144,8 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
         timeout_s: float | None = None,
         window: ConversationWindow | None = None,
         compressor: ExtractiveCompressor | None = None,
-        compress_ratio: float = DEFAULT_COMPRESS_RATIO,
-        compress_min_tokens: int = DEFAULT_COMPRESS_MIN_TOKENS,
+        compress_ratio: float = DEFAULT_RATIO,
+        compress_min_tokens: int = DEFAULT_MIN_TOKENS,
     ) -> None:
         super().__init__(
             window=window,

@@ -49,12 +49,11 @@ from llama_index_tokenomy._pipeline import (
 )
 from tokenomy.budget import SpendBudget
 from tokenomy.cache import SemanticCache
-from tokenomy.compress import ExtractiveCompressor
+from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
 from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
 from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
-from tokenomy.pipeline.context import DEFAULT_COMPRESS_MIN_TOKENS, DEFAULT_COMPRESS_RATIO
 from tokenomy.route import Router
 from tokenomy.tokens.prices import PriceTable
 
@@ -98,8 +97,8 @@ class OptimizedLLM(LLM):
     llm: LLM | None = Field(default=None, exclude=True)
     llms: dict[str, LLM] | None = Field(default=None, exclude=True)
     scope: str | None = None
-    compress_ratio: float = DEFAULT_COMPRESS_RATIO
-    compress_min_tokens: int = DEFAULT_COMPRESS_MIN_TOKENS
+    compress_ratio: float = DEFAULT_RATIO
+    compress_min_tokens: int = DEFAULT_MIN_TOKENS
     fallback: bool = True
     timeout_s: float | None = None
     _pipe: Pipeline[Any, Any] = PrivateAttr()
@@ -114,8 +113,8 @@ class OptimizedLLM(LLM):
         scope: str | None = None,
         window: ConversationWindow | None = None,
         compressor: ExtractiveCompressor | None = None,
-        compress_ratio: float = DEFAULT_COMPRESS_RATIO,
-        compress_min_tokens: int = DEFAULT_COMPRESS_MIN_TOKENS,
+        compress_ratio: float = DEFAULT_RATIO,
+        compress_min_tokens: int = DEFAULT_MIN_TOKENS,
         budget: SpendBudget | None = None,
         prices: PriceTable | None = None,
         recorder: UsageRecorder | None = None,

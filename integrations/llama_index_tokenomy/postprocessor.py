@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
@@ -10,10 +11,15 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, Te
 from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
-from tokenomy.compress import CompressionResult, ExtractiveCompressor
+from tokenomy._failures import FailureLog
+from tokenomy.compress import DEFAULT_RATIO, CompressionResult, ExtractiveCompressor, check_target
 from tokenomy.compress.result import KEPT_RATIO_KEY
+from tokenomy.errors import ConfigError
+from tokenomy.tokens import DEFAULT_MODEL
 
 __all__ = ["KEPT_RATIO_KEY", "TokenomyNodePostprocessor"]
+
+log = logging.getLogger(__name__)
 
 
 class TokenomyNodePostprocessor(BaseNodePostprocessor):
@@ -25,22 +31,50 @@ class TokenomyNodePostprocessor(BaseNodePostprocessor):
     ``query`` and ``aquery`` (the query embedding may be None under async; the
     query text is used).
 
+    Compression never fails the query: when the compressor or its embedder raises,
+    the nodes are returned as they are, the failure is counted in :attr:`failures`
+    and logged (a warning the first time, debug level for repeats).
+
     Args:
-        ratio: target share of the nodes' tokens (default 0.4).
-        max_tokens: target budget in tokens (the smaller target wins).
-        min_retention: keep more rather than fall below this retention estimate.
+        ratio: target share of the nodes' tokens, in (0, 1] (default 0.4,
+            ``tokenomy.compress.DEFAULT_RATIO``; None: ``max_tokens`` only).
+        max_tokens: target budget in tokens, >= 0 (the smaller target wins).
+        min_retention: keep more rather than fall below this retention estimate, in [0, 1].
         model: whose tokenizer counts the budget (default gpt-4o).
+        compressor: a configured :class:`~tokenomy.compress.ExtractiveCompressor`.
+
+    Raises:
+        ConfigError: at construction, for a keyword it does not take (``ratoi=0.3``
+            names ``ratio``) or a target out of range (pydantic's ``ValidationError``
+            for a value of the wrong type).
     """
 
-    ratio: float | None = Field(default=0.4)
+    ratio: float | None = Field(default=DEFAULT_RATIO)
     max_tokens: int | None = Field(default=None)
     min_retention: float | None = Field(default=None)
-    model: str = Field(default="gpt-4o")
+    model: str = Field(default=DEFAULT_MODEL)
     _engine: ExtractiveCompressor = PrivateAttr()
+    _failures: FailureLog = PrivateAttr(
+        default_factory=lambda: FailureLog(
+            log, "node compression", "the nodes are returned uncompressed"
+        )
+    )
 
     def __init__(self, *, compressor: ExtractiveCompressor | None = None, **data: Any) -> None:
+        # LlamaIndex components ignore unknown fields: a typo would silently keep the default
+        fields = type(self).model_fields
+        if unknown := set(data) - set(fields):
+            raise ConfigError.unknown_keywords(
+                type(self).__name__, unknown, {*fields, "compressor"}
+            )
         super().__init__(**data)
+        check_target(self.ratio, self.max_tokens, self.min_retention)
         self._engine = compressor or ExtractiveCompressor(model=self.model)
+
+    @property
+    def failures(self) -> int:
+        """Calls whose compression raised; their nodes were returned as they were."""
+        return self._failures.count
 
     @classmethod
     @override
@@ -80,10 +114,14 @@ class TokenomyNodePostprocessor(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         if not nodes:
             return []
-        texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-        query = query_bundle.query_str if query_bundle is not None else None
-        result = self._engine.compress(texts, query=query or None, **self._kwargs())
-        return self._nodes(nodes, result)
+        try:
+            texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
+            query = query_bundle.query_str if query_bundle is not None else None
+            result = self._engine.compress(texts, query=query or None, **self._kwargs())
+            return self._nodes(nodes, result)
+        except Exception as exc:  # the never-fail boundary (DESIGN.md)
+            self._failures.record(exc)
+            return list(nodes)
 
     @override
     async def _apostprocess_nodes(

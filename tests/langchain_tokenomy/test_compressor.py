@@ -1,5 +1,7 @@
 """TokenomyCompressor in LangChain's retrieval pipelines."""
 
+import logging
+
 import pytest
 
 pytest.importorskip("langchain_classic")
@@ -11,8 +13,10 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import InMemoryVectorStore
 
 from langchain_tokenomy import TokenomyCompressor
-from tokenomy.compress import ExtractiveCompressor
+from tokenomy.compress import DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.embed import HashingEmbedder, default_embedder
+from tokenomy.errors import ConfigError
+from tokenomy.tokens import DEFAULT_MODEL
 
 DOCS = [
     Document(
@@ -79,3 +83,61 @@ def test_in_a_contextual_compression_retriever_with_the_real_model():
     assert "1889" in text
     total = sum(len(d.page_content) for d in DOCS)
     assert sum(len(d.page_content) for d in docs) < 0.5 * total
+
+
+class BrokenEmbedder:
+    name = "broken"
+    dim = 8
+
+    def embed(self, texts):
+        raise RuntimeError("the embedding model cannot load")
+
+
+class BrokenEngine(ExtractiveCompressor):
+    def compress(self, context, **kwargs):
+        raise ValueError("engine bug")
+
+
+def test_an_unknown_keyword_is_rejected_naming_the_closest_one():
+    with pytest.raises(ConfigError, match=r"'ratoi' \(did you mean 'ratio'\?\).*max_tokens"):
+        TokenomyCompressor(ratoi=0.3)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ratio": 0},
+        {"ratio": 1.5},
+        {"ratio": None},  # and no max_tokens: no target at all
+        {"max_tokens": -1},
+        {"min_retention": 1.2},
+    ],
+)
+def test_targets_are_checked_at_construction(options):
+    with pytest.raises(ConfigError):
+        TokenomyCompressor(**options)
+
+
+def test_defaults_are_the_core_constants():
+    c = TokenomyCompressor(compressor=ExtractiveCompressor(embedder=HashingEmbedder()))
+    assert (c.ratio, c.max_tokens, c.model) == (DEFAULT_RATIO, None, DEFAULT_MODEL)
+    assert TokenomyCompressor(ratio=None, max_tokens=10).max_tokens == 10
+
+
+@pytest.mark.parametrize(
+    "engine", [BrokenEngine, lambda: ExtractiveCompressor(embedder=BrokenEmbedder())]
+)
+@pytest.mark.parametrize("path", ["sync", "async"])
+async def test_a_failing_engine_or_embedder_passes_the_documents_through(engine, path, caplog):
+    compressor = TokenomyCompressor(max_tokens=20, compressor=engine())
+    caplog.set_level(logging.DEBUG, logger="langchain_tokenomy.compressor")
+    for _ in range(3):
+        if path == "sync":
+            out = compressor.compress_documents(DOCS, "When was the Eiffel Tower completed?")
+        else:
+            out = await compressor.acompress_documents(DOCS, "How high is Everest?")
+        assert list(out) == DOCS  # unchanged, in order, metadata included
+    assert compressor.failures == 3
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "returned uncompressed" in warnings[0].getMessage()
+    assert len(caplog.records) == 3  # the repeats at debug level

@@ -1,5 +1,7 @@
 """TokenomyNodePostprocessor in LlamaIndex query engines."""
 
+import logging
+
 import pytest
 
 pytest.importorskip("llama_index.core")
@@ -11,8 +13,10 @@ from llama_index.core.postprocessor import SimilarityPostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from llama_index_tokenomy import TokenomyNodePostprocessor
-from tokenomy.compress import ExtractiveCompressor
+from tokenomy.compress import DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.embed import HashingEmbedder
+from tokenomy.errors import ConfigError
+from tokenomy.tokens import DEFAULT_MODEL
 
 TEXTS = [
     "The Eiffel Tower was completed in 1889. It is 330 metres tall. It was the tallest until 1930.",
@@ -69,3 +73,67 @@ def test_in_a_query_engine_composed_with_other_postprocessors():
 
 def test_serializes():
     assert post().to_dict()["class_name"] == "TokenomyNodePostprocessor"
+
+
+class BrokenEmbedder:
+    name = "broken"
+    dim = 8
+
+    def embed(self, texts):
+        raise RuntimeError("the embedding model cannot load")
+
+
+class BrokenEngine(ExtractiveCompressor):
+    def compress(self, context, **kwargs):
+        raise ValueError("engine bug")
+
+
+def test_an_unknown_keyword_is_rejected_naming_the_closest_one():
+    with pytest.raises(ConfigError, match=r"'ratoi' \(did you mean 'ratio'\?\).*compressor"):
+        TokenomyNodePostprocessor(ratoi=0.3)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ratio": 0},
+        {"ratio": 1.5},
+        {"ratio": None},  # and no max_tokens: no target at all
+        {"max_tokens": -1},
+        {"min_retention": 1.2},
+    ],
+)
+def test_targets_are_checked_at_construction(options):
+    with pytest.raises(ConfigError):
+        TokenomyNodePostprocessor(**options)
+
+
+def test_defaults_are_the_core_constants_and_it_round_trips():
+    p = TokenomyNodePostprocessor()
+    assert (p.ratio, p.max_tokens, p.model) == (DEFAULT_RATIO, None, DEFAULT_MODEL)
+    again = TokenomyNodePostprocessor.from_dict(post(ratio=0.3).to_dict())
+    assert (again.ratio, again.max_tokens) == (0.3, 20)
+
+
+@pytest.mark.parametrize(
+    "engine", [BrokenEngine, lambda: ExtractiveCompressor(embedder=BrokenEmbedder())]
+)
+@pytest.mark.parametrize("path", ["sync", "async"])
+async def test_a_failing_engine_or_embedder_passes_the_nodes_through(engine, path, caplog):
+    postprocessor = TokenomyNodePostprocessor(max_tokens=20, compressor=engine())
+    caplog.set_level(logging.DEBUG, logger="llama_index_tokenomy.postprocessor")
+    given = nodes()
+    for _ in range(3):
+        if path == "sync":
+            out = postprocessor.postprocess_nodes(given, query_str="When was it completed?")
+        else:
+            out = await postprocessor.apostprocess_nodes(
+                given, query_bundle=QueryBundle("How high is Everest?", embedding=None)
+            )
+        assert [(n.node.node_id, n.node.get_content(), n.score) for n in out] == [
+            (n.node.node_id, n.node.get_content(), n.score) for n in given
+        ]
+    assert postprocessor.failures == 3
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "returned uncompressed" in warnings[0].getMessage()
+    assert len(caplog.records) == 3  # the repeats at debug level

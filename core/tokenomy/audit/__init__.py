@@ -3,14 +3,8 @@ technique would save on it."""
 
 from tokenomy.audit.core import AuditReport, audit_calls, run_audit, sample_workload_path
 from tokenomy.audit.html import render_html
-from tokenomy.audit.plugins import (
-    AuditContext,
-    AuditedCall,
-    AuditPlugin,
-    SavingsEstimate,
-    available_plugins,
-    register_audit_plugin,
-)
+from tokenomy.audit.plugins import AuditContext, AuditedCall, AuditPlugin, SavingsEstimate
+from tokenomy.audit.registry import available_plugins, register_audit_plugin
 from tokenomy.audit.text import render_text
 from tokenomy.audit.workload import LineError, Workload, WorkloadCall, load_workload
 

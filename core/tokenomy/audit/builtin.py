@@ -187,7 +187,9 @@ class OutputCapPlugin:
 
 def _semantic_cache(shared: bool) -> Callable[[], AuditPlugin]:
     def factory() -> AuditPlugin:
-        from tokenomy.cache.audit import SemanticCacheAuditPlugin  # loads the embedder on use
+        from tokenomy.audit.semantic_cache import (
+            SemanticCacheAuditPlugin,  # loads the embedder on use
+        )
 
         return SemanticCacheAuditPlugin(shared=shared)
 
@@ -195,25 +197,25 @@ def _semantic_cache(shared: bool) -> Callable[[], AuditPlugin]:
 
 
 def _compression() -> AuditPlugin:
-    from tokenomy.compress.audit import CompressionAuditPlugin  # loads the embedder on use
+    from tokenomy.audit.compression import CompressionAuditPlugin  # loads the embedder on use
 
     return CompressionAuditPlugin()
 
 
 def _few_shot() -> AuditPlugin:
-    from tokenomy.select.audit import FewShotAuditPlugin
+    from tokenomy.audit.few_shot import FewShotAuditPlugin
 
     return FewShotAuditPlugin()
 
 
 def _routing() -> AuditPlugin:
-    from tokenomy.route.audit import RoutingAuditPlugin
+    from tokenomy.audit.routing import RoutingAuditPlugin
 
     return RoutingAuditPlugin()
 
 
 def _window() -> AuditPlugin:
-    from tokenomy.context.audit import WindowAuditPlugin
+    from tokenomy.audit.context_window import WindowAuditPlugin
 
     return WindowAuditPlugin()
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate, create_plugins
+from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
+from tokenomy.audit.registry import create_plugins
 from tokenomy.audit.workload import LineError, Workload, WorkloadCall, load_workload
 from tokenomy.monitor.aggregate import Bucket, aggregate
 from tokenomy.monitor.records import UsageRecord, UsageSummary

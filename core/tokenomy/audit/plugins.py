@@ -1,35 +1,28 @@
 """The plug-in interface through which each capability adds its "what this would
-save" column to ``tokenomy audit``, and the registry of plug-ins by name.
+save" column to ``tokenomy audit``.
 
 A plug-in is any object with a ``name``, a ``title`` and an
 ``estimate(context) -> SavingsEstimate`` method. Register a factory under a name
-with :func:`register_audit_plugin`; ``tokenomy audit`` runs every registered
-plug-in unless ``--only`` names a subset.
+with :func:`tokenomy.audit.register_audit_plugin` (:mod:`tokenomy.audit.registry`).
+The built-in estimates live beside this module, one per technique
+(``semantic_cache``, ``compression``, ``context_window``, ``few_shot``,
+``routing``, and ``builtin`` for the model-free ones): the audit imports the
+techniques, never the reverse.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from tokenomy.audit.workload import WorkloadCall
-from tokenomy.errors import ConfigError, UnknownNameError
 from tokenomy.tokens.counter import TokenCounter
 from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
-__all__ = [
-    "AuditContext",
-    "AuditPlugin",
-    "AuditedCall",
-    "SavingsEstimate",
-    "available_plugins",
-    "create_plugins",
-    "register_audit_plugin",
-]
+__all__ = ["AuditContext", "AuditPlugin", "AuditedCall", "SavingsEstimate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,53 +99,3 @@ class AuditPlugin(Protocol):
     def estimate(self, context: AuditContext) -> SavingsEstimate:
         """Return the savings on ``context.calls``."""
         ...
-
-
-_registry: dict[str, Callable[[], AuditPlugin]] = {}
-_lock = threading.Lock()
-
-
-def register_audit_plugin(name: str, factory: Callable[[], AuditPlugin]) -> None:
-    """Make ``factory()`` run by ``tokenomy audit`` under ``name`` (replacing any)."""
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"Plug-in name must be a non-empty string; got {name!r}.")
-    if not callable(factory):
-        raise ConfigError(f"Plug-in factory for {name!r} must be callable; got {factory!r}.")
-    _ensure_builtins()
-    with _lock:
-        _registry[name] = factory
-
-
-def available_plugins() -> list[str]:
-    """Names of the registered plug-ins, in registration order."""
-    _ensure_builtins()
-    return list(_registry)
-
-
-def create_plugins(names: Sequence[str] | None = None) -> list[AuditPlugin]:
-    """Instantiate the named plug-ins (default: all registered)."""
-    _ensure_builtins()
-    chosen = list(_registry) if names is None else list(names)
-    unknown = [n for n in chosen if n not in _registry]
-    if unknown:
-        raise UnknownNameError(
-            f"Unknown audit plug-in(s) {unknown}; available: {', '.join(_registry)}."
-        )
-    return [_registry[n]() for n in chosen]
-
-
-_builtins_loaded = False
-
-
-def _ensure_builtins() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    from tokenomy.audit import builtin
-
-    with _lock:
-        user = dict(_registry)
-        _registry.clear()
-        _registry.update(builtin.BUILTIN_PLUGINS)
-        _registry.update(user)
-        _builtins_loaded = True

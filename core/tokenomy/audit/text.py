@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from tokenomy.audit.core import AuditReport
 from tokenomy.monitor.records import UsageSummary
+
+if TYPE_CHECKING:
+    from tokenomy.audit.core import AuditReport
 
 __all__ = ["cost_cell", "format_table", "human", "render_text", "shorten", "usd"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from tokenomy.compress._embedding import CONTEXT_CHARS, embed_sorted, in_context
 from tokenomy.compress._features import document_coverage, neighbours, query_entities
@@ -33,18 +33,32 @@ from tokenomy.compress.scoring import (
     lexical_coverage,
     normalize,
     query_terms,
-    words,
 )
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import ConfigError
 from tokenomy.text.cut import cut_to_tokens, longest_prefix
 from tokenomy.text.segment import Granularity, Segment, segment_documents
+from tokenomy.text.words import words
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
 if TYPE_CHECKING:
     from tokenomy.embed import Embedder
 
-__all__ = ["ExtractiveCompressor"]
+__all__ = [
+    "DEFAULT_GRANULARITY",
+    "DEFAULT_RATIO",
+    "DEFAULT_REDUNDANCY",
+    "ExtractiveCompressor",
+    "check_target",
+]
+
+DEFAULT_RATIO: Final = 0.4
+"""Share of a context's tokens kept when a front door is given no target of its own (the
+seed's COMPRESSION_RATIO; setting ``compression.ratio``)."""
+DEFAULT_REDUNDANCY: Final = 0.92
+"""Cosine similarity above which a segment repeats one already kept (``compression.redundancy``)."""
+DEFAULT_GRANULARITY: Final[Granularity] = "sentence"
+"""Unit kept or dropped (``compression.granularity``)."""
 
 EMBED_SHARE = 0.2
 """Share of a context's tokens embedded (the lexically best segments), or the budget's
@@ -86,7 +100,7 @@ class ExtractiveCompressor:
         embedder: embeds segments and the query (default: the bundled MiniLM, cached).
         granularity: ``"sentence"`` (default), ``"paragraph"`` or ``"document"``.
         redundancy: cosine similarity in [0, 1] above which a segment counts as a
-            near-duplicate of one already kept (default 0.92).
+            near-duplicate of one already kept (default :data:`DEFAULT_REDUNDANCY`, 0.92).
         weights: how relevance, information, position… add up.
         partial_fill: fill the room whole segments leave under the budget with the
             start of the next best sentence, cut at a word boundary (default True);
@@ -112,8 +126,8 @@ class ExtractiveCompressor:
         *,
         model: str = DEFAULT_MODEL,
         embedder: Embedder | None = None,
-        granularity: Granularity = "sentence",
-        redundancy: float = 0.92,
+        granularity: Granularity = DEFAULT_GRANULARITY,
+        redundancy: float = DEFAULT_REDUNDANCY,
         weights: Weights | None = None,
         partial_fill: bool = True,
         embed_documents: bool = False,
@@ -162,10 +176,9 @@ class ExtractiveCompressor:
         documents = [context] if isinstance(context, str) else list(context)
         if not all(isinstance(d, str) for d in documents):
             raise ConfigError("context must be a str or a list of str (one per document).")
+        check_target(ratio, max_tokens, min_retention)
         original = self.counter.count("\n\n".join(documents))
         budget = _budget(original, ratio, max_tokens)
-        if min_retention is not None and not 0.0 <= min_retention <= 1.0:
-            raise ConfigError(f"min_retention must be in [0, 1]; got {min_retention!r}.")
         if original <= budget:
             return CompressionResult(
                 "\n\n".join(documents), tuple(documents), original, original, budget, 1.0
@@ -412,17 +425,36 @@ class ExtractiveCompressor:
         return texts, self.counter.count(text)
 
 
-def _budget(original: int, ratio: float | None, max_tokens: int | None) -> int:
+def check_target(
+    ratio: float | None, max_tokens: int | None, min_retention: float | None = None
+) -> None:
+    """Raise :class:`ConfigError` unless these are a valid target for
+    :meth:`ExtractiveCompressor.compress`, so that a component taking them can fail at
+    construction rather than on its first call.
+
+    Example:
+        >>> check_target(0.4, None)
+        >>> check_target(None, None)
+        Traceback (most recent call last):
+        ...
+        tokenomy.errors.ConfigError: Give a target: ratio=0.4 (share of the tokens) or max_tokens=N.
+    """
     if ratio is None and max_tokens is None:
-        raise ConfigError("Give a target: ratio=0.4 (share of the tokens) or max_tokens=N.")
-    budgets = []
-    if ratio is not None:
-        if not 0.0 < ratio <= 1.0:
-            raise ConfigError(f"ratio must be in (0, 1]; got {ratio!r}.")
-        budgets.append(int(original * ratio))
+        raise ConfigError(
+            f"Give a target: ratio={DEFAULT_RATIO} (share of the tokens) or max_tokens=N."
+        )
+    if ratio is not None and not 0.0 < ratio <= 1.0:
+        raise ConfigError(f"ratio must be in (0, 1]; got {ratio!r}.")
+    if max_tokens is not None and max_tokens < 0:
+        raise ConfigError(f"max_tokens must be >= 0; got {max_tokens!r}.")
+    if min_retention is not None and not 0.0 <= min_retention <= 1.0:
+        raise ConfigError(f"min_retention must be in [0, 1]; got {min_retention!r}.")
+
+
+def _budget(original: int, ratio: float | None, max_tokens: int | None) -> int:
+    """The smaller of the two targets, in tokens (:func:`check_target` has checked them)."""
+    budgets = [int(original * ratio)] if ratio is not None else []
     if max_tokens is not None:
-        if max_tokens < 0:
-            raise ConfigError(f"max_tokens must be >= 0; got {max_tokens!r}.")
         budgets.append(max_tokens)
     return min(budgets)
 

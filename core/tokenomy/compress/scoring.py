@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from tokenomy.text.words import WORD, stem, words
+
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Weights", "answer_type_bonus", "idf", "lexical_coverage", "query_terms", "words"]
+__all__ = ["Weights", "answer_type_bonus", "idf", "lexical_coverage", "query_terms"]
 
-_WORD: Final = re.compile(r"[A-Za-z0-9À-ÿ]+(?:['’][a-z]+)?")
 _STOP: Final = frozenset(
     [
         "a",
@@ -194,42 +195,9 @@ class Weights:
     whole_document: float = 2.4
 
 
-_SUFFIXES: Final = (
-    "ations",
-    "ation",
-    "ings",
-    "ing",
-    "ions",
-    "ion",
-    "ies",
-    "ied",
-    "ers",
-    "er",
-    "ed",
-    "es",
-    "ly",
-    "s",
-)
-
-
-def stem(word: str) -> str:
-    """A light suffix stripper: migrating/migration/migrates -> migrat; CFC's/CFCs -> cfc."""
-    if word.endswith(("'s", "’s")):  # possessive
-        word = word[:-2]
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= (3 if suffix == "s" else 4):
-            return word[: -len(suffix)]
-    return word
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased, lightly stemmed word tokens."""
-    return [stem(w.lower()) for w in _WORD.findall(text)]
-
-
 def query_terms(query: str) -> list[str]:
     """The query's content words (stopwords dropped, order kept, no repeats)."""
-    raw = [w.lower() for w in _WORD.findall(query)]
+    raw = [w.lower() for w in WORD.findall(query)]
     return list(dict.fromkeys(stem(w) for w in raw if w not in _STOP))
 
 

@@ -24,22 +24,40 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from tokenomy.context.messages import fingerprint, labelled, last_user_message, message_text
 from tokenomy.context.summarize import ExtractiveSummarizer, Summarizer
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import BudgetExceededError, ConfigError, UnknownNameError
+from tokenomy.text.messages import fingerprint, labelled, last_user_message, message_text
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
 if TYPE_CHECKING:
     from tokenomy.embed import Embedder
 
-__all__ = ["DECAYS", "SUMMARY_PREFIX", "ConversationWindow", "WindowResult"]
+__all__ = [
+    "DECAYS",
+    "DEFAULT_DECAY",
+    "DEFAULT_HALF_LIFE_TURNS",
+    "DEFAULT_OVERLAP_TOKENS",
+    "DEFAULT_WINDOW_TOKENS",
+    "SUMMARY_PREFIX",
+    "ConversationWindow",
+    "WindowResult",
+]
 
 log = logging.getLogger(__name__)
 
 Decay = Literal["exponential", "linear", "none"]
+
+DEFAULT_WINDOW_TOKENS: Final = 4096
+"""Budget of what a call sends, tokens (the seed's WINDOW_SIZE; ``context.window_tokens``)."""
+DEFAULT_OVERLAP_TOKENS: Final = 512
+"""Newest turns carried over verbatim, tokens (OVERLAP_SIZE; ``context.overlap_tokens``)."""
+DEFAULT_DECAY: Final[Decay] = "exponential"
+"""How a turn's recency weight falls with age (IMPORTANCE_DECAY; ``context.decay``)."""
+DEFAULT_HALF_LIFE_TURNS: Final = 4.0
+"""Age, in turns, at which that weight halves (``context.half_life_turns``)."""
 
 DECAYS: dict[str, Callable[[float, float], float]] = {
     "exponential": lambda age, half_life: 0.5 ** (age / half_life),
@@ -147,10 +165,10 @@ class ConversationWindow:
     def __init__(
         self,
         *,
-        max_tokens: int = 4096,
-        overlap_tokens: int = 512,
-        decay: Decay = "exponential",
-        half_life_turns: float = 4.0,
+        max_tokens: int = DEFAULT_WINDOW_TOKENS,
+        overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
+        decay: Decay = DEFAULT_DECAY,
+        half_life_turns: float = DEFAULT_HALF_LIFE_TURNS,
         relevance_weight: float = 2.0,
         summarizer: Summarizer | Literal["extractive"] | None = "extractive",
         summary_tokens: int | None = None,

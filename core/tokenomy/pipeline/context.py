@@ -11,21 +11,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tokenomy.compress import ExtractiveCompressor
+from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.compress.message import compress_message
 from tokenomy.context import ConversationWindow
 from tokenomy.context.dedupe import drop_repeated_passages
-from tokenomy.context.messages import trailing_question
 from tokenomy.context.window import SUMMARY_PREFIX
 from tokenomy.errors import ConfigError
+from tokenomy.text.messages import trailing_question
 from tokenomy.tokens.counter import DEFAULT_MODEL
 
-__all__ = ["DEFAULT_COMPRESS_MIN_TOKENS", "DEFAULT_COMPRESS_RATIO", "ContextStage", "Prepared"]
+__all__ = ["ContextStage", "Prepared"]
 
-DEFAULT_COMPRESS_RATIO = 0.4
-"""Share of a long message's tokens kept by the context stage's compression."""
-DEFAULT_COMPRESS_MIN_TOKENS = 800
-"""Messages shorter than this (tokens) are sent as they are."""
 
 Message = Mapping[str, Any]
 
@@ -61,8 +57,8 @@ class ContextStage:
 
     window: ConversationWindow | None = None
     compressor: ExtractiveCompressor | None = None
-    ratio: float = DEFAULT_COMPRESS_RATIO
-    min_tokens: int = DEFAULT_COMPRESS_MIN_TOKENS
+    ratio: float = DEFAULT_RATIO
+    min_tokens: int = DEFAULT_MIN_TOKENS
     roles: tuple[str, ...] = ("user", "tool")
     dedupe: bool = True
 

@@ -37,12 +37,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tokenomy.cache import Answer, CacheHit, SemanticCache
-from tokenomy.context.messages import last_user_message, message_text
 from tokenomy.errors import BudgetExceededError, ConfigError
 from tokenomy.pipeline.context import ContextStage
 from tokenomy.pipeline.request import Request, Sent, Trace
 from tokenomy.route import FallbackChain, Router
 from tokenomy.route.cascade import Attempt, astream_first, stream_first
+from tokenomy.text.messages import last_user_message, message_text
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage

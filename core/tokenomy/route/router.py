@@ -16,7 +16,7 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import BudgetExceededError, ConfigError
@@ -29,7 +29,18 @@ if TYPE_CHECKING:
 
     from tokenomy.embed import Embedder
 
-__all__ = ["BudgetView", "RouteDecision", "Router"]
+__all__ = [
+    "DEFAULT_EXPECTED_OUTPUT_TOKENS",
+    "DEFAULT_QUALITY_TARGET",
+    "BudgetView",
+    "RouteDecision",
+    "Router",
+]
+
+DEFAULT_QUALITY_TARGET: Final = 0.7
+"""Predicted success the chosen model must reach (``route.quality_target``)."""
+DEFAULT_EXPECTED_OUTPUT_TOKENS: Final = 256
+"""Assumed answer length for expected costs, tokens (``route.expected_output_tokens``)."""
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +116,10 @@ class Router:
         self,
         models: ModelTable | Sequence[ModelSpec] | None = None,
         *,
-        quality_target: float | None = 0.7,
+        quality_target: float | None = DEFAULT_QUALITY_TARGET,
         tolerance: float | None = None,
         neighbours: int = 32,
-        expected_output_tokens: int = 256,
+        expected_output_tokens: int = DEFAULT_EXPECTED_OUTPUT_TOKENS,
         embedder: Embedder | None = None,
         model: str = DEFAULT_MODEL,
     ) -> None:

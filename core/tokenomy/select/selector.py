@@ -17,21 +17,35 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from tokenomy.compress.scoring import words
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import ConfigError
 from tokenomy.select.strategies import Candidates, get_strategy
+from tokenomy.text.words import words
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from tokenomy.cache.vectors import VectorGroup
     from tokenomy.embed import Embedder
+    from tokenomy.embed.vectors import VectorGroup
 
-__all__ = ["ExampleSelector", "Selection", "format_example"]
+__all__ = [
+    "DEFAULT_LEXICAL_WEIGHT",
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_STRATEGY",
+    "ExampleSelector",
+    "Selection",
+    "format_example",
+]
+
+DEFAULT_MAX_TOKENS: Final = 400
+"""Budget for all chosen examples, tokens (``select.max_tokens``)."""
+DEFAULT_STRATEGY: Final = "diverse_minimal"
+"""Selection strategy, by name (the seed's EXAMPLE_SELECTION; ``select.strategy``)."""
+DEFAULT_LEXICAL_WEIGHT: Final = 0.5
+"""Weight of shared rare words, added to the cosine similarity (``select.lexical_weight``)."""
 
 _SEPARATOR_TOKENS = 1  # the blank line between two examples
 
@@ -109,12 +123,12 @@ class ExampleSelector:
         input_keys: Sequence[str] | None = None,
         label_key: str | None = None,
         formatter: str | Callable[[Mapping[str, Any]], str] | None = None,
-        max_tokens: int | None = 400,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
         max_examples: int | None = None,
-        strategy: str = "diverse_minimal",
+        strategy: str = DEFAULT_STRATEGY,
         duplicate: float = 0.95,
         candidates: int = 64,
-        lexical_weight: float = 0.5,
+        lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
         model: str = DEFAULT_MODEL,
         embedder: Embedder | None = None,
     ) -> None:
@@ -204,7 +218,7 @@ class ExampleSelector:
     def _embed_pending(self) -> None:
         import numpy as np
 
-        from tokenomy.cache.vectors import VectorGroup
+        from tokenomy.embed.vectors import VectorGroup
 
         with self._lock:
             if not self._pending:

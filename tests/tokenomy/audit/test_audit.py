@@ -10,7 +10,7 @@ from tokenomy.audit import (
     render_text,
     run_audit,
 )
-from tokenomy.audit import plugins as plugin_registry
+from tokenomy.audit import registry as plugin_registry
 from tokenomy.errors import UnknownNameError
 from tokenomy.tokens import count_tokens
 

@@ -3,12 +3,12 @@
 import json
 
 from tokenomy.audit import load_workload
+from tokenomy.audit.compression import CompressionAuditPlugin
+from tokenomy.audit.context_window import WindowAuditPlugin
 from tokenomy.audit.core import _price_call
 from tokenomy.audit.plugins import AuditContext
 from tokenomy.compress import ExtractiveCompressor
-from tokenomy.compress.audit import CompressionAuditPlugin
 from tokenomy.context import ConversationWindow
-from tokenomy.context.audit import WindowAuditPlugin
 from tokenomy.embed import HashingEmbedder
 from tokenomy.tokens import PriceTable, TokenCounter
 
@@ -115,7 +115,7 @@ def few_shot_call(i, question):
 
 
 def test_find_examples_reads_the_block_and_the_input():
-    from tokenomy.select.audit import find_examples
+    from tokenomy.audit.few_shot import find_examples
 
     block = find_examples(few_shot_call(0, "Solve 2x = 8.")["messages"][1]["content"])
     assert block.keys == ("Question", "Category") and len(block.examples) == 6
@@ -124,7 +124,7 @@ def test_find_examples_reads_the_block_and_the_input():
 
 
 def test_few_shot_column_selects_within_what_each_prompt_spends(tmp_path):
-    from tokenomy.select.audit import FewShotAuditPlugin
+    from tokenomy.audit.few_shot import FewShotAuditPlugin
 
     lines = [few_shot_call(i, q) for i, q in enumerate(["Solve 2x = 8.", "What if Napoleon won?"])]
     context = context_of(tmp_path, [*lines, chat(9, 1)])
@@ -142,8 +142,8 @@ def test_few_shot_column_selects_within_what_each_prompt_spends(tmp_path):
 
 
 def test_routing_column_routes_easy_calls_down_and_never_up(tmp_path):
+    from tokenomy.audit.routing import RoutingAuditPlugin
     from tokenomy.route import ModelSpec, ModelTable
-    from tokenomy.route.audit import RoutingAuditPlugin
 
     def call(i, model, question):
         return {

@@ -2,9 +2,10 @@ import numpy as np
 
 from tokenomy.compress._embedding import CONTEXT_CHARS, EMBED_BATCH, embed_sorted, in_context
 from tokenomy.compress._features import document_coverage, neighbours
-from tokenomy.compress.scoring import query_terms, words
+from tokenomy.compress.scoring import query_terms
 from tokenomy.embed import HashingEmbedder
 from tokenomy.text.segment import segment_documents
+from tokenomy.text.words import words
 
 
 class RecordingEmbedder(HashingEmbedder):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenomy.cache.entry import CacheEntry
 from tokenomy.cache.tiers.base import CacheTier
-from tokenomy.cache.vectors import ANN_THRESHOLD, VectorGroup
+from tokenomy.embed.vectors import ANN_THRESHOLD, VectorGroup
 from tokenomy.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from tokenomy.cache.tiers.base import CacheTier
-from tokenomy.cache.vectors import ANN_THRESHOLD, VectorGroup
+from tokenomy.embed.vectors import ANN_THRESHOLD, VectorGroup
 from tokenomy.errors import ConfigError
 
 if TYPE_CHECKING:

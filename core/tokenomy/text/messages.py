@@ -1,4 +1,6 @@
-"""Reading OpenAI-style message dicts: their text, a role label, a fingerprint."""
+"""Reading OpenAI-style message dicts: their text, a role label, a fingerprint, the
+current question. Shared by the techniques (window, compression, routing) and the
+adapters."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from tokenomy.text.segment import split_sentences
 
 __all__ = ["fingerprint", "labelled", "last_user_message", "message_text", "trailing_question"]
 
@@ -67,7 +71,5 @@ def trailing_question(text: str) -> str | None:
     last = text.strip().split("\n\n")[-1].strip()
     if len(last) < _QUESTION_CHARS:
         return last
-    from tokenomy.text.segment import split_sentences
-
     sentences = split_sentences(last)
     return sentences[-1] if sentences else None

@@ -1,5 +1,6 @@
-"""In-memory vector indexes for cache lookups: exact brute force for small groups,
-HNSW (faiss) past a size where a scan stops being fast.
+"""In-memory vector indexes for similarity lookups (the cache's tiers, few-shot
+selection): exact brute force for small groups, HNSW (faiss) past a size where a
+scan stops being fast.
 
 Measured on this project's 2-core machine with 384-d vectors
 (benchmarks/cache_latency.py): a numpy scan takes 0.06 ms at 5k vectors, 0.46 ms

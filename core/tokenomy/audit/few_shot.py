@@ -15,9 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
-from tokenomy.context.messages import message_text
 from tokenomy.embed import Embedder
 from tokenomy.select.selector import ExampleSelector
+from tokenomy.text.messages import message_text
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["FewShotAuditPlugin", "find_examples"]

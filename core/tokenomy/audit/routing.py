@@ -14,7 +14,7 @@ from collections import Counter
 
 from tokenomy.audit.plugins import AuditContext, SavingsEstimate
 from tokenomy.route.models import ModelTable
-from tokenomy.route.router import Router
+from tokenomy.route.router import DEFAULT_QUALITY_TARGET, Router
 
 __all__ = ["RoutingAuditPlugin"]
 
@@ -36,7 +36,7 @@ class RoutingAuditPlugin:
         self,
         *,
         table: ModelTable | None = None,
-        quality_target: float = 0.7,
+        quality_target: float = DEFAULT_QUALITY_TARGET,
         tolerance: float = 0.1,
     ) -> None:
         self.router = Router(table or ModelTable.default(), quality_target=quality_target)

@@ -8,7 +8,7 @@ evicts); the tokens it would not send are the saving.
 from __future__ import annotations
 
 from tokenomy.audit.plugins import AuditContext, SavingsEstimate
-from tokenomy.context.window import ConversationWindow
+from tokenomy.context.window import DEFAULT_WINDOW_TOKENS, ConversationWindow
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["WindowAuditPlugin"]
@@ -26,7 +26,10 @@ class WindowAuditPlugin:
     title = "Conversation window"
 
     def __init__(
-        self, *, window_tokens: int = 4096, window: ConversationWindow | None = None
+        self,
+        *,
+        window_tokens: int = DEFAULT_WINDOW_TOKENS,
+        window: ConversationWindow | None = None,
     ) -> None:
         self.window = window or ConversationWindow(max_tokens=window_tokens)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tokenomy.cache.vectors import VectorGroup
+from tokenomy.embed.vectors import VectorGroup
 from tokenomy.errors import ConfigError
 
 

@@ -12,9 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
-from tokenomy.compress.extractive import ExtractiveCompressor
-from tokenomy.compress.message import compress_message
-from tokenomy.context.messages import message_text
+from tokenomy.compress import (
+    DEFAULT_MIN_TOKENS,
+    DEFAULT_RATIO,
+    ExtractiveCompressor,
+    compress_message,
+)
+from tokenomy.text.messages import message_text
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["CompressionAuditPlugin"]
@@ -27,7 +31,8 @@ class CompressionAuditPlugin:
 
     Args:
         ratio: share of each long message kept (default 0.4, ``compression.ratio``).
-        min_tokens: messages shorter than this are left alone (default 800).
+        min_tokens: messages shorter than this are left alone (default 800,
+            ``compression.min_tokens``).
         sample: messages actually compressed to measure the kept share (default 24).
         compressor: the compressor (default: gpt-4o tokenizer, the bundled MiniLM).
     """
@@ -38,8 +43,8 @@ class CompressionAuditPlugin:
     def __init__(
         self,
         *,
-        ratio: float = 0.4,
-        min_tokens: int = 800,
+        ratio: float = DEFAULT_RATIO,
+        min_tokens: int = DEFAULT_MIN_TOKENS,
         sample: int = 24,
         compressor: ExtractiveCompressor | None = None,
     ) -> None:
