@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, cast
+from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
@@ -23,7 +23,6 @@ from typing_extensions import override
 from llama_index_tokenomy._convert import to_openai_messages
 from llama_index_tokenomy._pipeline import own_messages
 from tokenomy.context import ConversationWindow
-from tokenomy.context.window import WindowResult
 from tokenomy.errors import BudgetExceededError, ConfigError
 from tokenomy.pipeline import ContextStage
 
@@ -112,12 +111,9 @@ class TokenomyChatMemory(BaseChatStoreMemory):
         if pending:  # the engine adds the question itself; it still counts
             dicts.append({"role": "user", "content": input})
         reserve = max(0, min(initial_token_count, self.window.max_tokens - 1))
-        window = self.window
-        if reserve:
-            window = cast(ConversationWindow, _Reserved(window, reserve))
         try:
-            prepared = ContextStage(window=window, dedupe=self.dedupe).prepare(
-                dicts, session=self.chat_store_key
+            prepared = ContextStage(window=self.window, dedupe=self.dedupe).prepare(
+                dicts, session=self.chat_store_key, reserve_tokens=reserve
             )
         except BudgetExceededError:
             raise
@@ -138,15 +134,3 @@ class TokenomyChatMemory(BaseChatStoreMemory):
         return await asyncio.to_thread(
             self.get, input=input, initial_token_count=initial_token_count, **kwargs
         )
-
-
-class _Reserved:
-    """A window that takes ``reserve`` tokens (the engine's prefix) off its budget."""
-
-    def __init__(self, window: ConversationWindow, reserve: int) -> None:
-        self.window = window
-        self.reserve = reserve
-        self.counter = window.counter
-
-    def fit(self, messages: Any, **options: Any) -> WindowResult:
-        return self.window.fit(messages, reserve_tokens=self.reserve, **options)

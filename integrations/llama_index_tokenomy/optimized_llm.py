@@ -173,7 +173,7 @@ class OptimizedLLM(LLM):
             fallback=fallback,
             timeout_s=timeout_s,
             prices=prices,
-            recorder=cast(UsageRecorder, HitRecorder(recorder, scope)),
+            recorder=HitRecorder(recorder, scope),
         )
 
     @classmethod
@@ -338,7 +338,9 @@ class OptimizedLLM(LLM):
 
         def call(sent: Sent) -> CompletionResponse:
             target = self._target(sent.model)
-            return target.complete(prompt, formatted=formatted, **self._kwargs_for(sent, kwargs))
+            return target.complete(
+                sent.prompt or prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+            )
 
         return self._completions().run(request, call, self._completion_codec(request))
 
@@ -351,7 +353,7 @@ class OptimizedLLM(LLM):
         async def call(sent: Sent) -> CompletionResponse:
             target = self._target(sent.model)
             return await target.acomplete(
-                prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+                sent.prompt or prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
             )
 
         return await self._completions().arun(request, call, self._completion_codec(request))
@@ -365,7 +367,7 @@ class OptimizedLLM(LLM):
         def start(sent: Sent) -> CompletionResponseGen:
             target = self._target(sent.model)
             return target.stream_complete(
-                prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+                sent.prompt or prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
             )
 
         stream = self._completions().stream(request, start, self._completion_codec(request))
@@ -380,7 +382,7 @@ class OptimizedLLM(LLM):
         async def start(sent: Sent) -> AsyncIterator[CompletionResponse]:
             target = self._target(sent.model)
             stream = await target.astream_complete(
-                prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+                sent.prompt or prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
             )
             async for chunk in stream:
                 yield chunk

@@ -124,6 +124,7 @@ def test_public_names_are_pinned():
         "OutputPlanner",
         "Pipeline",
         "Prepared",
+        "Recorder",
         "Request",
         "Sent",
         "StageRecord",

@@ -194,6 +194,22 @@ class SemanticCache:
             self._counters.hit(hit)
         return hit
 
+    def peek(
+        self,
+        prompt: Prompt,
+        *,
+        llm: str = "",
+        scope: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> CacheHit | None:
+        """The request's exact entry, if stored: no semantic search, not counted as a
+        lookup (the pipeline's re-check before a new single-flight leader calls)."""
+        key = self.key(prompt, llm=llm, scope=scope, tools=tools)
+        hit = self._lookup_exact(key, self.clock())
+        if hit is not None:
+            self._counters.hit(hit)
+        return hit
+
     def store(
         self,
         prompt: Prompt,

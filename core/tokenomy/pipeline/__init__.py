@@ -2,7 +2,7 @@
 
 from tokenomy.pipeline.codecs import TextCodec, jsonable
 from tokenomy.pipeline.context import ContextStage, Prepared
-from tokenomy.pipeline.pipeline import Codec, OutputPlanner, Pipeline
+from tokenomy.pipeline.pipeline import Codec, OutputPlanner, Pipeline, Recorder
 from tokenomy.pipeline.request import TRACE_KEY, Request, Sent, StageRecord, Trace
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "OutputPlanner",
     "Pipeline",
     "Prepared",
+    "Recorder",
     "Request",
     "Sent",
     "StageRecord",

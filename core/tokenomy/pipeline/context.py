@@ -79,8 +79,11 @@ class ContextStage:
         tools: Sequence[Message] | None = None,
         session: str | None = None,
         pinned: Sequence[int] = (),
+        reserve_tokens: int = 0,
     ) -> Prepared:
         """The messages to send; the caller's messages are never changed.
+
+        ``reserve_tokens`` come off the window's budget (a prefix the caller adds).
 
         Raises whatever the window or the compressor raises (the pipeline skips
         the stage then); a session over its budget raises
@@ -92,7 +95,9 @@ class ContextStage:
         if not self.active:
             return Prepared(tuple(out), tuple(origins))
         if self.window is not None:
-            result = self.window.fit(out, tools=tools, pinned=pinned, session=session)
+            result = self.window.fit(
+                out, tools=tools, pinned=pinned, session=session, reserve_tokens=reserve_tokens
+            )
             if result.evicted:
                 out = [out[i] for i in result.kept]
                 origins = list(result.kept)

@@ -20,6 +20,7 @@ every fallback reach the caller.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections import Counter
@@ -31,6 +32,7 @@ from collections.abc import (
     Hashable,
     Iterable,
     Iterator,
+    Mapping,
     Sequence,
 )
 from dataclasses import dataclass, replace
@@ -50,9 +52,8 @@ from tokenomy.tokens.usage import TokenUsage
 if TYPE_CHECKING:
     from tokenomy.budget import Reservation, SpendBudget
     from tokenomy.cache.singleflight import Flight
-    from tokenomy.monitor import UsageRecorder
 
-__all__ = ["DEFAULT_EXPECTED_OUTPUT_TOKENS", "Codec", "OutputPlanner", "Pipeline"]
+__all__ = ["DEFAULT_EXPECTED_OUTPUT_TOKENS", "Codec", "OutputPlanner", "Pipeline", "Recorder"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,21 @@ class Codec(Protocol[R, C]):
     def last_chunk(self, trace: Trace) -> C | None:
         """A final chunk carrying the trace of a stream, or None."""
         ...
+
+
+class Recorder(Protocol):
+    """Where the pipeline records calls (:class:`tokenomy.monitor.UsageRecorder` is one)."""
+
+    def record_call(
+        self,
+        *,
+        model: str | None,
+        usage: TokenUsage | None = ...,
+        prompt: Any = ...,
+        output_text: str | None = ...,
+        tags: Mapping[str, str] | None = ...,
+        cache_hit: str | None = ...,
+    ) -> Any: ...
 
 
 class OutputPlanner(Protocol):
@@ -145,7 +161,7 @@ class Pipeline(Generic[R, C]):
         timeout_s: float | None = None,
         output: OutputPlanner | None = None,
         prices: PriceTable | None = None,
-        recorder: UsageRecorder | None = None,
+        recorder: Recorder | None = None,
         record_calls: bool = False,
         expected_output_tokens: int = DEFAULT_EXPECTED_OUTPUT_TOKENS,
     ) -> None:
@@ -187,12 +203,12 @@ class Pipeline(Generic[R, C]):
         reservation = self._reserve(request, trace)
         try:
             hit = self._lookup(request, trace)
-            served = self._serve(hit, codec, trace) if hit is not None else None
+            served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
                 return served
-            flight = self._follow(self._flight_key(request, trace))
+            flight = self._follow(request, trace)
             if isinstance(flight, _Done):
-                shared = self._serve_shared(flight.flight, codec, trace)
+                shared = self._serve_shared(request, flight, codec, trace)
                 if shared is not None:
                     return shared
                 flight = None  # its answer cannot be used here: call without single-flight
@@ -214,12 +230,12 @@ class Pipeline(Generic[R, C]):
         reservation = self._reserve(request, trace)
         try:
             hit = await self._athread(self.cache is not None, self._lookup, request, trace)
-            served = self._serve(hit, codec, trace) if hit is not None else None
+            served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
                 return served
-            flight = await self._afollow(self._flight_key(request, trace))
+            flight = await self._afollow(request, trace)
             if isinstance(flight, _Done):
-                shared = self._serve_shared(flight.flight, codec, trace)
+                shared = self._serve_shared(request, flight, codec, trace)
                 if shared is not None:
                     return shared
                 flight = None
@@ -253,13 +269,13 @@ class Pipeline(Generic[R, C]):
         reservation = self._reserve(request, trace)
         try:
             hit = self._lookup(request, trace)
-            served = self._serve(hit, codec, trace) if hit is not None else None
+            served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
                 yield from codec.replay(served)
                 return
-            flight = self._follow(self._flight_key(request, trace))
+            flight = self._follow(request, trace)
             if isinstance(flight, _Done):
-                shared = self._serve_shared(flight.flight, codec, trace)
+                shared = self._serve_shared(request, flight, codec, trace)
                 if shared is not None:
                     yield from codec.replay(shared)
                     return
@@ -292,14 +308,14 @@ class Pipeline(Generic[R, C]):
         reservation = self._reserve(request, trace)
         try:
             hit = await self._athread(self.cache is not None, self._lookup, request, trace)
-            served = self._serve(hit, codec, trace) if hit is not None else None
+            served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
                 for chunk in codec.replay(served):
                     yield chunk
                 return
-            flight = await self._afollow(self._flight_key(request, trace))
+            flight = await self._afollow(request, trace)
             if isinstance(flight, _Done):
-                shared = self._serve_shared(flight.flight, codec, trace)
+                shared = self._serve_shared(request, flight, codec, trace)
                 if shared is not None:
                     for chunk in codec.replay(shared):
                         yield chunk
@@ -338,18 +354,18 @@ class Pipeline(Generic[R, C]):
     def _reserve(self, request: Request, trace: Trace) -> Reservation | None:
         if self.budget is None:
             return None
-        usd = self._upper_bound(request)
+        usd = self._upper_bound(request, trace)
         reservation = self.budget.reserve(usd)  # BudgetExceededError reaches the caller
         trace.add("budget", "reserved", f"${usd:.6f}")
         return reservation
 
-    def _upper_bound(self, request: Request) -> float:
+    def _upper_bound(self, request: Request, trace: Trace) -> float:
         """The most this call can cost: its prompt and its answer cap (or the expected
         answer) at the most expensive model it may go to."""
         output = request.max_tokens or self.expected_output_tokens
         if self.router is not None:
             specs = [m for m in self.router.models if self.models is None or m.name in self.models]
-            tokens = self._count(request, self.router.counter)
+            tokens = self._bound_tokens(request, self.router.counter, trace)
             return max(m.cost_usd(tokens, output) for m in specs)
         price = self.prices.get(request.model)
         if price is None:
@@ -358,8 +374,17 @@ class Pipeline(Generic[R, C]):
                 "table does not know; pass prices=PriceTable.default().with_prices({name: "
                 "{'input': usd_per_1m, 'output': usd_per_1m}})."
             )
-        tokens = self._count(request, self._counter(request.model))
+        tokens = self._bound_tokens(request, self._counter(request.model), trace)
         return price.cost(TokenUsage(tokens, output)).total_usd
+
+    def _bound_tokens(self, request: Request, counter: TokenCounter, trace: Trace) -> int:
+        """The prompt's tokens; if counting fails, its characters (never fewer)."""
+        tokens = self._guarded("budget", trace, lambda: self._count(request, counter))
+        if tokens is not None:
+            return tokens
+        if request.prompt is not None:
+            return len(request.prompt)
+        return len(json.dumps([request.messages, request.tools], default=str))
 
     def _release(self, reservation: Reservation | None) -> None:
         if reservation is not None and self.budget is not None:
@@ -381,7 +406,7 @@ class Pipeline(Generic[R, C]):
             trace.add("cache", "miss")
         return hit
 
-    def _serve(self, hit: CacheHit, codec: Codec[R, C], trace: Trace) -> R | None:
+    def _serve(self, request: Request, hit: CacheHit, codec: Codec[R, C], trace: Trace) -> R | None:
         technique = "exact_cache" if hit.kind == "exact" else "semantic_cache"
         try:
             result = codec.rebuild(hit.payload, technique)
@@ -391,19 +416,23 @@ class Pipeline(Generic[R, C]):
                 self._guarded("cache", trace, lambda: self.cache.discard(hit))  # type: ignore[union-attr]
             return None
         usage = hit.usage
+        price = self.prices.get(hit.model)
         trace.add(
             "cache",
             "hit",
             f"{hit.kind} from {hit.tier}",
             saved_tokens=usage.input_tokens + usage.output_tokens,
-            saved_usd=hit.cost_saved_usd or 0.0,
+            saved_usd=price.cost(usage).total_usd if price else hit.cost_saved_usd or 0.0,
         )
         if self.recorder is not None:
             recorder = self.recorder
+            tags = {**request.tags, **({"scope": request.scope} if request.scope else {})}
             self._guarded(
                 "settle",
                 trace,
-                lambda: recorder.record_call(model=hit.model, usage=usage, cache_hit=technique),
+                lambda: recorder.record_call(
+                    model=hit.model, usage=usage, cache_hit=technique, tags=tags or None
+                ),
             )
         return codec.annotate(result, trace)
 
@@ -418,29 +447,56 @@ class Pipeline(Generic[R, C]):
 
         return self._guarded("cache", trace, key)
 
-    def _follow(self, key: Hashable | None) -> Flight | _Done | None:
-        """The flight this caller leads (None: no single-flight), or the finished flight
-        of an identical call it waited for."""
+    def _follow(self, request: Request, trace: Trace) -> Flight | _Done | None:
+        """The flight this caller leads (None: no single-flight), or what an identical
+        call finished with while this caller waited."""
+        key = self._flight_key(request, trace)
         if key is None or self.cache is None:
             return None
         flight, leader = self.cache.flight.join(key)
-        if leader or not flight.wait(self._wait_s()):
-            return flight  # first, or the leader failed and the call passed to this caller
-        return _Done(flight)
+        if leader:
+            return self._lead(request, flight, trace)
+        if not flight.wait(self._wait_s()):
+            return flight  # the leader failed: the call passed to this caller
+        return _Done(flight.result)
 
-    async def _afollow(self, key: Hashable | None) -> Flight | _Done | None:
+    async def _afollow(self, request: Request, trace: Trace) -> Flight | _Done | None:
+        key = self._flight_key(request, trace)
         if key is None or self.cache is None:
             return None
         flight, leader = self.cache.flight.join(key)
-        if leader or not await flight.await_(self._wait_s()):
+        if leader:
+            done: Flight | _Done = await asyncio.to_thread(self._lead, request, flight, trace)
+            return done
+        if not await flight.await_(self._wait_s()):
             return flight
-        return _Done(flight)
+        return _Done(flight.result)
+
+    def _lead(self, request: Request, flight: Flight, trace: Trace) -> Flight | _Done:
+        """A new leader first re-checks the exact entry: an identical call may have
+        stored its answer between this caller's lookup and its joining the flight."""
+        cache = self.cache
+        assert cache is not None
+        hit = self._guarded(
+            "cache", trace, lambda: cache.peek(request.cache_prompt, **self._where(request))
+        )
+        if hit is None:
+            return flight
+        answer = Answer(
+            payload=hit.payload, text=hit.matched_query or "", model=hit.model, usage=hit.usage
+        )
+        flight.resolve(answer)
+        return _Done(answer, hit)
 
     def _wait_s(self) -> float | None:
         return self.cache.flight.wait_s if self.cache is not None else None
 
-    def _serve_shared(self, flight: Flight, codec: Codec[R, C], trace: Trace) -> R | None:
-        answer = flight.result
+    def _serve_shared(
+        self, request: Request, done: _Done, codec: Codec[R, C], trace: Trace
+    ) -> R | None:
+        if done.hit is not None:
+            return self._serve(request, done.hit, codec, trace)
+        answer = done.answer
         if not isinstance(answer, Answer):
             return None
         try:
@@ -471,18 +527,22 @@ class Pipeline(Generic[R, C]):
             request.messages,
             tuple(range(len(request.messages))),
             max_tokens=request.max_tokens,
+            prompt=request.prompt,
         )
         context = self.context
-        if context is not None and request.messages:
+        if context is not None:
+            # a completion prompt is one user message to the stage (compressed if long)
+            messages = request.messages or ({"role": "user", "content": request.prompt},)
             prepared = self._guarded(
                 "context",
                 trace,
-                lambda: context.prepare(
-                    request.messages, tools=request.tools, session=request.session
-                ),
+                lambda: context.prepare(messages, tools=request.tools, session=request.session),
             )
-            if prepared is not None and prepared.messages != request.messages:
-                sent = replace(sent, messages=prepared.messages, origins=prepared.origins)
+            if prepared is not None and prepared.messages != messages:
+                if request.prompt is not None:
+                    sent = replace(sent, prompt=str(prepared.messages[-1].get("content", "")))
+                else:
+                    sent = replace(sent, messages=prepared.messages, origins=prepared.origins)
                 trace.add("context", "applied", prepared.detail, saved_tokens=prepared.saved_tokens)
             elif prepared is not None:
                 trace.add("context", "unchanged")
@@ -503,8 +563,8 @@ class Pipeline(Generic[R, C]):
         router = self.router
         assert router is not None
         request = sent.request
-        if request.prompt is not None:
-            text, tokens = request.prompt, router.counter.count(request.prompt)
+        if sent.prompt is not None:
+            text, tokens = sent.prompt, router.counter.count(sent.prompt)
         else:
             current = last_user_message(sent.messages) or sent.messages[-1]
             text = message_text(current)
@@ -786,9 +846,11 @@ class Pipeline(Generic[R, C]):
 
 @dataclass(frozen=True)
 class _Done:
-    """A flight that finished while this caller waited: its answer is to be shared."""
+    """What an identical call finished with: its answer (to share), or the stored
+    entry a new leader found on its re-check (served as a hit)."""
 
-    flight: Flight
+    answer: Any
+    hit: CacheHit | None = None
 
 
 def _listed(fn: Callable[..., Iterable[Any]], *args: Any) -> list[Any]:

@@ -75,6 +75,8 @@ class Sent:
             pipeline inserted (a summary of evicted turns).
         model: the routed model's name, or None for the front door's own model.
         max_tokens: the answer cap to send (the caller's, or a planned one).
+        prompt: the completion prompt to send (compressed when it is long), or
+            None for a chat request.
     """
 
     request: Request
@@ -82,11 +84,12 @@ class Sent:
     origins: tuple[int | None, ...]
     model: str | None = None
     max_tokens: int | None = None
+    prompt: str | None = None
 
     @property
     def changed(self) -> bool:
-        """Whether the messages differ from the caller's."""
-        return self.messages != self.request.messages
+        """Whether the messages (or the prompt) differ from the caller's."""
+        return self.messages != self.request.messages or self.prompt != self.request.prompt
 
 
 @dataclass(frozen=True, slots=True)

@@ -494,3 +494,52 @@ async def test_twenty_identical_async_misses_make_one_call_and_a_failed_leader_t
     assert provider.calls == (1 if fail is None else 2)
     assert len(errors) == (0 if fail is None else 1)
     assert all(r.text == WORDS for r in results if not isinstance(r, BaseException))
+
+
+def test_a_long_completion_prompt_is_compressed_and_the_cache_keys_on_the_callers():
+    from tokenomy.compress import ExtractiveCompressor
+    from tokenomy.embed import HashingEmbedder
+
+    filler = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(120))
+    prompt = f"{filler}\n\nWhich topic does sentence 3 talk about?"
+    stage = ContextStage(compressor=ExtractiveCompressor(embedder=HashingEmbedder()), min_tokens=50)
+    cache = exact_cache()
+    pipe = Pipeline(cache=cache, context=stage)
+    provider = Provider()
+    reply = pipe.run(Request(prompt=prompt), provider.call, Codec())
+    sent = provider.sent[0]
+    assert sent.prompt is not None and len(sent.prompt) < len(prompt) / 2
+    assert sent.prompt.endswith("Which topic does sentence 3 talk about?")
+    assert reply.trace.outcome("context") == "applied"
+    assert pipe.run(Request(prompt=prompt), provider.call, Codec()).trace.outcome("cache") == "hit"
+
+
+def test_a_new_leader_rechecks_the_exact_entry_before_calling():
+    cache = exact_cache()
+    pipe = Pipeline(cache=cache)
+    provider = Provider()
+    original = cache.lookup
+
+    def late_lookup(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)  # a miss, then another call stores meanwhile
+        cache.store(ask().cache_prompt, Codec().answer(Reply("stored meanwhile"), _sent()))
+        return found
+
+    cache.lookup = late_lookup  # type: ignore[method-assign]
+    reply = pipe.run(ask(), provider.call, Codec())
+    assert provider.calls == 0 and reply.text == "stored meanwhile"
+    assert reply.trace.outcome("cache") == "hit"
+
+
+def _sent() -> Sent:
+    return Sent(ask(), ask().messages, (0,))
+
+
+def test_a_budget_still_holds_when_the_token_counter_fails():
+    budget = SpendBudget(5.0)
+    router = Router(ModelTable([ModelSpec("a", 0.0, 100_000.0)]))
+    router.counter = type("Broken", (), {"count": _raise, "count_messages": _raise})()
+    pipe = Pipeline(budget=budget, router=router)
+    reply = pipe.run(ask(max_tokens=10), Provider().call, Codec())
+    assert reply.text == WORDS and "budget" in reply.trace.skipped
+    assert budget.spent_usd == pytest.approx(1.0)
