@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
@@ -77,7 +77,19 @@ class CacheSettings(BaseModel):
     )
     max_bytes: int = Field(256 * 2**20, gt=0, description="Memory tier bound, bytes (LRU).")
     disk_path: Path | None = Field(None, description="Folder of the disk tier; None: no disk tier.")
-    disk_max_bytes: int = Field(2**30, gt=0, description="Disk tier bound, bytes (LRU).")
+    disk_max_bytes: int = Field(
+        2**30, gt=0, description="Disk tier bound, bytes (oldest stored out first)."
+    )
+    disk_fail_soft: bool = Field(
+        False,
+        description="If the disk folder cannot be used (read-only, missing), cache in memory "
+        "with one warning instead of raising.",
+    )
+    signing_key: SecretStr | None = Field(
+        None,
+        description="HMAC key (16+ bytes) signing every disk and Redis entry; entries without "
+        "a valid signature are refused. Same key in every process sharing the tiers.",
+    )
     redis_url: str | None = Field(None, description="Redis Stack URL of the shared tier.")
     ttl_seconds: float | None = Field(None, gt=0, description="Entry lifetime; None: no expiry.")
     version: str = Field("", description="Bump to invalidate every entry stored before.")
@@ -216,10 +228,18 @@ class Settings(BaseSettings):
 
         c = self.cache
         tiers: list[CacheTier] = [MemoryTier(max_bytes=c.max_bytes)]
+        key = c.signing_key.get_secret_value() if c.signing_key is not None else None
         if c.disk_path is not None:
-            tiers.append(DiskTier(c.disk_path, max_bytes=c.disk_max_bytes))
+            tiers.append(
+                DiskTier.open(
+                    c.disk_path,
+                    max_bytes=c.disk_max_bytes,
+                    fail_soft=c.disk_fail_soft,
+                    signing_key=key,
+                )
+            )
         if c.redis_url:
-            tiers.append(RedisTier(c.redis_url))
+            tiers.append(RedisTier(c.redis_url, signing_key=key))
         return SemanticCache(
             tiers=tiers,
             mode=c.mode,
