@@ -249,13 +249,15 @@ def test_fuzz_the_audit_never_raises_and_reports_every_bad_line(tmp_path, bad, s
     from tokenomy.audit import audit_calls, render_html, render_text
 
     good = [_good(id=f"good{i}") for i in range(4)]
-    lines = [("good", g) for g in good] + [("bad", b) for b in bad]
+    # one line each: a newline inside a generated line would make two
+    lines = [("good", g) for g in good] + [("bad", b.replace("\n", " ")) for b in bad]
     seed.shuffle(lines)
     path = tmp_path / "fuzz.jsonl"
     path.write_bytes(b"\n".join(t.encode("utf-8", "surrogatepass") for _, t in lines) + b"\n")
     report = audit_calls(load_workload(path), plugins=[])
     seen = [c.call.line for c in report.calls] + [e.line for e in report.errors]
-    numbers = [i for i, (_, t) in enumerate(lines, start=1) if t.strip()]
+    raw = [t.encode("utf-8", "surrogatepass") for _, t in lines]
+    numbers = [i for i, t in enumerate(raw, start=1) if t.strip()]  # blank lines are skipped
     assert sorted(seen) == numbers  # every line is either audited or reported, once
     good_lines = {i for i, (k, _) in enumerate(lines, start=1) if k == "good"}
     kept = {c.call.line: c for c in report.calls}
