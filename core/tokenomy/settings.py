@@ -230,14 +230,11 @@ class Settings(BaseSettings):
         tiers: list[CacheTier] = [MemoryTier(max_bytes=c.max_bytes)]
         key = c.signing_key.get_secret_value() if c.signing_key is not None else None
         if c.disk_path is not None:
-            tiers.append(
-                DiskTier.open(
-                    c.disk_path,
-                    max_bytes=c.disk_max_bytes,
-                    fail_soft=c.disk_fail_soft,
-                    signing_key=key,
-                )
+            disk = DiskTier.open(
+                c.disk_path, max_bytes=c.disk_max_bytes, fail_soft=c.disk_fail_soft, signing_key=key
             )
+            if isinstance(disk, DiskTier):  # fail-soft: the memory tier above is the fallback
+                tiers.append(disk)
         if c.redis_url:
             tiers.append(RedisTier(c.redis_url, signing_key=key))
         return SemanticCache(

@@ -317,4 +317,7 @@ def test_settings_fall_back_to_memory_only_when_configured(tmp_path):
     with pytest.raises(CacheStorageError):
         Settings(cache={"disk_path": bad / "l2"}).answer_cache()
     cache = Settings(cache={"disk_path": bad / "l2", "disk_fail_soft": True}).answer_cache()
-    assert [type(t) for t in cache.tiers] == [MemoryTier, MemoryTier]
+    assert [type(t) for t in cache.tiers] == [MemoryTier]  # the L1 tier is the fallback
+    key = "k" * 16
+    signed = Settings(cache={"disk_path": tmp_path / "l2", "signing_key": key}).answer_cache()
+    assert signed.tiers[1]._key == key.encode()
