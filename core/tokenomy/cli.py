@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +17,40 @@ from tokenomy.errors import TokenomyError
 from tokenomy.tokens.prices import PriceTable, UnknownModelPriceWarning
 
 __all__ = ["main"]
+
+
+def _count(minimum: int) -> Any:
+    """An argparse type: an integer >= ``minimum``, with a message saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder
+    and a rename, so a reader never sees a half-written or empty report. Lone
+    surrogates are written as U+FFFD."""
+    target = Path(path)
+    data = text.encode("utf-8", "replace")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)  # mkstemp makes the file 0600; give it the usual mode
+        os.umask(umask)
+        Path(tmp).chmod(0o666 & ~umask)
+        Path(tmp).replace(target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _prices(path: str | None) -> PriceTable:
@@ -51,9 +88,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     html_path = None
     if not args.no_html:
         html_path = str(Path(args.html))
-        Path(html_path).write_text(render_html(report), encoding="utf-8")
+        write_atomic(html_path, render_html(report))
     if args.json:
-        Path(args.json).write_text(json.dumps(_report_json(report), indent=1), encoding="utf-8")
+        write_atomic(args.json, json.dumps(_report_json(report), indent=1))
     print(render_text(report, html_path=html_path))
     return 0
 
@@ -64,6 +101,7 @@ def _report_json(report: Any) -> dict[str, Any]:
         "workload": report.workload,
         "calls": t.calls,
         "skipped_lines": [{"line": e.line, "reason": e.reason} for e in report.errors],
+        "truncated": report.truncated,
         "input_tokens": t.input_tokens,
         "output_tokens": t.output_tokens,
         "cost_usd": t.cost_usd,
@@ -187,10 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--html", default="tokenomy-report.html", help="HTML report path")
     audit.add_argument("--no-html", action="store_true", help="do not write the HTML report")
     audit.add_argument("--json", help="also write a JSON summary here")
-    audit.add_argument("--top", type=int, default=10, help="most expensive requests to list")
+    audit.add_argument(
+        "--top", type=_count(0), default=10, help="most expensive requests to list (>= 0)"
+    )
     audit.add_argument("--prices", help="JSON price file overriding the bundled prices")
     audit.add_argument("--only", help="comma-separated savings plug-ins to run")
     audit.add_argument("--no-progress", action="store_true", help="no progress bar")
+    audit.add_argument(
+        "--debug", action="store_true", help="log details, with a failing plug-in's traceback"
+    )
     audit.set_defaults(func=_cmd_audit)
 
     count = sub.add_parser("count", help="count tokens of files, stdin ('-') or --text")
@@ -204,9 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     price = sub.add_parser("price", help="show model prices, or what a call would cost")
     price.add_argument("models", nargs="*", help="model names (default: all)")
     price.add_argument("--list", action="store_true", help="list every model in the table")
-    price.add_argument("--input-tokens", type=int, default=0)
-    price.add_argument("--output-tokens", type=int, default=0)
-    price.add_argument("--cached-tokens", type=int, default=0)
+    price.add_argument("--input-tokens", type=_count(0), default=0)
+    price.add_argument("--output-tokens", type=_count(0), default=0)
+    price.add_argument("--cached-tokens", type=_count(0), default=0)
     price.add_argument("--prices", help="JSON price file overriding the bundled prices")
     price.set_defaults(func=_cmd_price)
     return parser
@@ -216,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tokenomy`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     warnings.simplefilter("ignore", UnknownModelPriceWarning)  # reported in the output instead
+    if getattr(args, "debug", False):
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    else:  # one line per problem on stderr; tracebacks only with --debug
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return int(args.func(args))
     except TokenomyError as exc:

@@ -10,6 +10,9 @@ each subclass also inherits the matching built-in so callers can catch either::
     ├── PriceError(ValueError)               a price table or override is malformed
     ├── LedgerError(RuntimeError)            the usage ledger cannot be read or written
     ├── WorkloadError(ValueError)            a workload file cannot be audited at all
+    ├── CacheEntryError(ValueError)          a stored cache entry is undecodable, invalid or
+    │                                        forged (a counted miss; never reaches a caller)
+    ├── CacheStorageError(OSError)           a cache folder cannot be opened or written
     ├── BudgetExceededError(RuntimeError)    a session or app has spent its token budget
     ├── AllModelsFailedError(RuntimeError)   every model of a fallback chain failed
     └── MissingDependencyError(ImportError)  an optional package is not installed
@@ -24,6 +27,8 @@ from typing import Any
 __all__ = [
     "AllModelsFailedError",
     "BudgetExceededError",
+    "CacheEntryError",
+    "CacheStorageError",
     "ConfigError",
     "LedgerError",
     "MissingDependencyError",
@@ -85,6 +90,24 @@ class LedgerError(TokenomyError, RuntimeError):
 
 class WorkloadError(TokenomyError, ValueError):
     """A workload file cannot be audited at all (missing, unreadable, or no valid line)."""
+
+
+class CacheEntryError(TokenomyError, ValueError):
+    """A stored cache entry failed to decode, validate or verify its signature.
+
+    Raised inside the cache tiers only: the cache turns it into a miss, deletes the
+    entry and counts it under ``CacheStats.tier_errors`` (``"<tier>: <reason>"``).
+    ``reason`` is a short, stable label: ``"undecodable"``, ``"invalid"``,
+    ``"unsigned"``, ``"bad signature"`` or ``"unsupported schema"``.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class CacheStorageError(TokenomyError, OSError):
+    """A cache tier's storage (a folder, a database) cannot be opened or written."""
 
 
 class BudgetExceededError(TokenomyError, RuntimeError):

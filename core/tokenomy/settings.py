@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tokenomy.cache import CacheTier, DiskTier, MemoryTier, RedisTier, SemanticCache
@@ -99,7 +99,17 @@ class CacheSettings(BaseModel):
     )
     disk_path: Path | None = Field(None, description="Folder of the disk tier; None: no disk tier.")
     disk_max_bytes: int = Field(
-        DEFAULT_DISK_BYTES, gt=0, description="Disk tier bound, bytes (LRU)."
+        DEFAULT_DISK_BYTES, gt=0, description="Disk tier bound, bytes (oldest stored out first)."
+    )
+    disk_fail_soft: bool = Field(
+        False,
+        description="If the disk folder cannot be used (read-only, missing), cache in memory "
+        "with one warning instead of raising.",
+    )
+    signing_key: SecretStr | None = Field(
+        None,
+        description="HMAC key (16+ bytes) signing every disk and Redis entry; entries without "
+        "a valid signature are refused. Same key in every process sharing the tiers.",
     )
     redis_url: str | None = Field(None, description="Redis Stack URL of the shared tier.")
     ttl_seconds: float | None = Field(None, gt=0, description="Entry lifetime; None: no expiry.")
@@ -255,10 +265,15 @@ class Settings(BaseSettings):
         """A cache with the tiers ``cache.*`` describes: memory, then disk and Redis if set."""
         c = self.cache
         tiers: list[CacheTier] = [MemoryTier(max_bytes=c.max_bytes)]
+        key = c.signing_key.get_secret_value() if c.signing_key is not None else None
         if c.disk_path is not None:
-            tiers.append(DiskTier(c.disk_path, max_bytes=c.disk_max_bytes))
+            disk = DiskTier.open(
+                c.disk_path, max_bytes=c.disk_max_bytes, fail_soft=c.disk_fail_soft, signing_key=key
+            )
+            if isinstance(disk, DiskTier):  # fail-soft: the memory tier above is the fallback
+                tiers.append(disk)
         if c.redis_url:
-            tiers.append(RedisTier(c.redis_url))
+            tiers.append(RedisTier(c.redis_url, signing_key=key))
         return SemanticCache(
             tiers=tiers,
             mode=c.mode,

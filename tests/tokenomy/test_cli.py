@@ -63,3 +63,117 @@ def test_console_script_runs_the_bundled_sample(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "What each technique would save" in out.stdout
     assert (tmp_path / "r.html").stat().st_size > 10_000
+
+
+def _nasty_workload(tmp_path):
+    good = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "response": "Hello",
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+    }
+    lines = [
+        json.dumps(good),
+        json.dumps({**good, "model": "gpt-4o\x1b]0;pwned\x07\x1b[2J"}),
+        json.dumps({**good, "timestamp": 1e308}),
+        json.dumps({**good, "model": "m\ud800"}),
+        json.dumps({**good, "usage": {"prompt_tokens": -5, "completion_tokens": 1}}),
+    ]
+    path = tmp_path / "nasty.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_audit_escapes_terminal_controls_and_names_each_skipped_line(tmp_path, capsys):
+    html, js = tmp_path / "r.html", tmp_path / "r.json"
+    args = ["audit", str(_nasty_workload(tmp_path)), "--html", str(html), "--json", str(js)]
+    assert main([*args, "--only", "exact_cache"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "gpt-4o\\x1b]0;pwned\\x07\\x1b[2J" in out
+    assert "line 3: timestamp" in out and "line 5: 'usage.prompt_tokens' is -5" in out
+    assert "m\ufffd" in html.read_text(encoding="utf-8")
+    data = json.loads(js.read_text())
+    assert data["calls"] == 3 and [e["line"] for e in data["skipped_lines"]] == [3, 5]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nasty.jsonl", "r.html", "r.json"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["audit", "--top", "-3"], ["audit", "--top", "x"], ["price", "--input-tokens", "-1"]],
+)
+def test_cli_numbers_are_range_checked(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be an integer >= 0" in err or "expected an integer" in err
+
+
+def test_reports_are_written_atomically(tmp_path, monkeypatch, capsys):
+    import tokenomy.audit
+
+    html = tmp_path / "r.html"
+    html.write_text("the previous report")
+
+    def broken(report):
+        raise OSError("disk full while rendering")
+
+    monkeypatch.setattr(tokenomy.audit, "render_html", broken)
+    assert (
+        main(
+            ["audit", str(_nasty_workload(tmp_path)), "--html", str(html), "--only", "exact_cache"]
+        )
+        == 1
+    )
+    assert html.read_text() == "the previous report"  # never a 0-byte or half report
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nasty.jsonl", "r.html"]
+
+
+def test_write_atomic_leaves_no_temporary_file_on_failure(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from tokenomy.cli import write_atomic
+
+    target = tmp_path / "r.html"
+    write_atomic(target, "one \ud800")
+    assert target.read_text(encoding="utf-8") == "one ?"
+    monkeypatch.setattr(Path, "replace", lambda self, other: (_ for _ in ()).throw(OSError("x")))
+    with pytest.raises(OSError):
+        write_atomic(target, "two")
+    assert target.read_text(encoding="utf-8") == "one ?"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+
+def test_a_failing_plugin_is_one_line_and_its_traceback_only_with_debug(tmp_path):
+    script = (
+        "import sys\n"
+        "from tokenomy.audit import register_audit_plugin\n"
+        "class Broken:\n"
+        "    name, title = 'broken', 'Broken'\n"
+        "    def estimate(self, context):\n"
+        "        raise RuntimeError('the plug-in has a bug')\n"
+        "register_audit_plugin('broken', Broken)\n"
+        "from tokenomy.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    base = [sys.executable, "-c", script, "audit", str(_nasty_workload(tmp_path)), "--no-html"]
+    base += ["--only", "broken"]
+    quiet = subprocess.run(base, capture_output=True, text=True, timeout=120, env=_env())
+    assert quiet.returncode == 0
+    assert "plug-in 'broken' failed (RuntimeError: the plug-in has a bug)" in quiet.stderr
+    assert "Traceback" not in quiet.stderr and len(quiet.stderr.strip().splitlines()) == 1
+    loud = subprocess.run(
+        [*base, "--debug"], capture_output=True, text=True, timeout=120, env=_env()
+    )
+    assert loud.returncode == 0 and "Traceback" in loud.stderr
+
+
+def _env():
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(root / "core"), env.get("PYTHONPATH", "")])
+    return env

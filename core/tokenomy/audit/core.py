@@ -15,6 +15,7 @@ from pathlib import Path
 from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
 from tokenomy.audit.registry import create_plugins
 from tokenomy.audit.workload import LineError, Workload, WorkloadCall, load_workload
+from tokenomy.errors import ConfigError, WorkloadError
 from tokenomy.monitor.aggregate import Bucket, aggregate
 from tokenomy.monitor.records import UsageRecord, UsageSummary
 from tokenomy.tokens.counter import TokenCounter
@@ -30,7 +31,12 @@ _SKIPPED_TAG_TABLES = frozenset({"session", "request_id", "trace_id", "id"})
 
 @dataclass(frozen=True)
 class AuditReport:
-    """Everything ``tokenomy audit`` prints and renders."""
+    """Everything ``tokenomy audit`` prints and renders.
+
+    ``errors`` holds every skipped line (unreadable, invalid, or failing to price)
+    with its number and reason, in line order; ``truncated`` says why reading
+    stopped early (a broken gzip stream), or is None.
+    """
 
     workload: str
     calls: tuple[AuditedCall, ...]
@@ -45,6 +51,7 @@ class AuditReport:
     unpriced_models: dict[str, int]
     prices_as_of: str | None
     seconds: float
+    truncated: str | None = None
 
     @property
     def period(self) -> tuple[float, float] | None:
@@ -86,15 +93,27 @@ def audit_calls(
     bucket: Bucket | None = None,
 ) -> AuditReport:
     """Audit already-loaded calls; see :func:`run_audit`."""
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise ConfigError(f"top is how many requests to list, an integer >= 0; got {top!r}.")
     started = time.perf_counter()
     prices = prices or PriceTable.default()
     counters: dict[str, TokenCounter] = {}
     audited = []
+    errors = list(workload.errors)
     for call in workload.calls:
-        counter = counters.get(call.model) or counters.setdefault(
-            call.model, TokenCounter(call.model)
+        try:
+            counter = counters.get(call.model) or counters.setdefault(
+                call.model, TokenCounter(call.model)
+            )
+            audited.append(_price_call(call, counter, prices))
+        except Exception as exc:  # one call that cannot be priced is skipped, not fatal
+            errors.append(LineError(call.line, f"cannot count or price it ({exc!r})"[:300]))
+    errors.sort(key=lambda e: e.line)
+    if not audited:
+        raise WorkloadError(
+            f"Workload {workload.path!r} has no call that can be priced; first problem: "
+            f"{errors[0] if errors else 'none'}."
         )
-        audited.append(_price_call(call, counter, prices))
     records = [
         UsageRecord.from_usage(
             a.call.model,
@@ -121,14 +140,28 @@ def audit_calls(
         try:
             savings.append(plugin.estimate(context))
         except Exception as exc:  # one broken plug-in must not sink the report
-            logger.exception("tokenomy audit: plug-in %r failed", plugin.name)
+            logger.warning(
+                "tokenomy audit: plug-in %r failed (%s: %s); its column is left empty",
+                plugin.name,
+                type(exc).__name__,
+                str(exc)[:200],
+            )
+            logger.debug("tokenomy audit: plug-in %r traceback", plugin.name, exc_info=True)
             savings.append(
-                SavingsEstimate(plugin.name, plugin.title, 0, 0, 0, 0.0, (f"failed: {exc!r}",))
+                SavingsEstimate(
+                    plugin.name,
+                    plugin.title,
+                    0,
+                    0,
+                    0,
+                    0.0,
+                    (f"failed: {type(exc).__name__}: {str(exc)[:200]}",),
+                )
             )
     return AuditReport(
         workload=workload.path,
         calls=tuple(audited),
-        errors=workload.errors,
+        errors=tuple(errors),
         totals=aggregate(records, ())[0],
         by_model=aggregate(records, ("model",)),
         by_tag={k: aggregate(records, (k,)) for k in tag_keys},
@@ -139,6 +172,7 @@ def audit_calls(
         unpriced_models=dict(unpriced),
         prices_as_of=prices.as_of,
         seconds=time.perf_counter() - started,
+        truncated=workload.truncated,
     )
 
 
@@ -156,8 +190,13 @@ def run_audit(
         path: a ``.jsonl``/``.jsonl.gz`` workload; None audits the bundled sample.
         prices: price table (default: the bundled one).
         plugins: names of the savings plug-ins to run (default: all registered).
-        top: how many of the most expensive requests to list.
+        top: how many of the most expensive requests to list (>= 0).
         progress: called with bytes read, for a progress bar.
+
+    Raises:
+        WorkloadError: the file cannot be opened or holds no valid call. Bad lines
+            never raise: they are skipped and listed in :attr:`AuditReport.errors`.
+        ConfigError: ``top`` is negative.
     """
     workload = load_workload(path or sample_workload_path(), progress=progress)
     return audit_calls(workload, prices=prices, plugins=plugins, top=top)

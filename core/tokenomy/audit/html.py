@@ -216,9 +216,12 @@ def render_html(report: AuditReport) -> str:
             text_cols=(5, 6),
         )
     )
+    if report.truncated:
+        html.append(f"<p class='warn'>Reading stopped early: {escape(report.truncated)}</p>")
     if report.errors:
         html.append(f"<h2 class='warn'>Skipped lines ({len(report.errors)})</h2><ul>")
         html.extend(f"<li>{escape(str(e))}</li>" for e in report.errors[:200])
         html.append("</ul>")
     html.append("</body></html>")
-    return "\n".join(html)
+    # lone surrogates (from a workload's text) cannot be written as UTF-8
+    return "\n".join(html).encode("utf-8", "replace").decode("utf-8")

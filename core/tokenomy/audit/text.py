@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -11,9 +12,38 @@ from tokenomy.monitor.records import UsageSummary
 if TYPE_CHECKING:
     from tokenomy.audit.core import AuditReport
 
-__all__ = ["cost_cell", "format_table", "human", "render_text", "shorten", "usd"]
+__all__ = [
+    "cost_cell",
+    "escape_terminal",
+    "format_table",
+    "human",
+    "render_text",
+    "shorten",
+    "usd",
+]
 
 _MAX_TAG_ROWS = 8
+# C0 controls but newline, DEL, C1 controls, bidi overrides/isolates, lone surrogates
+_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def escape_terminal(text: str) -> str:
+    r"""``text`` with every character a terminal would act on shown as an escape.
+
+    Escape sequences in a workload's model names, ids or prompts could otherwise
+    retitle the terminal, move the cursor or hide text; lone surrogates could not
+    be printed at all. Newlines are kept.
+
+    Example:
+        >>> escape_terminal("gpt-4o\x1b]0;pwned\x07")
+        'gpt-4o\\x1b]0;pwned\\x07'
+    """
+
+    def esc(m: re.Match[str]) -> str:
+        code = ord(m.group(0))
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNSAFE.sub(esc, text)
 
 
 def human(n: float) -> str:
@@ -144,6 +174,8 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
     findings = [f"- [{s.title}] {f}" for s in report.savings for f in s.findings]
     if findings:
         parts.append("\nFindings\n" + "\n".join(findings))
+    if report.truncated:
+        parts.append(f"\nReading stopped early: {report.truncated}")
     if report.errors:
         shown_errors = [f"- {e}" for e in report.errors[:20]]
         if len(report.errors) > 20:
@@ -152,10 +184,10 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
     if html_path:
         parts.append(f"\nHTML report: {html_path}")
     parts.append(f"(audited in {report.seconds:.1f} s)")
-    return "\n".join(parts)
+    return escape_terminal("\n".join(parts))
 
 
 def shorten(text: str, n: int) -> str:
     """``text`` on one line, cut to ``n`` characters with an ellipsis."""
-    text = " ".join(text.split())
+    text = " ".join(escape_terminal(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"

@@ -15,8 +15,14 @@ or as a logged request/response pair::
 
 ``model`` and ``messages`` (or a text ``prompt``) are required; everything else is
 optional. ``usage`` may be in any shape :func:`tokenomy.tokens.parse_usage` reads.
-A line that is not valid JSON or lacks a required field is reported with its
-line number and skipped; the rest of the file is audited.
+
+No line can stop the audit. A line that fails anywhere (not JSON, nested too deep,
+a 5,000-digit integer, a missing or mistyped field, a negative, non-finite or
+implausible token count, a timestamp outside years 1970-9999) is skipped and
+reported with its number and the reason; the rest of the file is audited. Lone
+surrogates (``"\\ud800"``) are replaced by U+FFFD, so every kept line can be
+printed and written. A gzip file that ends early or is corrupt part-way is audited
+up to the break, and the break is reported (:attr:`Workload.truncated`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import math
+import re
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +42,15 @@ from typing import IO, Any, cast
 from tokenomy.errors import WorkloadError
 from tokenomy.tokens.usage import TokenUsage, parse_usage
 
-__all__ = ["LineError", "Workload", "WorkloadCall", "load_workload", "parse_call"]
+__all__ = [
+    "MAX_TOKENS_PER_CALL",
+    "LineError",
+    "Workload",
+    "WorkloadCall",
+    "load_workload",
+    "parse_call",
+    "read_line",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +95,66 @@ class LineError:
 
 @dataclass(frozen=True)
 class Workload:
-    """The calls read from a workload file, and the lines that were skipped."""
+    """The calls read from a workload file, and the lines that were skipped.
+
+    Attributes:
+        truncated: why reading stopped before the end of the file (a truncated or
+            corrupt gzip stream), or None when the whole file was read.
+    """
 
     path: str
     calls: tuple[WorkloadCall, ...]
     errors: tuple[LineError, ...]
+    truncated: str | None = None
+
+
+MAX_TOKENS_PER_CALL = 10**10
+"""A token count above this (ten billion) is refused as implausible."""
+_MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_COUNT_KEY = re.compile(r"tokens?$|_count$|^(cache_read|reasoning|audio)$")
+
+
+def _fix_surrogates(value: Any) -> Any:
+    """``value`` with lone surrogates replaced by U+FFFD (in strings, keys and lists)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_fix_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_fix_surrogates(k): _fix_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _check_counts(raw: Any, where: str = "usage", depth: int = 0) -> None:
+    """Raise ValueError for a token count that is negative, non-finite or implausible."""
+    if not isinstance(raw, Mapping) or depth > 3:
+        return
+    for key, value in raw.items():
+        name = f"{where}.{key}"
+        if isinstance(value, Mapping):
+            _check_counts(value, name, depth + 1)
+        elif value is None or not _COUNT_KEY.search(str(key)):
+            continue
+        elif isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"{name!r} must be a number, got {type(value).__name__}")
+        else:
+            number = _finite(value, name)
+            if number < 0:
+                raise ValueError(f"{name!r} is {number:g}: token counts cannot be negative")
+            if number > MAX_TOKENS_PER_CALL:
+                raise ValueError(f"{name!r} is {number:g}: more tokens than any call can use")
+
+
+def _finite(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name!r} must be a number, got {str(value)[:40]!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name!r} must be a finite number, got {str(value)[:40]}")
+    return number
 
 
 def _text(content: Any) -> str:
@@ -101,14 +173,21 @@ def _timestamp(value: Any) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"timestamp must be ISO-8601 or epoch seconds, got {value!r}")
     if isinstance(value, int | float):
-        return float(value / 1000 if value > 1e11 else value)  # epoch ms or s
-    if isinstance(value, str):
+        seconds = _finite(value, "timestamp")
+        seconds = seconds / 1000 if seconds > 1e11 else seconds  # epoch ms or s
+    elif isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         t = dt.datetime.fromisoformat(text)
         if t.tzinfo is None:
             t = t.replace(tzinfo=dt.timezone.utc)
-        return t.timestamp()
-    raise ValueError(f"timestamp must be ISO-8601 or epoch seconds, got {value!r}")
+        seconds = t.timestamp()
+    else:
+        raise ValueError(f"timestamp must be ISO-8601 or epoch seconds, got {value!r}"[:120])
+    if not 0 <= seconds <= _MAX_EPOCH:
+        raise ValueError(
+            f"timestamp {str(value)[:40]} is outside 1970-9999 (epoch seconds or milliseconds)"
+        )
+    return seconds
 
 
 def _response_text(resp: Any) -> tuple[str | None, str | None, Any]:
@@ -151,18 +230,36 @@ def parse_call(obj: Any, line: int) -> WorkloadCall:
     if prompt is not None and not isinstance(prompt, str):
         raise ValueError("'prompt' must be a string")
     text, finish, resp_usage = _response_text(obj.get("response"))
+    if text is not None and not isinstance(text, str):
+        raise ValueError("the response text must be a string")
+    if finish is not None and not isinstance(finish, str):
+        raise ValueError("'finish_reason' must be a string")
     raw_usage = obj.get("usage", resp_usage)
+    if raw_usage is not None and not isinstance(raw_usage, Mapping):
+        raise ValueError("'usage' must be an object of token counts")
+    _check_counts(raw_usage)
     usage = parse_usage(raw_usage) if raw_usage is not None else None
     if raw_usage is not None and usage is None:
         raise ValueError("'usage' has no token counts (prompt_tokens/input_tokens…)")
     max_tokens = request.get("max_tokens", request.get("max_completion_tokens"))
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)):
         raise ValueError("'max_tokens' must be an integer")
+    if max_tokens is not None and not 0 < max_tokens <= MAX_TOKENS_PER_CALL:
+        raise ValueError(f"'max_tokens' is {max_tokens}: it must be between 1 and 10^10")
     tags = obj.get("tags") or request.get("metadata") or {}
     if not isinstance(tags, Mapping):
         raise ValueError("'tags' must be an object of strings")
+    if any(isinstance(v, Mapping | list) for v in tags.values()):
+        raise ValueError("'tags' values must be strings or numbers, not objects or lists")
     tools = request.get("tools")
+    if tools is not None and (
+        not isinstance(tools, list) or not all(isinstance(t, Mapping) for t in tools)
+    ):
+        raise ValueError("'tools' must be a list of tool objects")
     latency = obj.get("latency_ms")
+    is_number = isinstance(latency, int | float) and not isinstance(latency, bool)
+    if is_number and not 0 <= _finite(latency, "latency_ms") <= 1e10:
+        raise ValueError(f"'latency_ms' is {latency}: it must be >= 0")
     return WorkloadCall(
         line=line,
         id=str(obj.get("id") or f"line-{line}"),
@@ -175,7 +272,9 @@ def parse_call(obj: Any, line: int) -> WorkloadCall:
         max_tokens=max_tokens,
         tools=tuple(tools) if isinstance(tools, list) and tools else None,
         tags=MappingProxyType({str(k): str(v) for k, v in tags.items() if v is not None}),
-        latency_s=float(latency) / 1000 if isinstance(latency, int | float) else None,
+        latency_s=float(latency) / 1000
+        if isinstance(latency, int | float) and not isinstance(latency, bool)
+        else None,
         finish_reason=finish or obj.get("finish_reason"),
     )
 
@@ -183,13 +282,26 @@ def parse_call(obj: Any, line: int) -> WorkloadCall:
 def iter_lines(
     path: Path, progress: Callable[[int], None] | None = None
 ) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) pairs; ``progress`` gets bytes read of the file on disk."""
+    """(line number, raw line) pairs; ``progress`` gets bytes read of the file on disk.
+
+    Raises:
+        _TruncatedError: a gzip stream broke after the lines already yielded.
+    """
     with path.open("rb") as raw:
         stream: IO[bytes] = (
             cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if path.suffix == ".gz" else raw
         )
         last = 0
-        for number, line in enumerate(stream, start=1):
+        number = 0
+        lines = iter(stream)
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                raise _TruncatedError(number, exc) from exc
+            number += 1
             if progress is not None:
                 pos = raw.tell()
                 if pos != last:
@@ -198,15 +310,45 @@ def iter_lines(
             yield number, line
 
 
+class _TruncatedError(Exception):
+    def __init__(self, after: int, cause: BaseException) -> None:
+        super().__init__(
+            f"the gzip stream breaks after line {after:,} ({cause}); the lines "
+            "before the break were audited, the rest of the file was not"
+        )
+        self.after = after
+
+
+def read_line(raw: bytes, number: int) -> WorkloadCall:
+    """Decode and normalize one raw line; raises ValueError naming the problem."""
+    try:
+        obj = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        raise ValueError(f"not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})") from None
+    if _SURROGATE_ESCAPE.search(raw):
+        obj = _fix_surrogates(obj)
+    return parse_call(obj, number)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def load_workload(path: str | Path, *, progress: Callable[[int], None] | None = None) -> Workload:
     """Read a workload file (``.jsonl`` or ``.jsonl.gz``).
+
+    Every line that cannot be read, decoded or normalized is skipped and reported
+    in :attr:`Workload.errors` with its number and reason; a gzip stream that breaks
+    part-way is read up to the break (:attr:`Workload.truncated`).
 
     Args:
         path: the file.
         progress: called with the number of bytes read since the last call.
 
     Raises:
-        WorkloadError: if the file cannot be read or holds no valid call.
+        WorkloadError: if the file cannot be opened or holds no valid call.
     """
     p = Path(path)
     if not p.is_file():
@@ -216,25 +358,22 @@ def load_workload(path: str | Path, *, progress: Callable[[int], None] | None = 
         )
     calls: list[WorkloadCall] = []
     errors: list[LineError] = []
+    truncated = None
     try:
         for number, raw in iter_lines(p, progress):
-            text = raw.strip()
-            if not text:
+            if not raw.strip():
                 continue
             try:
-                obj = json.loads(text)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                errors.append(
-                    LineError(number, f"not valid JSON ({exc.__class__.__name__}: {exc})")
-                )
-                continue
-            try:
-                calls.append(parse_call(obj, number))
-            except (ValueError, TypeError) as exc:
-                errors.append(LineError(number, str(exc)))
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                calls.append(read_line(raw.strip(), number))
+            except Exception as exc:  # the documented boundary: one line never stops the audit
+                reason = str(exc) if isinstance(exc, ValueError | TypeError) else repr(exc)
+                errors.append(LineError(number, reason[:300] or type(exc).__name__))
+    except _TruncatedError as exc:
+        truncated = str(exc)
+        errors.append(LineError(exc.after + 1, truncated))
+    except OSError as exc:
         raise WorkloadError(f"Cannot read workload {str(p)!r}: {exc}") from exc
     if not calls:
         detail = f"; first problem: {errors[0]}" if errors else " (the file is empty)"
         raise WorkloadError(f"Workload {str(p)!r} has no valid call{detail}.")
-    return Workload(str(p), tuple(calls), tuple(errors))
+    return Workload(str(p), tuple(calls), tuple(errors), truncated)

@@ -162,7 +162,17 @@ class SemanticCache:
         scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> CacheKey:
-        """The key of a request (see :mod:`tokenomy.cache.keys`)."""
+        """The key of a request (see :mod:`tokenomy.cache.keys`).
+
+        Raises:
+            ConfigError: ``scope`` is an empty or blank string (pass None for no scope).
+        """
+        if scope is not None and (not isinstance(scope, str) or not scope.strip()):
+            raise ConfigError(
+                f"scope must be a non-empty string naming a tenant or user, or None for no "
+                f"scope; got {scope!r}. An empty scope would share entries with every call "
+                "made without one."
+            )
         effective_scope = "" if self.share_across_scopes else (scope or "")
         return make_key(prompt, llm=llm, scope=effective_scope, version=self.version, tools=tools)
 
@@ -310,7 +320,14 @@ class SemanticCache:
     # -- internals ---------------------------------------------------------------------
 
     def _call(self, state: _TierState, fn: Callable[[], T], default: T) -> T:
-        """Run a tier operation; on failure skip the tier for a while and return ``default``."""
+        """Run a tier operation; on failure return ``default``, never raise.
+
+        Entries the tier refused while reading (undecodable, invalid, forged) are
+        counted as ``tier_errors["<tier>: <reason>"]``. A failure the tier calls an
+        outage (a lost connection) skips the tier for a while and counts under the
+        tier's name; any other failure (a full disk, a refused write) is counted as
+        ``"<tier>: <exception type>"`` and leaves the tier in use, so reads go on.
+        """
         now = self.clock()
         if now < state.down_until:
             self._counters.count("tier_skips", state.tier.name)
@@ -318,20 +335,40 @@ class SemanticCache:
         try:
             result = fn()
         except Exception as exc:  # a failing tier must never fail the caller's request
-            state.failures += 1
-            backoff = self.retry_after_s * min(_MAX_BACKOFF, 2 ** (state.failures - 1))
-            state.down_until = now + backoff
-            self._counters.count("tier_errors", state.tier.name)
-            logger.warning(
-                "tokenomy cache: tier %r failed (%s: %s); skipping it for %.0f s",
-                state.tier.name,
-                type(exc).__name__,
-                exc,
-                backoff,
-            )
+            self._tier_failed(state, exc, now)
             return default
+        finally:
+            for reason, n in state.tier.take_bad_entries().items():
+                self._counters.count("tier_errors", f"{state.tier.name}: {reason}", n)
         state.failures = 0
         return result
+
+    def _tier_failed(self, state: _TierState, exc: Exception, now: float) -> None:
+        name = state.tier.name
+        try:
+            outage = state.tier.is_outage(exc)
+        except Exception:  # a tier's classifier must not fail the request either
+            outage = True
+        if not outage:
+            self._counters.count("tier_errors", f"{name}: {type(exc).__name__}")
+            logger.warning(
+                "tokenomy cache: tier %r: %s: %s (the tier stays in use)",
+                name,
+                type(exc).__name__,
+                exc,
+            )
+            return
+        state.failures += 1
+        backoff = self.retry_after_s * min(_MAX_BACKOFF, 2 ** (state.failures - 1))
+        state.down_until = now + backoff
+        self._counters.count("tier_errors", name)
+        logger.warning(
+            "tokenomy cache: tier %r failed (%s: %s); skipping it for %.0f s",
+            name,
+            type(exc).__name__,
+            exc,
+            backoff,
+        )
 
     def _vector(self, query: str | None) -> np.ndarray | None:
         if query is None:

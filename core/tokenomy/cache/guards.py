@@ -3,9 +3,10 @@
 An embedding puts "What is the function of TV?" next to "What is the function of
 money?", "tallest building in 2010" next to "in 2020", and a question next to its
 negation. These checks read the surface text instead: numbers (digits, decimals,
-years, ordinals, number words), negation words, named entities (acronyms, capitalized
-words inside a sentence, quoted spans) and reversed relations ("Celsius to
-Fahrenheit" vs "Fahrenheit to Celsius"). They are pure Python, take tens of
+years, ordinals, number words), negation words, opposite words ("allowed" vs
+"forbidden", "legal" vs "illegal", "upload" vs "download"), named entities (acronyms,
+capitalized words inside a sentence, quoted spans) and reversed relations ("Celsius
+to Fahrenheit" vs "Fahrenheit to Celsius"). They are pure Python, take tens of
 microseconds, and keep the analysis of recent texts in an LRU, so one query checked
 against several candidates is analysed once.
 
@@ -17,6 +18,8 @@ Example:
     "numbers differ: {'2010'} vs {'2020'}"
     >>> check_pair("What is the function of TV?", "What is the function of money?").ok
     False
+    >>> check_pair("Is it legal to fly a drone here?", "Is it illegal to fly a drone here?").reason
+    "polarity differs: 'legal' vs 'illegal'"
     >>> check_pair("How do I learn Python fast?", "How can I learn Python quickly?").ok
     True
 """
@@ -44,10 +47,11 @@ __all__ = [
     "has_negation",
     "missing_entities",
     "numbers",
+    "opposite_words",
     "reversed_relation",
 ]
 
-GUARDS: Final = ("numbers", "negation", "entities", "order")
+GUARDS: Final = ("numbers", "negation", "polarity", "entities", "order")
 """Every guard :func:`check_pair` knows, in the order it applies them."""
 
 DEFAULT_GUARDS: Final = GUARDS
@@ -109,6 +113,125 @@ _SUBSTITUTION: Final = 2  # near-identical texts: at most 2 content words differ
 _RELATIONS: Final = _set(
     "to from into onto than of over after before vs versus against towards toward"
 )
+
+
+# Opposite words: each line pairs two families of words (any form of a word on the
+# left opposes any form of a word on the right). Direction words are here too
+# ("upload"/"download", "buy"/"sell"); reversed "X to Y" relations are the order guard's.
+_OPPOSITES: Final = tuple(
+    tuple(side.split())
+    for line in """
+    allow allowed permit permitted legal lawful | forbid forbidden prohibit prohibited ban banned
+    allow allowed permit permitted legal lawful | disallow disallowed illegal unlawful
+    include inclusive | exclude exclusive
+    safe safer safest | unsafe dangerous
+    good | bad
+    better | worse
+    best | worst
+    over | under
+    above | below
+    before | after
+    more | less fewer
+    most | least
+    high higher highest | low lower lowest
+    increase | decrease reduce
+    max maximum maximize | min minimum minimize
+    advantage pro pros benefit | disadvantage con cons drawback downside
+    positive | negative
+    true | false
+    buy | sell
+    win | lose
+    gain profit | loss
+    pass | fail
+    accept | reject
+    start begin | stop end finish
+    open | close
+    enable | disable
+    add | remove delete
+    upload | download
+    import | export
+    input | output
+    push | pull
+    send | receive
+    lend | borrow
+    encrypt encode | decrypt decode
+    ascend ascending | descend descending
+    rise | fall
+    hot warm | cold cool
+    fast quick | slow
+    cheap | expensive
+    big large | small little
+    long | short
+    strong | weak
+    rich | poor
+    love | hate
+    like | dislike
+    agree | disagree
+    possible | impossible
+    early | late
+    easy | hard difficult
+    heavy | light
+    happy | sad
+    up | down
+    inside | outside
+    north | south
+    east | west
+    male man men boy | female woman women girl
+    new | old
+    """.strip().splitlines()
+    for side in line.split("|")
+)
+# negative prefixes ("legal" / "illegal") and prefixes that swap a direction
+# ("include" / "exclude", "upstream" / "downstream"), on roots of at least 4 letters
+_NEGATIVE_PREFIXES: Final = ("un", "in", "im", "il", "ir", "dis", "non", "anti")
+_SWAPPED_PREFIXES: Final = (
+    ("in", "ex"),
+    ("im", "ex"),
+    ("in", "out"),
+    ("in", "de"),
+    ("en", "de"),
+    ("up", "down"),
+    ("over", "under"),
+    ("max", "min"),
+)
+
+
+def _root(word: str) -> str:
+    """A crude lemma for matching word forms: "included", "includes" -> "includ"."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+def _opposite_roots() -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for i in range(0, len(_OPPOSITES), 2):
+        left, right = {_root(w) for w in _OPPOSITES[i]}, {_root(w) for w in _OPPOSITES[i + 1]}
+        for w in left:
+            table.setdefault(w, set()).update(right)
+        for w in right:
+            table.setdefault(w, set()).update(left)
+    return {w: frozenset(v) for w, v in table.items()}
+
+
+_OPPOSITE_ROOTS: Final = _opposite_roots()
+
+
+def _opposed(x: str, y: str) -> bool:
+    """Whether roots ``x`` and ``y`` are opposites (listed, or by a prefix)."""
+    if y in _OPPOSITE_ROOTS.get(x, ()):
+        return True
+    for u, v in ((x, y), (y, x)):
+        for p in _NEGATIVE_PREFIXES:
+            if v == p + u and len(u) >= 4:
+                return True
+        for p, q in _SWAPPED_PREFIXES:
+            stem = u[len(p) :]
+            if u.startswith(p) and v.startswith(q) and stem == v[len(q) :] and len(stem) >= 3:
+                return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -357,6 +480,32 @@ def reversed_relation(a: TextFacts, b: TextFacts) -> tuple[str, str] | None:
     return None
 
 
+def opposite_words(a: TextFacts, b: TextFacts) -> tuple[str, str] | None:
+    """A word only ``a`` has and a word only ``b`` has that mean the opposite: listed
+    opposites ("allowed"/"forbidden", "over"/"under", "buy"/"sell"), a negative prefix
+    ("legal"/"illegal", "safe"/"unsafe") or a swapped direction prefix
+    ("include"/"exclude", "upload"/"download"); or "non" on one side only. A text that
+    holds both words of a pair ("advantages and disadvantages") opposes nothing."""
+    roots_a = {_root(t): t for t in a.tokens}
+    roots_b = {_root(t): t for t in b.tokens}
+    only_a = [r for r in roots_a if r not in roots_b]
+    only_b = [r for r in roots_b if r not in roots_a]
+    for x in only_a:
+        for y in only_b:
+            if not _opposed(x, y):
+                continue
+            # "advantages and disadvantages" vs "pros and cons": both sides of a pair
+            if any(_opposed(x, r) for r in roots_a) or any(_opposed(y, r) for r in roots_b):
+                continue
+            return (roots_a[x], roots_b[y])
+    if ("non" in only_a) != ("non" in only_b):
+        facts, other = (a, b) if "non" in only_a else (b, a)
+        joined = {"non" + w for w in facts.tokens}  # "non linear" is "nonlinear"
+        if not joined & set(other.tokens):
+            return ("non", "") if facts is a else ("", "non")
+    return None
+
+
 def _fmt(values: frozenset[str]) -> str:
     return "{" + ", ".join(repr(v) for v in sorted(values)) + "}"
 
@@ -373,6 +522,9 @@ def check_pair(
       number to a shared one ("CAT 2017" vs "CAT 2017 from August 2016") passes.
     - ``negation``: one text is negated and the other is not, and otherwise they differ
       by at most 2 content words each ("Is coffee good?" vs "Is coffee not good?").
+    - ``polarity``: the texts differ by at most 2 content words each and one of them
+      is the opposite of the other (see :func:`opposite_words`): "Is it allowed?" vs
+      "Is it forbidden?", "include" vs "exclude", "upload" vs "download".
     - ``entities``: one text names an entity the other lacks, in a substitution: each
       text has 1 or 2 content words the other lacks ("function of TV" vs "function of
       money"). Adding or dropping a name ("Trump" vs "Donald Trump") passes, and so do
@@ -402,6 +554,10 @@ def check_pair(
     if "negation" in guards and a.negated != b.negated and extra[1] <= _SUBSTITUTION:
         side = "query" if a.negated else "candidate"
         return GuardResult(False, f"negation differs: only the {side} is negated")
+    if "polarity" in guards and extra[1] <= _SUBSTITUTION:
+        opposed = opposite_words(a, b)
+        if opposed:
+            return GuardResult(False, f"polarity differs: {opposed[0]!r} vs {opposed[1]!r}")
     if "entities" in guards:
         miss_a, miss_b = missing_entities(a, b), missing_entities(b, a)
         if (miss_a or miss_b) and extra[0] >= 1 and extra[1] <= _SUBSTITUTION:

@@ -83,8 +83,12 @@ class CacheStats:
     """A snapshot of a cache's counters.
 
     ``rejected`` counts semantic candidates the false-hit guards turned down, by
-    reason; ``refused`` counts answers not stored, by reason; ``tier_errors``
-    counts failed tier calls (the tier is then skipped for a while).
+    reason; ``refused`` counts answers not stored, by reason. ``tier_errors`` counts
+    failed tier calls under the tier's name when the tier was unreachable (it is
+    then skipped for a while); as ``"<tier>: <exception type>"`` for other failures
+    (a full disk: the tier stays in use); and as ``"<tier>: <reason>"`` for stored
+    entries refused on read (``undecodable``, ``invalid``, ``unsigned``, ``bad
+    signature``, ``unsupported schema``), each of which is deleted and read as a miss.
     """
 
     lookups: int = 0
@@ -129,9 +133,9 @@ class _Counters:
         with self.lock:
             self.values[name] += n
 
-    def count(self, group: str, key: str) -> None:
+    def count(self, group: str, key: str, n: int = 1) -> None:
         with self.lock:
-            self.maps[group][key] += 1
+            self.maps[group][key] += n
 
     def hit(self, hit: CacheHit) -> None:
         with self.lock:

@@ -295,3 +295,33 @@ def test_same_words_shortcut_keeps_symbols_apart():
     assert _canonical("Is 5~ the same as 5%?") != _canonical("Is 5% the same as 5~?")
     assert _canonical("...the following program ?") == _canonical("The following program?")
     assert _canonical("“Best” cab service, in Pune!") == _canonical("best cab service in pune")
+
+
+@pytest.mark.parametrize("scope", ["", "   "])
+def test_an_empty_scope_is_rejected_not_shared(make_cache, scope):
+    cache = make_cache()
+    with pytest.raises(ConfigError, match="scope must be a non-empty string") as info:
+        cache.lookup("What is the capital of France?", scope=scope)
+    assert "None for no scope" in str(info.value)
+    with pytest.raises(ConfigError):
+        cache.store("What is the capital of France?", Answer(payload="P", text="P"), scope=scope)
+    assert cache.lookup("What is the capital of France?", scope=None) is None  # None is fine
+
+
+def test_a_tier_that_refuses_entries_is_counted_but_stays_up(make_cache):
+    from tokenomy.cache import MemoryTier
+
+    class Refusing(MemoryTier):
+        name = "picky"
+
+        def get(self, entry_id, now):
+            self.report_bad_entry(entry_id, "undecodable")
+            return None
+
+    tier = Refusing()
+    cache = make_cache(tiers=[tier], mode="exact")
+    for _ in range(3):
+        assert cache.lookup("question one") is None
+        assert cache.store("question two", Answer(payload="2", text="2")).stored
+    stats = cache.stats()
+    assert stats.tier_errors == {"picky: undecodable": 3} and stats.tier_skips == {}

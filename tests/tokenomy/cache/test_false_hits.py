@@ -87,3 +87,29 @@ def test_calibrate_chooses_a_threshold_for_the_users_pairs():
         calibrate([p for p in pairs if p[2]], embedder=default_embedder())
     with pytest.raises(ConfigError):
         calibrate([], embedder=default_embedder())
+
+
+# twelve questions and their opposites, all stored in one scope (as in issue 12)
+OPPOSITE_QUESTIONS = [
+    ("Which file types are allowed in uploads?", "Which file types are forbidden in uploads?"),
+    ("Does the plan include dental care?", "Does the plan exclude dental care?"),
+    ("Is it legal to record a phone call?", "Is it illegal to record a phone call?"),
+    ("Is tap water safe to drink in Mexico?", "Is tap water unsafe to drink in Mexico?"),
+    ("What happens if I am over the weight limit?", "What happens if I am under the weight limit?"),
+    ("Is coffee good for your heart?", "Is coffee bad for your heart?"),
+    ("How do I upload photos to iCloud?", "How do I download photos from iCloud?"),
+    ("How do I increase my credit limit?", "How do I decrease my credit limit?"),
+    ("When should I buy Tesla stock?", "When should I sell Tesla stock?"),
+    ("How do I enable two-factor authentication?", "How do I disable two-factor authentication?"),
+    ("What is the maximum dose of ibuprofen?", "What is the minimum dose of ibuprofen?"),
+    ("What should I eat before a workout?", "What should I eat after a workout?"),
+]
+
+
+def test_opposite_questions_in_one_scope_never_get_each_others_answers():
+    cache = SemanticCache()
+    for i, (q, _) in enumerate(OPPOSITE_QUESTIONS):
+        cache.store(q, Answer(payload=f"answer {i}", text="x"), scope="team")
+    served = [cache.lookup(opposite, scope="team") for _, opposite in OPPOSITE_QUESTIONS]
+    assert [hit.matched_query for hit in served if hit is not None] == []
+    assert cache.lookup(OPPOSITE_QUESTIONS[0][0].lower(), scope="team").payload == "answer 0"

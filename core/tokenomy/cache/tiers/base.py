@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,6 +15,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CacheTier"]
 
+logger = logging.getLogger(__name__)
+_REPORT_LOCK = threading.Lock()
+
 
 class CacheTier(ABC):
     """A place answers are kept: memory, disk, Redis, ….
@@ -20,6 +26,12 @@ class CacheTier(ABC):
     result can never come from another model, scope or conversation. Tiers may
     raise on I/O failure; :class:`~tokenomy.cache.SemanticCache` catches that, skips
     the tier for a while and counts the failure.
+
+    Entries are data, never code. A tier that reads entries other processes wrote
+    decodes them with :mod:`tokenomy.cache.codec`; an entry that fails to decode,
+    validate or verify is reported with :meth:`report_bad_entry` (it is deleted and
+    counted, and the lookup goes on as a miss) instead of raising. Only failures
+    :meth:`is_outage` accepts mark the whole tier down.
     """
 
     name: str = "tier"
@@ -48,6 +60,48 @@ class CacheTier(ABC):
 
     @abstractmethod
     def __len__(self) -> int: ...
+
+    def is_outage(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the tier is unreachable (skip it for a while).
+
+        The default treats every failure as an outage; tiers that can tell a lost
+        connection from a refused write (a full disk) or one bad entry override it.
+        """
+        return True
+
+    def report_bad_entry(self, entry_id: str, reason: str, detail: str = "") -> None:
+        """Count an entry that failed to decode or verify, and log the first of each reason.
+
+        ``reason`` is the short label counted; ``detail`` (logged in its place when
+        given) should start with it.
+
+        Call it after deleting the entry; the cache collects the counts with
+        :meth:`take_bad_entries` and adds them to ``tier_errors``.
+        """
+        with _REPORT_LOCK:
+            counts: Counter[str] = self.__dict__.setdefault("_bad_entries", Counter())
+            logged: set[str] = self.__dict__.setdefault("_bad_logged", set())
+            counts[reason] += 1
+            first = reason not in logged
+            logged.add(reason)
+        log = logger.warning if first else logger.debug
+        log(
+            "tokenomy cache: %s tier: entry %s refused and deleted (%s)%s",
+            self.name,
+            entry_id[:40],
+            detail or reason,
+            "; further ones are logged at debug level" if first else "",
+        )
+
+    def take_bad_entries(self) -> dict[str, int]:
+        """The bad-entry counts since the last call, by reason (then reset)."""
+        with _REPORT_LOCK:
+            counts: Counter[str] | None = self.__dict__.get("_bad_entries")
+            if not counts:
+                return {}
+            out = dict(counts)
+            counts.clear()
+            return out
 
     def check(self) -> None:  # noqa: B027 - optional hook
         """Verify invariants; raise AssertionError if broken."""

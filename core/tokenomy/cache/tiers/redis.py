@@ -5,26 +5,38 @@ Each entry is a HASH ``<prefix>e:<id>`` with TAG fields ``partition`` and
 EXPIRE for its TTL. A search is one ``FT.SEARCH`` whose TAG filter on partition
 and context runs *before* the KNN, so an entry of another model, scope or
 conversation is never a candidate. Both tags are hex hashes, so no escaping is
-needed. Sockets time out quickly (``timeout_s``) so a dead server costs a caller
-milliseconds; the cache then skips this tier until it answers again.
+needed. The entry itself is one field, ``entry``: versioned JSON
+(:mod:`tokenomy.cache.codec`), signed when a key is set; the ``partition``,
+``context`` and ``vec`` fields only feed the index. A hit's similarity is computed
+again from the entry's own (signed) vector, and its tags must match the entry's
+partition and context, so rewriting an index field cannot steer an entry to other
+questions. An entry that fails to decode or verify is deleted and counted, and the
+other candidates are still served. Sockets time out quickly (``timeout_s``) so a
+dead server costs a caller milliseconds; the cache then skips this tier until it
+answers again.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from tokenomy.cache.entry import CacheEntry
+from tokenomy.cache.codec import decode_entry, encode_entry
+from tokenomy.cache.codec import signing_key as _signing_key
 from tokenomy.cache.tiers.base import CacheTier
-from tokenomy.errors import ConfigError
+from tokenomy.errors import CacheEntryError, ConfigError
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from tokenomy.cache.entry import CacheEntry
+
 __all__ = ["RedisTier"]
 
-_FIELDS = ("partition", "context", "query", "payload", "meta", "vec")
+logger = logging.getLogger(__name__)
+
+_FIELDS = ("partition", "context", "entry")
 
 
 class RedisTier(CacheTier):
@@ -36,6 +48,9 @@ class RedisTier(CacheTier):
         prefix: key prefix and index name stem (default ``"tokenomy:cache:"``).
         timeout_s: socket connect/read timeout in seconds (default 0.5).
         ef_runtime: HNSW search breadth (default 64; higher is more exact and slower).
+        signing_key: sign every entry with HMAC-SHA256 and refuse entries whose
+            signature fails (default None). At least 16 bytes; every host sharing the
+            prefix needs the same key.
     """
 
     name = "redis"
@@ -48,6 +63,7 @@ class RedisTier(CacheTier):
         prefix: str = "tokenomy:cache:",
         timeout_s: float = 0.5,
         ef_runtime: int = 64,
+        signing_key: str | bytes | None = None,
     ) -> None:
         if client is None and not url:
             raise ConfigError("RedisTier needs url='redis://host:port' or client=redis.Redis(...).")
@@ -56,6 +72,7 @@ class RedisTier(CacheTier):
         from tokenomy._optional import require
 
         redis = require("redis", feature="the Redis cache tier", extra="redis")
+        self._signing_key = _signing_key(signing_key)
         self._client = client or redis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=False
         )
@@ -116,32 +133,50 @@ class RedisTier(CacheTier):
     def _key(self, entry_id: str) -> str:
         return f"{self.prefix}e:{entry_id}"
 
-    def _decode(self, entry_id: str, fields: dict[bytes, bytes]) -> CacheEntry:
-        import numpy as np
+    def _decode(self, entry_id: str, fields: Any) -> CacheEntry | None:
+        """The entry of a HASH's fields, or None after deleting and counting a bad one."""
+        try:
+            if not isinstance(fields, dict):
+                raise CacheEntryError("undecodable", f"a {type(fields).__name__}, not a hash")
+            if b"entry" not in fields:
+                raise CacheEntryError("unsupported schema", "no 'entry' field (older layout)")
+            entry = decode_entry(fields[b"entry"], entry_id=entry_id, key=self._signing_key)
+            tags = (fields.get(b"partition"), fields.get(b"context"))
+            if tags != (entry.partition.encode(), entry.context.encode()):
+                raise CacheEntryError("invalid", "index tags differ from the entry's")
+        except CacheEntryError as exc:
+            self._forget(entry_id)
+            self.report_bad_entry(entry_id, exc.reason, str(exc))
+            return None
+        return entry
 
-        meta = json.loads(fields[b"meta"])
-        vec = fields.get(b"vec")
-        query = fields.get(b"query")
-        return CacheEntry(
-            id=entry_id,
-            partition=fields[b"partition"].decode(),
-            context=fields[b"context"].decode(),
-            query=query.decode() if query and meta.get("has_query") else None,
-            vector=np.frombuffer(vec, dtype=np.float32).copy() if vec else None,
-            payload=fields[b"payload"].decode(),
-            model=meta.get("model"),
-            input_tokens=int(meta.get("input_tokens", 0)),
-            output_tokens=int(meta.get("output_tokens", 0)),
-            created_at=float(meta.get("created_at", 0.0)),
-            expires_at=meta.get("expires_at"),
-        )
+    def _forget(self, entry_id: str) -> None:
+        try:
+            self._client.delete(self._key(entry_id))
+        except Exception as exc:  # best effort: the read already succeeded
+            logger.debug("tokenomy cache: redis tier could not delete %s (%s)", entry_id, exc)
+
+    def is_outage(self, exc: BaseException) -> bool:
+        """Lost connections and timeouts are; an error reply to one command is not."""
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        return isinstance(exc, ConnectionError | TimeoutError | OSError)
 
     def get(self, entry_id: str, now: float) -> CacheEntry | None:
-        fields = self._client.hgetall(self._key(entry_id))
-        if not fields or b"payload" not in fields:
+        from redis.exceptions import ResponseError
+
+        try:
+            fields = self._client.hgetall(self._key(entry_id))
+        except ResponseError as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            self._forget(entry_id)  # someone wrote another Redis type under our key
+            self.report_bad_entry(entry_id, "undecodable", "not a hash")
+            return None
+        if not fields:
             return None
         entry = self._decode(entry_id, fields)
-        return None if entry.expired(now) else entry
+        return None if entry is None or entry.expired(now) else entry
 
     def search(
         self, partition: str, context: str, vector: np.ndarray, k: int, now: float
@@ -184,27 +219,24 @@ class RedisTier(CacheTier):
         out = []
         for key, fields in _documents(raw):
             entry = self._decode(key[len(self._key("")) :], fields)
-            if not entry.expired(now):
-                out.append((entry, 1.0 - float(fields[b"dist"])))
+            if entry is None or entry.expired(now):
+                continue
+            if entry.vector is None or entry.vector.shape != vec.shape:
+                self._forget(entry.id)
+                self.report_bad_entry(entry.id, "invalid", "no vector of the query's dimension")
+                continue
+            # the entry's own (signed) vector, not the index field anyone could rewrite
+            norm = float(np.linalg.norm(entry.vector) * np.linalg.norm(vec)) or 1.0
+            out.append((entry, float(np.dot(entry.vector, vec)) / norm))
         return out
 
     def put(self, entry: CacheEntry) -> None:
         import numpy as np
 
-        meta = {
-            "model": entry.model,
-            "input_tokens": entry.input_tokens,
-            "output_tokens": entry.output_tokens,
-            "created_at": entry.created_at,
-            "expires_at": entry.expires_at,
-            "has_query": entry.query is not None,
-        }
         mapping: dict[str, Any] = {
             "partition": entry.partition,
             "context": entry.context,
-            "query": entry.query or "",
-            "payload": entry.payload,
-            "meta": json.dumps(meta),
+            "entry": encode_entry(entry, key=self._signing_key),
         }
         if entry.vector is not None:
             vec = np.asarray(entry.vector, dtype=np.float32)
@@ -234,14 +266,22 @@ class RedisTier(CacheTier):
 
 
 def _documents(raw: Any) -> list[tuple[str, dict[bytes, bytes]]]:
-    """(key, fields) of an FT.SEARCH reply, in RESP2 (flat list) or RESP3 (map) form."""
-    if isinstance(raw, dict):  # RESP3, redis-py's default with protocol=3
-        return [
-            (doc[b"id"].decode(), dict(doc.get(b"extra_attributes") or {}))
-            for doc in raw.get(b"results", [])
-        ]
+    """(key, fields) of an FT.SEARCH reply, in RESP2 (flat list) or RESP3 (map) form.
+
+    Keys that are not UTF-8 are skipped (no entry of ours has one)."""
     docs = []
+    if isinstance(raw, dict):  # RESP3, redis-py's default with protocol=3
+        for doc in raw.get(b"results", []):
+            try:
+                docs.append((doc[b"id"].decode(), dict(doc.get(b"extra_attributes") or {})))
+            except (UnicodeDecodeError, KeyError, AttributeError):
+                continue
+        return docs
     for i in range(1, len(raw), 2):
         values = raw[i + 1]
-        docs.append((raw[i].decode(), {values[j]: values[j + 1] for j in range(0, len(values), 2)}))
+        try:
+            key = raw[i].decode()
+        except UnicodeDecodeError:
+            continue
+        docs.append((key, {values[j]: values[j + 1] for j in range(0, len(values), 2)}))
     return docs
