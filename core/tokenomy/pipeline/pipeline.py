@@ -528,6 +528,7 @@ class Pipeline(Generic[R, C]):
             tuple(range(len(request.messages))),
             max_tokens=request.max_tokens,
             prompt=request.prompt,
+            trace=trace,  # the provider callable may add its own records (the gateway's)
         )
         context = self.context
         if context is not None:
