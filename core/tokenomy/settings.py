@@ -51,6 +51,7 @@ __all__ = [
     "MonitorSettings",
     "RouteSettings",
     "SelectSettings",
+    "ServeSettings",
     "Settings",
     "TokensSettings",
 ]
@@ -221,6 +222,18 @@ class RouteSettings(BaseModel):
     )
 
 
+class ServeSettings(BaseModel):
+    """The gateway, ``tokenomy serve`` (its models, tenants and cache are in its own
+    configuration file; see docs/gateway.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config_file: Path | None = Field(None, description="The gateway's YAML configuration.")
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port).")
+    workers: int = Field(1, ge=1, description="Processes sharing the port.")
+
+
 class Settings(BaseSettings):
     """All tokenomy settings, grouped by concern.
 
@@ -240,6 +253,7 @@ class Settings(BaseSettings):
     context: ContextSettings = ContextSettings()
     select: SelectSettings = SelectSettings()
     route: RouteSettings = RouteSettings()
+    serve: ServeSettings = ServeSettings()
 
     @classmethod
     def from_env(cls) -> Settings:
