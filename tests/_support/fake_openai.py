@@ -27,8 +27,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
-           500: "Internal Server Error", 503: "Service Unavailable"}  # fmt: skip
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def _words(text: str) -> int:
@@ -50,8 +56,9 @@ class FakeOpenAI:
         host: loopback address to bind.
     """
 
-    def __init__(self, *, latency_s: float = 0.0, chunk_delay_s: float = 0.0,
-                 host: str = "127.0.0.1") -> None:  # fmt: skip
+    def __init__(
+        self, *, latency_s: float = 0.0, chunk_delay_s: float = 0.0, host: str = "127.0.0.1"
+    ) -> None:
         self.latency_s = latency_s
         self.chunk_delay_s = chunk_delay_s
         self.host = host
@@ -144,8 +151,14 @@ class FakeOpenAI:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def _respond(self, method: str, path: str, headers: dict[str, str], raw: bytes,
-                       writer: asyncio.StreamWriter) -> None:  # fmt: skip
+    async def _respond(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        raw: bytes,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         body = json.loads(raw) if raw else {}
         with self._lock:
             self.calls[path] += 1
@@ -158,8 +171,14 @@ class FakeOpenAI:
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         if failing is not None:
-            error = {"error": {"message": f"fake upstream failure {failing}",
-                               "type": "invalid_request_error", "param": None, "code": None}}  # fmt: skip
+            error = {
+                "error": {
+                    "message": f"fake upstream failure {failing}",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
             await self._json(writer, failing, error)
             return
         if path == "/v1/chat/completions":
@@ -181,14 +200,23 @@ class FakeOpenAI:
         payload = json.dumps(data).encode()
         writer.write(
             f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\nContent-Type: application/json"
-            f"\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload
+            f"\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
         )
         await writer.drain()
 
-    async def _stream(self, writer: asyncio.StreamWriter, result: dict[str, Any],
-                      body: dict[str, Any], *, chat: bool) -> None:  # fmt: skip
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+    async def _stream(
+        self,
+        writer: asyncio.StreamWriter,
+        result: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        chat: bool,
+    ) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         usage = (body.get("stream_options") or {}).get("include_usage")
         chunks = self.chat_chunks(result) if chat else self.completion_chunks(result)
         if usage:
@@ -206,22 +234,41 @@ class FakeOpenAI:
     # -- answers --------------------------------------------------------------------------
 
     def _head(self, result: dict[str, Any]) -> dict[str, Any]:
-        obj = "chat.completion.chunk" if result["object"] == "chat.completion" else "text_completion"
-        return {"id": result["id"], "object": obj, "created": result["created"],
-                "model": result["model"]}  # fmt: skip
+        obj = (
+            "chat.completion.chunk" if result["object"] == "chat.completion" else "text_completion"
+        )
+        return {
+            "id": result["id"],
+            "object": obj,
+            "created": result["created"],
+            "model": result["model"],
+        }
 
     def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = body.get("messages") or []
-        question = next((_text(m.get("content")) for m in reversed(messages)
-                         if m.get("role") == "user"), "")  # fmt: skip
+        question = next(
+            (_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
+        )
         fmt = (body.get("response_format") or {}).get("type")
         message: dict[str, Any] = {"role": "assistant", "content": f"Echo: {question}"}
         finish = "stop"
-        if body.get("tools") and body.get("tool_choice") != "none" and "weather" in question.lower():
+        if (
+            body.get("tools")
+            and body.get("tool_choice") != "none"
+            and "weather" in question.lower()
+        ):
             name = body["tools"][0]["function"]["name"]
-            message = {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "call_fake_1", "type": "function",
-                 "function": {"name": name, "arguments": json.dumps({"city": "Paris"})}}]}  # fmt: skip
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_fake_1",
+                        "type": "function",
+                        "function": {"name": name, "arguments": json.dumps({"city": "Paris"})},
+                    }
+                ],
+            }
             finish = "tool_calls"
         elif fmt in ("json_object", "json_schema"):
             message["content"] = json.dumps({"answer": "Echo", "question": question})
@@ -232,10 +279,14 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": finish}],  # fmt: skip
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion},  # fmt: skip
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
         }
 
     def chat_chunks(self, result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -244,18 +295,36 @@ class FakeOpenAI:
         message = choice["message"]
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                         "finish_reason": finish}]}  # fmt: skip
+            return {
+                **head,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
 
         out = [chunk({"role": "assistant", "content": ""})]
         if message.get("content"):
             words = message["content"].split(" ")
-            out += [chunk({"content": w + (" " if i < len(words) - 1 else "")})
-                    for i, w in enumerate(words)]  # fmt: skip
+            out += [
+                chunk({"content": w + (" " if i < len(words) - 1 else "")})
+                for i, w in enumerate(words)
+            ]
         for i, call in enumerate(message.get("tool_calls") or ()):
             args = call["function"]["arguments"]
-            out.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                              "function": {"name": call["function"]["name"], "arguments": ""}}]}))  # fmt: skip
+            out.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": i,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
             half = len(args) // 2
             for part in (args[:half], args[half:]):
                 out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]}))
@@ -271,18 +340,36 @@ class FakeOpenAI:
             "created": int(time.time()),
             "model": body.get("model", "fake"),
             "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": _words(str(prompt)), "completion_tokens": _words(text),
-                      "total_tokens": _words(str(prompt)) + _words(text)},  # fmt: skip
+            "usage": {
+                "prompt_tokens": _words(str(prompt)),
+                "completion_tokens": _words(text),
+                "total_tokens": _words(str(prompt)) + _words(text),
+            },
         }
 
     def completion_chunks(self, result: dict[str, Any]) -> list[dict[str, Any]]:
         head = self._head(result)
         words = result["choices"][0]["text"].split(" ")
-        out = [{**head, "choices": [{"index": 0, "text": w + (" " if i < len(words) - 1 else ""),
-                                     "logprobs": None, "finish_reason": None}]}
-               for i, w in enumerate(words)]  # fmt: skip
-        out.append({**head, "choices": [{"index": 0, "text": "", "logprobs": None,
-                                         "finish_reason": "stop"}]})  # fmt: skip
+        out = [
+            {
+                **head,
+                "choices": [
+                    {
+                        "index": 0,
+                        "text": w + (" " if i < len(words) - 1 else ""),
+                        "logprobs": None,
+                        "finish_reason": None,
+                    }
+                ],
+            }
+            for i, w in enumerate(words)
+        ]
+        out.append(
+            {
+                **head,
+                "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}],
+            }
+        )
         return out
 
     def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -291,11 +378,20 @@ class FakeOpenAI:
         data = []
         for i, item in enumerate(items):
             digest = hashlib.sha256(str(item).encode()).digest()
-            data.append({"object": "embedding", "index": i,
-                         "embedding": [round(b / 255, 4) for b in digest[:8]]})  # fmt: skip
+            data.append(
+                {
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": [round(b / 255, 4) for b in digest[:8]],
+                }
+            )
         tokens = sum(_words(str(x)) for x in items)
-        return {"object": "list", "data": data, "model": body.get("model", "fake"),
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}  # fmt: skip
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "fake"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
 
 def free_port() -> int:
@@ -314,8 +410,9 @@ def uvicorn_thread(app: Any) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                           access_log=False))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
