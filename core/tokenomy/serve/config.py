@@ -46,7 +46,7 @@ __all__ = [
 DEFAULT_DEDUP_WINDOW_S = 60.0
 """The seed's DEDUP_WINDOW_SECONDS: an identical request answered this recently is
 served that answer instead of a new upstream call."""
-DEFAULT_LEASE_S = 5.0
+DEFAULT_LEASE_S = 2.0
 """How long a replica's claim on an upstream call lives without a heartbeat."""
 DEFAULT_UPSTREAM_TIMEOUT_S = 120.0
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -202,7 +202,7 @@ class DedupConfig(_Strict):
         window_seconds: an identical call answered this recently shares that answer
             (default 60; 0: only calls in flight are shared).
         lease_seconds: how long a replica's claim on a call outlives its last
-            heartbeat (a killed replica's claim frees within this; default 5).
+            heartbeat (a killed replica's claim frees within this; default 2).
     """
 
     enabled: bool = True
