@@ -298,8 +298,9 @@ class _Api:
         price_model = self.g.price_names[model] if route is None else None
         path = "/chat/completions" if kind == "chat" else "/completions"
         codec = (ChatCodec if kind == "chat" else CompletionCodec)(state, self.g.price_names)
-        merge, replay = (merge_chat, chat_chunks) if kind == "chat" else (
-            merge_completion, completion_chunks)  # fmt: skip
+        merge, replay = (
+            (merge_chat, chat_chunks) if kind == "chat" else (merge_completion, completion_chunks)
+        )
         stream = bool(body.get("stream"))
         if kind == "chat":
             request = chat_request(
@@ -309,8 +310,9 @@ class _Api:
             prompt = _single_prompt(body.get("prompt"))
             if prompt is None:  # token arrays, several prompts: straight through
                 assert direct is not None or route is not None
-                return await self._passthrough(self.g.upstreams[model] if direct else None,
-                                               path, body, stream)  # fmt: skip
+                return await self._passthrough(
+                    self.g.upstreams[model] if direct else None, path, body, stream
+                )
             request = Request(
                 prompt=prompt,
                 model=price_model,
@@ -430,8 +432,11 @@ class _Api:
                 except StopAsyncIteration:
                     break
         except Exception as exc:  # after the first byte the status is sent: an error event
-            body = exc.body if isinstance(exc, UpstreamError) else error_body(
-                f"the stream failed: {type(exc).__name__}", "upstream_error")  # fmt: skip
+            body = (
+                exc.body
+                if isinstance(exc, UpstreamError)
+                else error_body(f"the stream failed: {type(exc).__name__}", "upstream_error")
+            )
             if not isinstance(exc, UpstreamError | BudgetExceededError):
                 log.exception("tokenomy serve: a stream failed after its first chunk")
             yield _sse(body)

@@ -375,8 +375,10 @@ def chat_chunks(result: Json) -> Iterator[Json]:
                 ],
             }
 
-        yield chunk({"role": message.get("role") or "assistant", "content": ""})
-        for piece in _pieces(str(message.get("content") or "")):
+        content = message.get("content")
+        start = "" if isinstance(content, str) else None  # a tool call's content stays null
+        yield chunk({"role": message.get("role") or "assistant", "content": start})
+        for piece in _pieces(content if isinstance(content, str) else ""):
             yield chunk({"content": piece})
         if message.get("refusal"):
             yield chunk({"refusal": message["refusal"]})

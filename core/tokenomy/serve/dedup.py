@@ -460,9 +460,15 @@ class Deduplicator:
             window_ms = int(self.window_s * 1000)
             try:
                 await self._script(
-                    "finish", _FINISH, (done_key, lock_key, events), token, kind, data,
-                    linger_ms, window_ms,
-                )  # fmt: skip
+                    "finish",
+                    _FINISH,
+                    (done_key, lock_key, events),
+                    token,
+                    kind,
+                    data,
+                    linger_ms,
+                    window_ms,
+                )
             except Exception as exc:
                 self._redis_failed(exc)
 

@@ -199,8 +199,10 @@ def outgoing(body: Mapping[str, Any], sent: Sent, model: str, *, stream: bool, u
         out["stream"] = True
         if usage:
             options = body.get("stream_options")
-            out["stream_options"] = {**(options if isinstance(options, Mapping) else {}),
-                                     "include_usage": True}  # fmt: skip
+            out["stream_options"] = {
+                **(options if isinstance(options, Mapping) else {}),
+                "include_usage": True,
+            }
     return out
 
 

@@ -85,9 +85,13 @@ def test_an_answer_cached_by_one_replica_is_served_by_the_other(replicas, fresh)
         model="gpt-4o-mini", messages=ask("q-shared-cache")
     )
     stages = json.loads(raw.headers[TRACE_HEADER])["stages"]
-    assert stages[0] == {"stage": "cache", "outcome": "hit", "detail": "exact from redis",
-                         "saved_tokens": stages[0]["saved_tokens"],
-                         "saved_usd": stages[0]["saved_usd"]}  # fmt: skip
+    assert stages[0] == {
+        "stage": "cache",
+        "outcome": "hit",
+        "detail": "exact from redis",
+        "saved_tokens": stages[0]["saved_tokens"],
+        "saved_usd": stages[0]["saved_usd"],
+    }
     assert fresh() == 1
 
 
