@@ -79,7 +79,7 @@ class FakeOpenAI:
     @property
     def total(self) -> int:
         with self._lock:
-            return sum(v for k, v in self.calls.items() if k != "/v1/models")
+            return sum(v for k, v in self.calls.items() if k not in ("/v1/models", "/stats"))
 
     # -- running ------------------------------------------------------------------------
 
@@ -164,9 +164,12 @@ class FakeOpenAI:
             self.calls[path] += 1
             if self.keep_requests:
                 self.requests.append({"path": path, "headers": headers, "body": body})
-            failing = self.fail_with.pop(0) if self.fail_with and path != "/v1/models" else None
+            failing = self.fail_with.pop(0) if self.fail_with and path.startswith("/v1/c") else None
         if path == "/v1/models":
             await self._json(writer, 200, {"object": "list", "data": []})
+            return
+        if path == "/stats":  # for a benchmark in another process
+            await self._json(writer, 200, {"calls": self.total})
             return
         if self.latency_s:
             await asyncio.sleep(self.latency_s)

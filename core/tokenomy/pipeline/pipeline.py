@@ -229,7 +229,7 @@ class Pipeline(Generic[R, C]):
         trace = Trace()
         reservation = self._reserve(request, trace)
         try:
-            hit = await self._athread(self.cache is not None, self._lookup, request, trace)
+            hit = await self._athread(self._cache_blocks(), self._lookup, request, trace)
             served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
                 return served
@@ -243,7 +243,7 @@ class Pipeline(Generic[R, C]):
                 sent, order = await self._athread(self._prepares(), self._prepare, request, trace)
                 result, model = await self._ainvoke(order, sent, call, trace)
                 answer = await self._athread(
-                    self.cache is not None,
+                    self._cache_blocks(),
                     self._settle,
                     sent,
                     model,
@@ -307,7 +307,7 @@ class Pipeline(Generic[R, C]):
         trace = Trace()
         reservation = self._reserve(request, trace)
         try:
-            hit = await self._athread(self.cache is not None, self._lookup, request, trace)
+            hit = await self._athread(self._cache_blocks(), self._lookup, request, trace)
             served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
                 for chunk in codec.replay(served):
@@ -333,7 +333,7 @@ class Pipeline(Generic[R, C]):
                 _abandon(flight)
                 raise
             tail = await self._athread(
-                self.cache is not None,
+                self._cache_blocks(),
                 _listed,
                 self._finish_stream,
                 sent,
@@ -466,7 +466,9 @@ class Pipeline(Generic[R, C]):
             return None
         flight, leader = self.cache.flight.join(key)
         if leader:
-            done: Flight | _Done = await asyncio.to_thread(self._lead, request, flight, trace)
+            done: Flight | _Done = await self._athread(
+                self._cache_blocks(), self._lead, request, flight, trace
+            )
             return done
         if not await flight.await_(self._wait_s()):
             return flight
@@ -836,6 +838,12 @@ class Pipeline(Generic[R, C]):
                 exc,
             )
         trace.add(stage, outcome, f"{type(exc).__name__}: {exc}"[:200])
+
+    def _cache_blocks(self) -> bool:
+        """Whether the cache stages may block (I/O tiers, embeddings): then they run in
+        a worker thread; an exact in-memory cache runs on the loop (no thread hop,
+        which costs milliseconds on a busy event loop)."""
+        return self.cache is not None and self.cache.blocking
 
     @staticmethod
     async def _athread(blocking: bool, fn: Callable[..., Any], *args: Any) -> Any:

@@ -218,12 +218,18 @@ class ContextConfig(_Strict):
         ratio: share of a long message's tokens kept (default 0.4).
         min_tokens: messages shorter than this are sent as they are (default 800).
         window_tokens: fit each conversation to this many tokens (None: no window).
+        relevance: with a window, keep the older turns most relevant to the question
+            (MiniLM embeddings; default True), else the newest.
+        summarize: with a window, replace evicted turns by an extractive summary
+            (default True).
     """
 
     compress: bool = False
     ratio: float = Field(0.4, gt=0.0, le=1.0)
     min_tokens: int = Field(800, ge=1)
     window_tokens: int | None = Field(None, ge=64)
+    relevance: bool = True
+    summarize: bool = True
 
 
 class GatewayConfig(_Strict):
@@ -239,6 +245,7 @@ class GatewayConfig(_Strict):
     context: ContextConfig = ContextConfig()
     ledger_path: Path | None = None
     trace_header: bool = True
+    upstream_client: Literal["aiohttp", "httpx"] = "aiohttp"
     max_body_bytes: int = Field(16 * 2**20, ge=1024)
 
     @model_validator(mode="after")

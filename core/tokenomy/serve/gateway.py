@@ -43,6 +43,14 @@ CURRENT: contextvars.ContextVar[CallState | None] = contextvars.ContextVar(
 """The state of the request being handled (the ledger reads it from the pipeline's
 worker threads, which copy the context)."""
 
+UPSTREAM_POOLS = 16
+"""With ``upstream_client: httpx``, the httpx clients the upstream calls take in turn.
+httpcore assigns each request by scanning every connection of its pool (and polling
+each idle socket), O(connections) per request: at 200 calls in flight one pool
+spent most of the gateway's CPU there; sixteen pools of ~12 connections do not."""
+
+REDIS_CONNECTIONS = 512
+"""Connections of the gateway's own Redis pool, per process."""
 REDIS_TIMEOUT_S = 2.0
 """Socket timeout of the gateway's own Redis client: longer than a follower's
 one-second blocking read, short enough that a hung server costs little."""
@@ -125,7 +133,7 @@ class Gateway:
         self._transport = transport
         self._redis = redis
         self._own_redis = False
-        self.client: httpx.AsyncClient | None = None
+        self.clients: list[httpx.AsyncClient] = []
         self.upstreams: dict[str, Upstream] = {}
         self.dedup: Deduplicator | None = None
         self.rate = RateLimiter()
@@ -137,17 +145,25 @@ class Gateway:
         """Open the upstream client and the Redis connection (in the server's loop)."""
         import httpx
 
-        self.client = httpx.AsyncClient(
-            transport=self._transport,
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=500),
-            timeout=httpx.Timeout(60.0, connect=10.0),
-        )
+        timeout = httpx.Timeout(60.0, connect=10.0)
+        if self._transport is not None or self.config.upstream_client == "aiohttp":
+            transport = self._transport
+            if transport is None:
+                from tokenomy.serve.transport import AiohttpTransport
+
+                transport = AiohttpTransport()
+            self.clients = [httpx.AsyncClient(transport=transport, timeout=timeout)]
+        else:
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+            self.clients = [
+                httpx.AsyncClient(limits=limits, timeout=timeout) for _ in range(UPSTREAM_POOLS)
+            ]
         self.upstreams = {
             name: Upstream(
                 name=name,
                 config=m,
                 api_key=self.secrets.upstream_keys.get(name),
-                client=self.client,
+                clients=self.clients,
             )
             for name, m in self.config.models.items()
         }
@@ -157,12 +173,17 @@ class Gateway:
             aioredis = require(
                 "redis.asyncio", package="redis", feature="the gateway", extra="server"
             )
-            self._redis = aioredis.Redis.from_url(
+            # a blocking pool: under a burst, calls wait for a connection instead of
+            # failing with "too many connections" (followers hold one for a blocking read)
+            pool = aioredis.BlockingConnectionPool.from_url(
                 self.secrets.redis_url.get_secret_value(),
+                max_connections=REDIS_CONNECTIONS,
+                timeout=REDIS_TIMEOUT_S,
                 socket_timeout=REDIS_TIMEOUT_S,
                 socket_connect_timeout=REDIS_TIMEOUT_S,
                 decode_responses=False,
             )
+            self._redis = aioredis.Redis(connection_pool=pool)
             self._own_redis = True
         d = self.config.dedup
         if d.enabled:
@@ -174,10 +195,10 @@ class Gateway:
     async def aclose(self) -> None:
         if self.dedup is not None:
             await self.dedup.aclose()
-        if self.client is not None:
-            await self.client.aclose()
+        for client in self.clients:
+            await client.aclose()
         if self._redis is not None and self._own_redis:
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
 
     @property
     def redis(self) -> Redis | None:
@@ -257,7 +278,13 @@ class Gateway:
             return None
         from tokenomy.context import ConversationWindow
 
-        return ConversationWindow(max_tokens=tokens, overlap_tokens=min(512, tokens // 4))
+        c = self.config.context
+        return ConversationWindow(
+            max_tokens=tokens,
+            overlap_tokens=min(512, tokens // 4),
+            relevance_weight=2.0 if c.relevance else 0.0,
+            summarizer="extractive" if c.summarize else None,
+        )
 
     def _compressor(self) -> Any:
         if not self.config.context.compress:

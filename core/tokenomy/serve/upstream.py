@@ -1,4 +1,4 @@
-"""The gateway's calls to OpenAI-compatible upstreams, over one pooled httpx client.
+"""The gateway's calls to OpenAI-compatible upstreams, over pooled httpx clients.
 
 An upstream's error is raised as :class:`~tokenomy.errors.UpstreamError` with its
 status and its OpenAI error JSON, which the gateway relays to the client; a
@@ -8,9 +8,10 @@ the ``Authorization`` header only: never in a log line, a cache key or an error.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tokenomy.errors import UpstreamError
@@ -37,7 +38,7 @@ class Upstream:
         name: the public model name clients ask for.
         config: its configuration entry.
         api_key: the upstream key (from the environment), or None.
-        client: the shared ``httpx.AsyncClient``.
+        clients: the shared ``httpx.AsyncClient`` objects, used in turn.
     """
 
     def __init__(
@@ -46,19 +47,35 @@ class Upstream:
         name: str,
         config: ModelConfig,
         api_key: SecretStr | None,
-        client: httpx.AsyncClient,
+        clients: Sequence[httpx.AsyncClient],
     ) -> None:
         self.name = name
         self.config = config
         self.model = config.model or name
         self.base_url = config.base_url.rstrip("/")
-        self._client = client
+        if not clients:
+            raise ValueError("an upstream needs at least one httpx client")
+        self._clients = list(clients)
+        self._turn = itertools.count()
+        self._urls: dict[str, httpx.URL] = {}  # parsed once: httpx parses a str per call
         self._headers = {"Content-Type": "application/json"}
         if api_key is not None:
             self._headers["Authorization"] = f"Bearer {api_key.get_secret_value()}"
 
     def __repr__(self) -> str:  # never the headers
         return f"Upstream(name={self.name!r}, base_url={self.base_url!r}, model={self.model!r})"
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        return self._clients[next(self._turn) % len(self._clients)]
+
+    def _url(self, path: str) -> httpx.URL:
+        url = self._urls.get(path)
+        if url is None:
+            import httpx
+
+            url = self._urls[path] = httpx.URL(self.base_url + path)
+        return url
 
     def body(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``body`` for this upstream: its own model name."""
@@ -70,7 +87,7 @@ class Upstream:
 
         try:
             response = await self._client.post(
-                self.base_url + path,
+                self._url(path),
                 content=_dumps(body),
                 headers=self._headers,
                 timeout=self.config.timeout_s,
@@ -99,7 +116,7 @@ class Upstream:
         try:
             async with self._client.stream(
                 "POST",
-                self.base_url + path,
+                self._url(path),
                 content=_dumps(body),
                 headers=self._headers,
                 timeout=self.config.timeout_s,

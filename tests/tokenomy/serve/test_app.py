@@ -437,3 +437,27 @@ def test_secrets_never_reach_the_logs_or_the_trace(serve_gateway, upstream, capl
     )
     text = caplog.text + raw.headers[TRACE_HEADER]
     assert UPSTREAM_KEY not in text and ACME not in text
+
+
+def test_the_context_stage_shapes_what_is_sent_and_the_cache_keys_on_what_was_asked(
+    serve_gateway, upstream
+):
+    url = serve_gateway(
+        context={"window_tokens": 64, "relevance": False, "summarize": False},
+        tenants={"acme": {"key_sha256": config_for("")["tenants"]["acme"]["key_sha256"]}},
+    )
+    history = []
+    for i in range(12):
+        history += [
+            {"role": "user", "content": f"Turn {i}: tell me about topic number {i} please."},
+            {"role": "assistant", "content": f"Topic {i} is a fine topic with many facts."},
+        ]
+    messages = [*history, {"role": "user", "content": "And the last question?"}]
+    for _ in range(2):
+        raw = client(url).chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=messages
+        )
+    sent = upstream.requests[-1]["body"]["messages"]
+    assert len(sent) < len(messages) and sent[-1] == messages[-1]
+    assert upstream.total == 1  # the repeat is keyed on the caller's messages: a hit
+    assert outcomes(trace_of(raw))["cache"] == "hit"
