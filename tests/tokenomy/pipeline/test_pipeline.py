@@ -184,6 +184,27 @@ def test_the_provider_sees_the_trace_so_far_and_its_records_reach_the_caller(pat
     assert replace(provider.sent[0], trace=None) == provider.sent[0]  # not part of equality
 
 
+@pytest.mark.parametrize("path", ["arun", "astream"])
+def test_an_exact_memory_cache_runs_on_the_loop_and_io_tiers_in_a_thread(path, monkeypatch):
+    hops: list[str] = []
+    real = asyncio.to_thread
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    for _ in range(2):
+        drive(Pipeline(cache=exact_cache()), path, ask(), Provider())
+    assert hops == []
+    from fakes import BrokenTier
+
+    slow = BrokenTier()
+    slow.healthy = True
+    drive(Pipeline(cache=SemanticCache(mode="exact", tiers=[slow])), path, ask(), Provider())
+    assert "_lookup" in hops
+
+
 def test_the_request_takes_messages_or_a_prompt_and_says_so():
     with pytest.raises(ConfigError, match="exactly one"):
         Request()

@@ -461,3 +461,35 @@ def test_the_context_stage_shapes_what_is_sent_and_the_cache_keys_on_what_was_as
     assert len(sent) < len(messages) and sent[-1] == messages[-1]
     assert upstream.total == 1  # the repeat is keyed on the caller's messages: a hit
     assert outcomes(trace_of(raw))["cache"] == "hit"
+
+
+def test_httpx_own_transport_works_too(serve_gateway, upstream):
+    url = serve_gateway(upstream_client="httpx")
+    answer = client(url).chat.completions.create(model="gpt-4o-mini", messages=ask("q-httpx"))
+    streamed = client(url).chat.completions.create(
+        model="gpt-4o-mini", messages=ask("q-httpx-stream"), stream=True
+    )
+    assert answer.choices[0].message.content == "Echo: q-httpx"
+    assert "".join(c.choices[0].delta.content or "" for c in streamed) == "Echo: q-httpx-stream"
+    upstream.fail_with.append(400)
+    with pytest.raises(openai.BadRequestError, match="fake upstream failure 400"):
+        client(url).chat.completions.create(model="gpt-4o-mini", messages=ask("q-httpx-400"))
+
+
+def test_an_unreachable_upstream_is_a_502_and_a_slow_one_a_504(serve_gateway, upstream):
+    from fake_openai import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    url = serve_gateway(
+        models={
+            "gpt-4o-mini": {"base_url": dead},
+            "gpt-4o": {"base_url": upstream.url, "timeout_s": 0.2},
+        }
+    )
+    with pytest.raises(openai.InternalServerError) as err:
+        client(url).chat.completions.create(model="gpt-4o-mini", messages=ask("q-502"))
+    assert err.value.status_code == 502
+    upstream.latency_s = 1.0
+    with pytest.raises(openai.InternalServerError) as err:
+        client(url).chat.completions.create(model="gpt-4o", messages=ask("q-504"))
+    assert err.value.status_code == 504
