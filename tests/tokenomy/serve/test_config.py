@@ -160,3 +160,12 @@ async def test_the_shared_rate_limit_holds_across_replicas(redis_url):
     assert admitted.count(True) == 10
     for c in clients:
         await c.aclose()
+
+
+def test_the_example_configuration_is_valid_and_its_demo_key_matches():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "examples" / "gateway.yaml"
+    example = GatewayConfig.from_file(path)
+    assert KeyRing(example).tenant("tokenomy-demo-key").name == "demo"
+    assert Gateway(example, environ={"OPENAI_API_KEY": "sk-test"}).routers["auto"]
