@@ -225,7 +225,9 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
-def gateway_config(upstream: tuple[str, int], cache_tier: str = "memory") -> dict[str, Any]:
+def gateway_config(
+    upstream: tuple[str, int], cache_tier: str = "memory", cache_mib: int = 16
+) -> dict[str, Any]:
     from tokenomy.serve import hash_key
 
     return {
@@ -237,7 +239,12 @@ def gateway_config(upstream: tuple[str, int], cache_tier: str = "memory") -> dic
         },
         "tenants": {"bench": {"key_sha256": [hash_key(ACME)]}},
         "redis_url_env": "REDIS_URL",
-        "cache": {"mode": "exact", "ttl_seconds": 600, "redis": cache_tier == "redis"},
+        "cache": {
+            "mode": "exact",
+            "ttl_seconds": 600,
+            "redis": cache_tier == "redis",
+            "max_bytes": cache_mib * 2**20,
+        },
         "dedup": {"window_seconds": 60},
     }
 
@@ -250,16 +257,32 @@ def split(url: str) -> tuple[str, int]:
 # -- the run -------------------------------------------------------------------------------
 
 
-async def soak(targets, procs, args, counter) -> dict[str, Any]:
+def cache_mib(url: str) -> float | None:
+    """The gateway's memory cache size, from its /metrics."""
+    import httpx
+
+    try:
+        text = httpx.get(url.removesuffix("/v1") + "/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("tokenomy_cache_memory_bytes"):
+            return round(float(line.split()[-1]) / 2**20, 2)
+    return None
+
+
+async def soak(targets, procs, urls, args, counter) -> dict[str, Any]:
     samples: list[dict[str, Any]] = []
 
     async def sample() -> None:
         start = time.monotonic()
         while time.monotonic() - start < args.soak_seconds + 1:
+            caches = await asyncio.gather(*(asyncio.to_thread(cache_mib, u) for u in urls))
             samples.append(
                 {
                     "t": round(time.monotonic() - start, 1),
                     "rss_mib": [rss_mib(p.pid) for p in procs],
+                    "cache_mib": list(caches),
                 }
             )
             await asyncio.sleep(max(1.0, args.soak_seconds / 30))
@@ -279,6 +302,7 @@ async def soak(targets, procs, args, counter) -> dict[str, Any]:
         ),
         sample(),
     )
+    half = samples[len(samples) // 2]
     warm = samples[min(len(samples) - 1, max(1, len(samples) // 5))]["rss_mib"]
     last = samples[-1]["rss_mib"]
     return {
@@ -286,6 +310,10 @@ async def soak(targets, procs, args, counter) -> dict[str, Any]:
         "rss_mib_after_warmup": warm,
         "rss_mib_end": last,
         "rss_growth_mib": [round(b - a, 1) for a, b in zip(warm, last, strict=True)],
+        "rss_growth_second_half_mib": [
+            round(b - a, 1) for a, b in zip(half["rss_mib"], last, strict=True)
+        ],
+        "cache_mib_end": samples[-1]["cache_mib"],
         "samples": samples,
     }
 
@@ -323,7 +351,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tempfile.TemporaryDirectory() as tmp,
     ):
         env = {"UPSTREAM_KEY": UPSTREAM_KEY, "REDIS_URL": redis.url}
-        config = gateway_config(upstream, args.cache_tier)
+        config = gateway_config(upstream, args.cache_tier, args.cache_mib)
         with gateway_processes(config, Path(tmp), env, n=2) as started:
             urls = [u for u, _ in started]
             procs = [p for _, p in started]
@@ -377,7 +405,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "answered": ok,
                 "upstream_calls": upstream_calls(upstream[1]) - calls,
             }
-            out["soak"] = asyncio.run(soak(targets, procs, args, counter))
+            out["soak"] = asyncio.run(soak(targets, procs, urls, args, counter))
             out["kill"] = asyncio.run(
                 load(
                     targets,
@@ -424,7 +452,8 @@ def table(out: dict[str, Any]) -> str:
     s = out["soak"]
     lines.append(
         f"memory (RSS MiB) after warm-up {s['rss_mib_after_warmup']} -> end "
-        f"{s['rss_mib_end']} (growth {s['rss_growth_mib']})"
+        f"{s['rss_mib_end']} (growth {s['rss_growth_mib']}, in the second half "
+        f"{s['rss_growth_second_half_mib']}); memory cache at the end {s['cache_mib_end']} MiB"
     )
     return "\n".join(lines)
 
@@ -435,6 +464,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per load phase")
     parser.add_argument("--soak-seconds", type=float, default=60.0)
     parser.add_argument("--latency-ms", type=float, default=300.0)
+    parser.add_argument(
+        "--cache-mib",
+        type=int,
+        default=16,
+        help="each gateway's memory cache bound (small, so the soak reaches it)",
+    )
     parser.add_argument(
         "--cache-tier",
         choices=("memory", "redis"),

@@ -22,6 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from tokenomy.cache import MemoryTier
 from tokenomy.errors import AllModelsFailedError, BudgetExceededError, UpstreamError
 from tokenomy.pipeline import Request, Sent
 from tokenomy.serve.codec import (
@@ -532,6 +533,8 @@ class _Api:
                 ("tokenomy_cache_shared_total", {}, stats.single_flight_shared),
                 ("tokenomy_cache_stores_total", {}, stats.stores),
             ]
+            memory = [t for t in self.g.cache.tiers if isinstance(t, MemoryTier)]
+            out.append(("tokenomy_cache_memory_bytes", {}, sum(t.nbytes for t in memory)))
         if self.g.dedup is not None:
             d = self.g.dedup.stats
             out += [
