@@ -92,7 +92,7 @@ class Options:
         no_cache = "no-cache" in headers.get("cache-control", "").lower()
         return cls(
             trace=bool(own.get("trace")) or _truthy(headers.get("x-tokenomy-trace")),
-            session=own.get("session") or headers.get("x-tokenomy-session") or None,
+            session=str(own.get("session") or headers.get("x-tokenomy-session") or "") or None,
             tags={str(k): str(v) for k, v in tags.items()},
             cache=own.get("cache", True) is not False and not no_cache,
         )
