@@ -159,7 +159,8 @@ class FakeOpenAI:
         raw: bytes,
         writer: asyncio.StreamWriter,
     ) -> None:
-        body = json.loads(raw) if raw else {}
+        multipart = headers.get("content-type", "").startswith("multipart/")
+        body = json.loads(raw) if raw and not multipart else {}
         with self._lock:
             self.calls[path] += 1
             if self.keep_requests:
@@ -170,6 +171,9 @@ class FakeOpenAI:
             return
         if path == "/stats":  # for a benchmark in another process
             await self._json(writer, 200, {"calls": self.total})
+            return
+        if path.startswith(("/v1/files", "/v1/batches")):
+            await self._batch_api(method, path, headers, raw, writer)
             return
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
@@ -233,6 +237,85 @@ class FakeOpenAI:
         done = b"data: [DONE]\n\n"
         writer.write(f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
         await writer.drain()
+
+    # -- the Batch API (files, batches) ----------------------------------------------------
+
+    async def _batch_api(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        raw: bytes,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """OpenAI's Batch API: a job is done ``batch_delay_s`` after it is created; a
+        line whose question contains FAIL answers 400."""
+        files: dict[str, bytes] = self.__dict__.setdefault("files", {})
+        batches: dict[str, dict[str, Any]] = self.__dict__.setdefault("batches", {})
+        if method == "POST" and path == "/v1/files":
+            boundary = headers["content-type"].split("boundary=")[1].encode()
+            part = next(p for p in raw.split(b"--" + boundary) if b'name="file"' in p)
+            content = part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
+            file_id = f"file-{len(files) + 1}"
+            files[file_id] = content
+            await self._json(writer, 200, {"id": file_id, "object": "file", "purpose": "batch"})
+        elif method == "POST" and path == "/v1/batches":
+            request = json.loads(raw)
+            out, errors = [], []
+            for line in files[request["input_file_id"]].decode().splitlines():
+                item = json.loads(line)
+                if "FAIL" in json.dumps(item["body"]["messages"]):
+                    error = {
+                        "error": {"message": "this line failed", "type": "invalid_request_error"}
+                    }
+                    errors.append(
+                        {
+                            "custom_id": item["custom_id"],
+                            "error": None,
+                            "response": {"status_code": 400, "body": error},
+                        }
+                    )
+                else:
+                    out.append(
+                        {
+                            "custom_id": item["custom_id"],
+                            "error": None,
+                            "response": {"status_code": 200, "body": self.chat(item["body"])},
+                        }
+                    )
+            batch_id = f"batch-{len(batches) + 1}"
+            files[f"{batch_id}-out"] = "\n".join(json.dumps(x) for x in out).encode()
+            files[f"{batch_id}-err"] = "\n".join(json.dumps(x) for x in errors).encode()
+            batches[batch_id] = {
+                "id": batch_id,
+                "object": "batch",
+                "status": "in_progress",
+                "endpoint": request["endpoint"],
+                "lines": len(out) + len(errors),
+                "done_at": time.monotonic() + getattr(self, "batch_delay_s", 0.0),
+            }
+            await self._json(
+                writer, 200, {k: v for k, v in batches[batch_id].items() if k != "done_at"}
+            )
+        elif method == "GET" and path.startswith("/v1/batches/"):
+            batch = dict(batches[path.rsplit("/", 1)[1]])
+            if time.monotonic() >= batch.pop("done_at"):
+                batch.update(
+                    status="completed",
+                    output_file_id=f"{batch['id']}-out",
+                    error_file_id=f"{batch['id']}-err",
+                )
+            await self._json(writer, 200, batch)
+        elif method == "GET" and path.endswith("/content"):
+            content = files[path.split("/")[3]]
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/jsonl\r\n"
+                + f"Content-Length: {len(content)}\r\n\r\n".encode()
+                + content
+            )
+            await writer.drain()
+        else:
+            await self._json(writer, 404, {"error": {"message": f"no route {method} {path}"}})
 
     # -- answers --------------------------------------------------------------------------
 

@@ -336,14 +336,25 @@ class _Api:
                 what = "in flight" if how == "in_flight" else "answered within the window"
                 sent.trace.add("dedup", "shared", f"an identical upstream call {what}")
 
+        batch = self.g.batch if options.deferrable else None
+
         async def call(sent: Sent) -> Json:
             up = target(sent)
             out = outgoing(body, sent, up.model, stream=False, usage=False)
+
+            async def send() -> Json:
+                if batch is None:
+                    return await up.post(path, out)
+                if sent.trace is not None:
+                    sent.trace.add("batch", "deferred", "sent through the upstream's Batch API")
+                return await batch.submit(up, path, out)
+
             try:
                 if dedup is None:
-                    return await up.post(path, out)
-                key = dedup_key(scope, up.name, path, key_body(out))
-                answer, how = await dedup.call(key, lambda: up.post(path, out))
+                    return await send()
+                # a deferred call waits for a batch job: only deferrable requests share it
+                key = dedup_key(scope, up.name, path, key_body(out), batch is not None)
+                answer, how = await dedup.call(key, send)
             except UpstreamError as exc:
                 state_error(exc)
                 raise
@@ -535,6 +546,13 @@ class _Api:
             ]
             memory = [t for t in self.g.cache.tiers if isinstance(t, MemoryTier)]
             out.append(("tokenomy_cache_memory_bytes", {}, sum(t.nbytes for t in memory)))
+        if self.g.batch is not None:
+            b = self.g.batch.stats
+            out += [
+                ("tokenomy_batch_jobs_total", {}, b.jobs),
+                ("tokenomy_batch_requests_total", {}, b.requests),
+                ("tokenomy_batch_failed_total", {}, b.failed),
+            ]
         if self.g.dedup is not None:
             d = self.g.dedup.stats
             out += [

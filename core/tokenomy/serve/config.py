@@ -32,6 +32,7 @@ from tokenomy.tokens.prices import PriceTable
 
 __all__ = [
     "DEFAULT_DEDUP_WINDOW_S",
+    "BatchConfig",
     "CacheConfig",
     "ContextConfig",
     "DedupConfig",
@@ -232,6 +233,26 @@ class ContextConfig(_Strict):
     summarize: bool = True
 
 
+class BatchConfig(_Strict):
+    """Deferrable requests through the upstream's Batch API (see tokenomy.serve.batch).
+
+    Attributes:
+        enabled: accept ``"tokenomy": {"deferrable": true}`` (default False: such
+            requests are sent at once, like any other).
+        max_size: requests per job (the seed's BATCH_SIZE; default 32).
+        max_wait_ms: a job is sent this long after its first request at the latest
+            (BATCH_TIMEOUT_MS; default 100).
+        poll_seconds: how often a job's status is read (default 5).
+        completion_window: the job's completion window (default ``24h``).
+    """
+
+    enabled: bool = False
+    max_size: int = Field(32, ge=1, le=50_000)
+    max_wait_ms: float = Field(100.0, ge=0)
+    poll_seconds: float = Field(5.0, gt=0)
+    completion_window: str = "24h"
+
+
 class GatewayConfig(_Strict):
     """The whole configuration file (see the module docstring and docs/gateway.md)."""
 
@@ -243,6 +264,7 @@ class GatewayConfig(_Strict):
     cache: CacheConfig = CacheConfig()
     dedup: DedupConfig = DedupConfig()
     context: ContextConfig = ContextConfig()
+    batch: BatchConfig = BatchConfig()
     ledger_path: Path | None = None
     trace_header: bool = True
     upstream_client: Literal["aiohttp", "httpx"] = "aiohttp"

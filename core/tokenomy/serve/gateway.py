@@ -22,6 +22,7 @@ from tokenomy.monitor import UsageRecorder
 from tokenomy.pipeline import ContextStage, Pipeline, Sent
 from tokenomy.route import ModelSpec, ModelTable, Router
 from tokenomy.route.models import DEFAULT_QUALITY
+from tokenomy.serve.batch import BatchAPI
 from tokenomy.serve.codec import CallState
 from tokenomy.serve.config import GatewayConfig
 from tokenomy.serve.dedup import Deduplicator
@@ -136,6 +137,7 @@ class Gateway:
         self.clients: list[httpx.AsyncClient] = []
         self.upstreams: dict[str, Upstream] = {}
         self.dedup: Deduplicator | None = None
+        self.batch: BatchAPI | None = None
         self.rate = RateLimiter()
         self._pipelines: dict[tuple[str, str | None, bool], Pipeline[Any, Any]] = {}
 
@@ -191,8 +193,18 @@ class Gateway:
                 redis=self._redis, window_s=d.window_seconds, lease_s=d.lease_seconds
             )
         self.rate = RateLimiter(redis=self._redis)
+        b = self.config.batch
+        if b.enabled:
+            self.batch = BatchAPI(
+                max_size=b.max_size,
+                max_wait_s=b.max_wait_ms / 1000,
+                poll_s=b.poll_seconds,
+                completion_window=b.completion_window,
+            )
 
     async def aclose(self) -> None:
+        if self.batch is not None:
+            await self.batch.aclose()
         if self.dedup is not None:
             await self.dedup.aclose()
         for client in self.clients:

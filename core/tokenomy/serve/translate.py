@@ -60,12 +60,15 @@ class Options:
         tags: ledger attribution (``feature``, ``team``…).
         cache: False to skip the cache and the de-duplication window
             (also ``Cache-Control: no-cache``).
+        deferrable: the answer may wait for the upstream's Batch API (a discount;
+            also ``X-Tokenomy-Deferrable: 1``), when the gateway enables it.
     """
 
     trace: bool = False
     session: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     cache: bool = True
+    deferrable: bool = False
 
     @classmethod
     def read(cls, body: Mapping[str, Any], headers: Mapping[str, str]) -> Options:
@@ -76,10 +79,11 @@ class Options:
                 '"tags": {"feature": "faq"}, "cache": false}.',
                 "tokenomy",
             )
-        unknown = sorted(set(own) - {"trace", "session", "tags", "cache"})
+        unknown = sorted(set(own) - {"trace", "session", "tags", "cache", "deferrable"})
         if unknown:
             raise BadRequestError(
-                f"unknown tokenomy option(s) {unknown}; valid: cache, session, tags, trace.",
+                f"unknown tokenomy option(s) {unknown}; valid: cache, deferrable, session, "
+                "tags, trace.",
                 "tokenomy",
             )
         tags = dict(own.get("tags") or {})
@@ -95,6 +99,7 @@ class Options:
             session=str(own.get("session") or headers.get("x-tokenomy-session") or "") or None,
             tags={str(k): str(v) for k, v in tags.items()},
             cache=own.get("cache", True) is not False and not no_cache,
+            deferrable=bool(own.get("deferrable")) or _truthy(headers.get("x-tokenomy-deferrable")),
         )
 
 

@@ -106,6 +106,36 @@ class Upstream:
             raise self._failed(502, response.content)
         return data
 
+    async def fetch(
+        self,
+        method: str,
+        path: str,
+        *,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Any other call (the Batch API's files and batches): the raw body of a 2xx
+        answer; errors as :meth:`post` raises them. Not cached: ids change per call."""
+        import httpx
+
+        headers = {k: v for k, v in self._headers.items() if k != "Content-Type"}
+        try:
+            response = await self._client.request(
+                method,
+                self.base_url + path,
+                files=files,
+                data=data,
+                headers=headers,
+                timeout=self.config.timeout_s,
+            )
+        except httpx.TimeoutException as exc:
+            raise self._unreachable(504, "timed out", exc) from None
+        except httpx.HTTPError as exc:
+            raise self._unreachable(502, "could not be reached", exc) from None
+        if response.status_code >= 400:
+            raise self._failed(response.status_code, response.content)
+        return response.content
+
     async def stream(
         self, path: str, body: Mapping[str, Any]
     ) -> AsyncGenerator[dict[str, Any], None]:
