@@ -215,6 +215,12 @@ def upstream_calls(port: int) -> int:
     return int(httpx.get(f"http://127.0.0.1:{port}/stats").json()["calls"])
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -382,6 +388,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             out["direct"] = direct.summary()
             calls = upstream_calls(upstream[1])
+            cpu_before = sum(cpu_s(p.pid) for p in procs)
             miss = asyncio.run(
                 load(
                     targets,
@@ -394,6 +401,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             out["miss"] = miss.summary()
             out["miss"]["upstream_calls"] = upstream_calls(upstream[1]) - calls
+            cpu = sum(cpu_s(p.pid) for p in procs) - cpu_before
+            out["miss"]["gateway_cpu_ms_per_request"] = round(cpu / len(miss.latencies_s) * 1000, 2)
             out["added_ms"] = {
                 q: round(out["miss"][f"{q}_ms"] - out["direct"][f"{q}_ms"], 2)
                 for q in ("p50", "p90", "p99")
@@ -439,6 +448,10 @@ def table(out: dict[str, Any]) -> str:
             f"{name:34} {r['requests']:>6} {r['throughput_rps']:>7} {r['p50_ms']:>8} "
             f"{r['p99_ms']:>8} {r['errors']:>6} {r['lost']:>5} {r['retried']:>7}"
         )
+    lines.append(
+        f"gateway CPU per miss: {out['miss']['gateway_cpu_ms_per_request']} ms "
+        f"(both processes' user + system time over the miss phase / requests)"
+    )
     a = out["added_ms"]
     lines.append(
         f"added by the gateway on a miss: p50 {a['p50']} ms, p90 {a['p90']} ms, "
