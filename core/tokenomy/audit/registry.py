@@ -10,12 +10,13 @@ import threading
 from collections.abc import Callable, Sequence
 
 from tokenomy.audit.builtin import BUILTIN_PLUGINS
+from tokenomy.audit.gateway import GATEWAY_PLUGINS
 from tokenomy.audit.plugins import AuditPlugin
 from tokenomy.errors import ConfigError, UnknownNameError
 
 __all__ = ["available_plugins", "create_plugins", "register_audit_plugin"]
 
-_registry: dict[str, Callable[[], AuditPlugin]] = dict(BUILTIN_PLUGINS)
+_registry: dict[str, Callable[[], AuditPlugin]] = {**BUILTIN_PLUGINS, **GATEWAY_PLUGINS}
 _lock = threading.Lock()
 
 

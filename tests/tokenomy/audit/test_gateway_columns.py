@@ -1,0 +1,74 @@
+"""The gateway's audit columns: the de-duplication window and the Batch API discount."""
+
+import json
+
+from tokenomy.audit import load_workload, run_audit
+from tokenomy.audit.core import _price_call
+from tokenomy.audit.gateway import BatchApiPlugin, DedupWindowPlugin
+from tokenomy.audit.plugins import AuditContext
+from tokenomy.tokens import PriceTable, TokenCounter
+
+
+def call(i, question, ts, feature="faq", tenant=None):
+    tags = {"feature": feature, **({"tenant": tenant} if tenant else {})}
+    return {
+        "id": f"c{i}",
+        "timestamp": ts,
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": question}],
+        "response": "An answer of a few words.",
+        "tags": tags,
+    }
+
+
+def context_of(tmp_path, lines):
+    path = tmp_path / "calls.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines))
+    prices = PriceTable.default()
+    counter = TokenCounter("gpt-4o")
+    return AuditContext(
+        [_price_call(c, counter, prices) for c in load_workload(path).calls], prices
+    )
+
+
+def test_only_repeats_within_the_window_and_the_same_tenant_count(tmp_path):
+    t = 1_793_000_000
+    context = context_of(
+        tmp_path,
+        [
+            call(1, "Same?", t),
+            call(2, "Same?", t + 30),  # within 60 s of the previous one
+            call(3, "Same?", t + 200),  # too late
+            call(4, "Same?", t + 210, tenant="other"),  # another tenant
+            call(5, "Other?", t + 215),
+        ],
+    )
+    estimate = DedupWindowPlugin(window_s=60).estimate(context)
+    assert estimate.calls_affected == 1
+    assert estimate.cost_saved_usd == context.calls[1].cost_usd
+
+
+def test_the_batch_discount_applies_to_non_interactive_features_only(tmp_path):
+    t = 1_793_000_000
+    context = context_of(
+        tmp_path,
+        [
+            call(1, "a", t, "classify"),
+            call(2, "b", t, "support"),
+            call(3, "c", t, "nightly_report"),
+        ],
+    )
+    by_name = BatchApiPlugin().estimate(context)
+    assert by_name.calls_affected == 2
+    expected = (context.calls[0].cost_usd + context.calls[2].cost_usd) * 0.5
+    assert abs(by_name.cost_saved_usd - expected) < 1e-12
+    assert "support" in by_name.findings[0]
+    listed = BatchApiPlugin(features=["support"]).estimate(context)
+    assert listed.calls_affected == 1
+
+
+def test_both_columns_run_on_the_bundled_sample():
+    report = run_audit(plugins=["dedup_window", "batch_api"], top=0)
+    window, batch = report.savings
+    assert window.name == "dedup_window" and batch.name == "batch_api"
+    assert batch.calls_affected > 0  # the sample's "classify" feature
