@@ -28,11 +28,9 @@ from llama_index.core.llms import LLM
 from llama_index_tokenomy._convert import model_from_payload, usage_from_response
 from tokenomy.cache import Answer
 from tokenomy.cache.stats import CACHE_HIT_KEY
-from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
 from tokenomy.pipeline import TRACE_KEY, Sent, Trace, jsonable
-from tokenomy.route import ModelSpec, ModelTable
-from tokenomy.route.models import DEFAULT_QUALITY
+from tokenomy.route import ModelTable
 from tokenomy.tokens.prices import PriceTable
 
 __all__ = [
@@ -161,17 +159,9 @@ def with_text(message: ChatMessage, text: str) -> ChatMessage:
 
 def table_for(llms: Mapping[str, LLM], *, prices: PriceTable | None = None) -> ModelTable:
     """A model table for LlamaIndex LLMs, priced by their model names."""
-    table = prices or PriceTable.default()
-    specs = []
-    for name, llm in llms.items():
-        price = table.get(model_id(llm))
-        if price is None:
-            raise ConfigError(
-                f"no price for LLM {name!r} ({model_id(llm)!r}); pass "
-                "router=Router(ModelTable([ModelSpec(...), ...])) to describe it."
-            )
-        specs.append(ModelSpec.from_price(name, price, DEFAULT_QUALITY.get(price.model, 0.7)))
-    return ModelTable(specs)
+    return ModelTable.from_model_ids(
+        {name: model_id(llm) for name, llm in llms.items()}, prices=prices
+    )
 
 
 class HitRecorder:
