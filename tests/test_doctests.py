@@ -33,6 +33,8 @@ MODULES = [
     "langchain_tokenomy.chat_model",
     "langchain_tokenomy.routing",
     "langchain_tokenomy.cache",
+    "tokenomy.telemetry.otel",
+    "tokenomy.telemetry.prometheus",
 ]
 
 

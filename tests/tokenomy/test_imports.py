@@ -20,6 +20,8 @@ HEAVY = (
     "llama_index",
     "redis",
     "numpy",
+    "opentelemetry",
+    "prometheus_client",
 )
 
 
@@ -28,7 +30,7 @@ def test_importing_the_core_loads_no_framework_and_no_model():
         "import sys, tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.cli\n"
         "import tokenomy.cache, tokenomy.embed, tokenomy.cache.guards, tokenomy.cache.verifier\n"
         "import tokenomy.compress, tokenomy.text, tokenomy.context, tokenomy.select, tokenomy.route\n"
-        "import tokenomy.budget, tokenomy.pipeline\n"
+        "import tokenomy.budget, tokenomy.pipeline, tokenomy.telemetry\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -77,6 +79,7 @@ def test_public_names_are_pinned():
         "BaseLedger",
         "Bucket",
         "InMemoryLedger",
+        "RecordObserver",
         "SQLiteLedger",
         "UsageRecord",
         "UsageRecorder",

@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "audit": FRONT_DOOR,
     "cli": FRONT_DOOR,
     "serve": FRONT_DOOR,
+    "telemetry": FRONT_DOOR,  # exports the ledger's records and the pipeline's trace
     "settings": FRONT_DOOR,  # builds components from the environment
     "": FRONT_DOOR,  # the curated top-level re-exports
 }

@@ -2,7 +2,7 @@
 
 from tokenomy.monitor.aggregate import Bucket, aggregate, bucket_start
 from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
-from tokenomy.monitor.recorder import UsageRecorder
+from tokenomy.monitor.recorder import RecordObserver, UsageRecorder
 from tokenomy.monitor.records import UsageRecord, UsageSummary
 from tokenomy.monitor.sqlite import SQLiteLedger
 
@@ -10,6 +10,7 @@ __all__ = [
     "BaseLedger",
     "Bucket",
     "InMemoryLedger",
+    "RecordObserver",
     "SQLiteLedger",
     "UsageRecord",
     "UsageRecorder",
