@@ -226,3 +226,28 @@ def test_spans_reach_an_otlp_receiver_on_loopback():
     assert span.name == "chat gpt-4o-mini"
     names = {a.key for a in span.attributes}
     assert {"gen_ai.request.model", "gen_ai.usage.input_tokens", "tokenomy.cost_usd"} <= names
+
+
+def test_a_llamaindex_query_engine_gives_one_span_per_llm_call(otel):
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.llms import MockLLM
+
+    import llama_index_tokenomy
+
+    telemetry, spans, _, provider = otel
+    handler = llama_index_tokenomy.enable(telemetry=telemetry)
+    try:
+        index = VectorStoreIndex.from_documents(
+            [Document(text="tokenomy cuts LLM token spend.")],
+            embed_model=MockEmbedding(embed_dim=8),
+        )
+        engine = index.as_query_engine(llm=MockLLM(max_tokens=16))
+        with provider.get_tracer("app").start_as_current_span("user request") as parent:
+            engine.query("What does tokenomy do?")
+    finally:
+        llama_index_tokenomy.disable()
+    calls = [s for s in spans.get_finished_spans() if s.name != "user request"]
+    assert len(calls) == handler.ledger.totals().calls >= 1
+    assert all(s.parent.span_id == parent.get_span_context().span_id for s in calls)
+    assert all(s.attributes["gen_ai.usage.output_tokens"] > 0 for s in calls)
