@@ -62,9 +62,13 @@ def main() -> None:
         ):
             attrs = {a.key: a.value for a in span.attributes}
             hit = attrs.get("tokenomy.cache.hit")
+            outcomes = [
+                {a.key: a.value.string_value for a in e.attributes}["tokenomy.outcome"]
+                for e in span.events
+            ]
             print(
                 f"span {span.name!r}: cache hit = {hit.string_value if hit else None}, "
-                f"stage events = {[e.attributes[1].value.string_value for e in span.events]}"
+                f"stages = {outcomes}"
             )
     server = serve_metrics(metrics, port=0)
     scrape = httpx.get(f"http://127.0.0.1:{server.server_address[1]}/metrics", timeout=5).text
