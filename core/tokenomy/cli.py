@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokenomy", description="Where your LLM tokens and dollars go, and how to spend fewer."
     )
+    parser.add_argument("--version", action="version", version=f"tokenomy {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     audit = sub.add_parser(
@@ -265,12 +266,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # `tokenomy price --list | head`: the reader left, not an error
+        _quiet_stdout()
+        return 0
     except TokenomyError as exc:
         print(f"tokenomy {args.command}: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"tokenomy {args.command}: {exc}", file=sys.stderr)
         return 1
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of a closed pipe
+    prints nothing (the Python docs' recipe for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tokenomy")
+    except PackageNotFoundError:
+        from tokenomy import __version__
+
+        return __version__
 
 
 if __name__ == "__main__":

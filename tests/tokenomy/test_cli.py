@@ -177,3 +177,29 @@ def _env():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(root / "core"), env.get("PYTHONPATH", "")])
     return env
+
+
+def test_version_and_python_dash_m():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "tokenomy", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and out.stdout.startswith("tokenomy ")
+
+
+def test_a_closed_pipe_is_a_clean_exit():
+    import subprocess
+    import sys
+
+    code = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'tokenomy', 'price', '--list'],\n"
+        "                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "p.stdout.readline(); p.stdout.close()\n"
+        "err = p.stderr.read().decode(); code = p.wait()\n"
+        "print(code, 'Traceback' in err, 'Broken pipe' in err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "0 False False", out.stdout + out.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
 from tokenomy.audit.registry import create_plugins
 from tokenomy.audit.workload import LineError, Workload, WorkloadCall, load_workload
-from tokenomy.errors import ConfigError, WorkloadError
+from tokenomy.errors import ConfigError, MissingDependencyError, WorkloadError
 from tokenomy.monitor.aggregate import Bucket, aggregate
 from tokenomy.monitor.records import UsageRecord, UsageSummary
 from tokenomy.tokens.counter import TokenCounter
@@ -139,6 +139,14 @@ def audit_calls(
     for plugin in create_plugins(plugins):
         try:
             savings.append(plugin.estimate(context))
+        except MissingDependencyError as exc:  # a light install: say which extra adds it
+            note = str(exc).rsplit("`", 2)[-2] if "`" in str(exc) else str(exc)
+            logger.info("tokenomy audit: %r skipped: %s", plugin.name, exc)
+            savings.append(
+                SavingsEstimate(
+                    plugin.name, plugin.title, 0, 0, 0, 0.0, (f"not estimated: needs `{note}`",)
+                )
+            )
         except Exception as exc:  # one broken plug-in must not sink the report
             logger.warning(
                 "tokenomy audit: plug-in %r failed (%s: %s); its column is left empty",
