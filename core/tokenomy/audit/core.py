@@ -69,6 +69,13 @@ def sample_workload_path() -> Path:
     return repo
 
 
+def _row_model(model: str, prices: PriceTable) -> str:
+    """The model's row in the tables: a dated snapshot or provider-prefixed alias
+    (``gpt-4o-mini-2024-07-18``) joins its model's row; the call keeps its own name."""
+    price = prices.get(model)
+    return price.model if price is not None else model
+
+
 def _price_call(call: WorkloadCall, counter: TokenCounter, prices: PriceTable) -> AuditedCall:
     if call.usage is not None:
         usage, exact = call.usage, True
@@ -116,7 +123,7 @@ def audit_calls(
         )
     records = [
         UsageRecord.from_usage(
-            a.call.model,
+            _row_model(a.call.model, prices),
             a.usage,
             cost_usd=a.cost_usd,
             exact=a.exact,

@@ -43,6 +43,9 @@ class ModelPrice:
         output: USD per 1M output tokens (reasoning tokens are billed as output).
         cached_input: USD per 1M cached input tokens; None when the provider has no
             discount, in which case cached tokens cost ``input``.
+        cache_write: USD per 1M input tokens written to the provider's prompt cache;
+            None: ``input`` x the provider's multiplier (Anthropic 1.25, else 1).
+            Writes with a 1-hour lifetime cost twice ``input`` (Anthropic).
         context_window: maximum input tokens, when known.
         max_output_tokens: maximum output tokens, when known.
         provider: e.g. ``"openai"``.
@@ -54,6 +57,7 @@ class ModelPrice:
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
     context_window: int | None = None
     max_output_tokens: int | None = None
     provider: str | None = None
@@ -63,7 +67,7 @@ class ModelPrice:
     aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("input", "output", "cached_input"):
+        for name in ("input", "output", "cached_input", "cache_write"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int | float) or value < 0):
                 raise PriceError(
@@ -72,12 +76,20 @@ class ModelPrice:
                 )
 
     def cost(self, usage: TokenUsage) -> Cost:
-        """Cost of ``usage`` at this price."""
+        """Cost of ``usage`` at this price (cache reads discounted, cache writes at the
+        provider's premium)."""
         cached = min(usage.cached_input_tokens, usage.input_tokens)
         cached_price = self.input if self.cached_input is None else self.cached_input
+        write_5m = min(usage.cache_write_tokens, usage.input_tokens - cached)
+        write_1h = min(usage.cache_write_1h_tokens, usage.input_tokens - cached - write_5m)
+        write_price = self.cache_write
+        if write_price is None:
+            write_price = self.input * _CACHE_WRITE.get(self.provider or "", 1.0)
+        long_price = self.input * (2.0 if self.provider == "anthropic" else 1.0)
+        plain = usage.input_tokens - cached - write_5m - write_1h
         return Cost(
             model=self.model,
-            input_usd=(usage.input_tokens - cached) * self.input / _PER,
+            input_usd=(plain * self.input + write_5m * write_price + write_1h * long_price) / _PER,
             cached_input_usd=cached * cached_price / _PER,
             output_usd=usage.output_tokens * self.output / _PER,
         )
@@ -99,6 +111,9 @@ class Cost:
     def __str__(self) -> str:
         return f"${self.total_usd:.6f} ({self.model})"
 
+
+_CACHE_WRITE = {"anthropic": 1.25}
+"""Price of a prompt-cache write as a multiple of the input price, by provider."""
 
 _DATE_SUFFIX = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|@latest|-v\d+:\d+|:\w+)$")
 _VENDOR_DOT = re.compile(r"^(?:(?:us|eu|apac|global)\.)?(?:anthropic|meta|mistral|cohere|amazon)\.")
@@ -160,7 +175,7 @@ class PriceTable:
         """Build a table from ``{"models": {name: {...}}, "as_of": ...}`` or ``{name: {...}}``.
 
         Each model entry needs ``input`` and ``output`` (USD per 1M tokens); optional
-        keys are ``cached_input``, ``context_window``, ``max_output_tokens``,
+        keys are ``cached_input``, ``cache_write``, ``context_window``, ``max_output_tokens``,
         ``provider``, ``supports_tools``, ``supports_vision``, ``supports_json`` and
         ``aliases``.
         """
@@ -260,6 +275,7 @@ def _price_from_entry(name: str, entry: Any) -> ModelPrice:
         "input",
         "output",
         "cached_input",
+        "cache_write",
         "context_window",
         "max_output_tokens",
         "provider",
