@@ -61,19 +61,29 @@ def _prices(path: str | None) -> PriceTable:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from tokenomy.audit import render_html, render_text, run_audit
+    from tokenomy.audit import available_plugins, render_html, render_text, run_audit
 
+    if not args.verbose:
+        _quiet_model_loading()
+    only = [p.strip() for p in args.only.split(",")] if args.only else None
     bar: Any = None
-    progress = None
-    if args.workload and not args.no_progress and sys.stderr.isatty():
+    progress = on_step = None
+    if not args.no_progress and sys.stderr.isatty():
         from tqdm import tqdm
 
-        size = Path(args.workload).stat().st_size if Path(args.workload).is_file() else None
-        bar = tqdm(
-            total=size, unit="B", unit_scale=True, desc="reading", file=sys.stderr, leave=False
-        )
+        # one display for the whole audit: reading the file, then each plug-in a step
+        steps = len(only) if only else len(available_plugins())
+        source = Path(args.workload) if args.workload else None
+        size = source.stat().st_size if source is not None and source.is_file() else 0
+        bar = tqdm(total=size + steps, desc="reading", file=sys.stderr, leave=False)
         progress = bar.update
-    only = [p.strip() for p in args.only.split(",")] if args.only else None
+
+        def on_step(title: str) -> None:
+            if bar.n < size:  # reading is done
+                bar.update(size - bar.n)
+            bar.set_description_str(title)
+            bar.update(1)
+
     try:
         report = run_audit(
             args.workload,
@@ -81,6 +91,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             plugins=only,
             top=args.top,
             progress=progress,
+            on_step=on_step,
         )
     finally:
         if bar is not None:
@@ -95,6 +106,27 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_model_loading() -> None:
+    """No third-party progress bars (transformers' "Loading weights") or hub chatter
+    while the audit loads the embedding model; ``--verbose`` keeps them."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def _summary(s: Any) -> dict[str, Any]:
+    """One group of the report; ``cost_usd`` is null when no call in it has a price."""
+    priced = s.unpriced_calls < s.calls
+    return {
+        **dict(s.group),
+        "calls": s.calls,
+        "input_tokens": s.input_tokens,
+        "output_tokens": s.output_tokens,
+        "cost_usd": s.cost_usd if priced else None,
+        "unpriced_calls": s.unpriced_calls,
+        **({"bucket_start": s.bucket_start} if s.bucket_start is not None else {}),
+    }
+
+
 def _report_json(report: Any) -> dict[str, Any]:
     t = report.totals
     return {
@@ -104,17 +136,28 @@ def _report_json(report: Any) -> dict[str, Any]:
         "truncated": report.truncated,
         "input_tokens": t.input_tokens,
         "output_tokens": t.output_tokens,
-        "cost_usd": t.cost_usd,
+        "cost_usd": t.cost_usd if t.unpriced_calls < t.calls else None,
         "estimated_calls": t.estimated_calls,
         "by_model": {
-            s.group["model"]: {
-                "calls": s.calls,
-                "input_tokens": s.input_tokens,
-                "output_tokens": s.output_tokens,
-                "cost_usd": s.cost_usd,
-            }
+            s.group["model"]: {k: v for k, v in _summary(s).items() if k != "model"}
             for s in report.by_model
         },
+        "by_tag": {tag: [_summary(s) for s in rows] for tag, rows in report.by_tag.items()},
+        "timeline": {"bucket": report.bucket, "rows": [_summary(s) for s in report.over_time]},
+        "top_requests": [
+            {
+                "line": a.call.line,
+                "id": a.call.id,
+                "model": a.call.model,
+                "timestamp": a.call.timestamp,
+                "input_tokens": a.usage.input_tokens,
+                "output_tokens": a.usage.output_tokens,
+                "cost_usd": a.cost_usd,
+                "exact": a.exact,
+                "tags": dict(a.call.tags),
+            }
+            for a in report.top_requests
+        ],
         "savings": [
             {
                 "name": s.name,
@@ -234,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--no-progress", action="store_true", help="no progress bar")
     audit.add_argument(
         "--debug", action="store_true", help="log details, with a failing plug-in's traceback"
+    )
+    audit.add_argument(
+        "--verbose", action="store_true", help="keep the model libraries' own progress output"
     )
     audit.set_defaults(func=_cmd_audit)
 

@@ -203,3 +203,47 @@ def test_a_closed_pipe_is_a_clean_exit():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "0 False False", out.stdout + out.stderr
+
+
+def test_one_progress_display_names_each_step_on_a_terminal(monkeypatch, capsys):
+    import io
+    import sys
+
+    from tokenomy.audit import sample_workload_path
+    from tokenomy.cli import main
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    code = main(
+        ["audit", str(sample_workload_path()), "--no-html", "--only", "exact_cache,output_caps"]
+    )
+    assert code == 0
+    shown = err.getvalue()
+    assert "reading" in shown and "Exact-match cache" in shown and "Output caps" in shown
+
+
+def test_json_summary_has_what_the_text_shows_and_null_for_unknown_costs(tmp_path):
+    import json
+
+    from tokenomy.cli import main
+
+    workload = tmp_path / "w.jsonl"
+    workload.write_text(
+        json.dumps(
+            {"model": "my-own-model", "prompt": "hi", "response": "ok", "tags": {"feature": "faq"}}
+        )
+    )
+    out = tmp_path / "a.json"
+    assert (
+        main(["audit", str(workload), "--no-html", "--json", str(out), "--only", "exact_cache"])
+        == 0
+    )
+    data = json.loads(out.read_text())
+    assert data["cost_usd"] is None and data["by_model"]["my-own-model"]["cost_usd"] is None
+    assert data["by_tag"]["feature"][0]["feature"] == "faq"
+    assert data["top_requests"][0]["model"] == "my-own-model"
+    assert data["timeline"]["rows"] == [] or "calls" in data["timeline"]["rows"][0]

@@ -98,8 +98,10 @@ def audit_calls(
     plugins: Sequence[str] | None = None,
     top: int = 10,
     bucket: Bucket | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> AuditReport:
-    """Audit already-loaded calls; see :func:`run_audit`."""
+    """Audit already-loaded calls; see :func:`run_audit`. ``on_step(title)`` is called
+    before each savings plug-in runs (for a progress display)."""
     if isinstance(top, bool) or not isinstance(top, int) or top < 0:
         raise ConfigError(f"top is how many requests to list, an integer >= 0; got {top!r}.")
     started = time.perf_counter()
@@ -144,6 +146,8 @@ def audit_calls(
     context = AuditContext(audited, prices)
     savings = []
     for plugin in create_plugins(plugins):
+        if on_step is not None:
+            on_step(plugin.title)
         try:
             savings.append(plugin.estimate(context))
         except MissingDependencyError as exc:  # a light install: say which extra adds it
@@ -198,6 +202,7 @@ def run_audit(
     plugins: Sequence[str] | None = None,
     top: int = 10,
     progress: Callable[[int], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """Audit a workload file (default: the bundled sample).
 
@@ -207,6 +212,7 @@ def run_audit(
         plugins: names of the savings plug-ins to run (default: all registered).
         top: how many of the most expensive requests to list (>= 0).
         progress: called with bytes read, for a progress bar.
+        on_step: called with each savings plug-in's title before it runs.
 
     Raises:
         WorkloadError: the file cannot be opened or holds no valid call. Bad lines
@@ -214,4 +220,4 @@ def run_audit(
         ConfigError: ``top`` is negative.
     """
     workload = load_workload(path or sample_workload_path(), progress=progress)
-    return audit_calls(workload, prices=prices, plugins=plugins, top=top)
+    return audit_calls(workload, prices=prices, plugins=plugins, top=top, on_step=on_step)
