@@ -213,6 +213,9 @@ def _cmd_price(args: argparse.Namespace) -> int:
     from tokenomy.audit.text import format_table
     from tokenomy.tokens import TokenUsage
 
+    if args.update:
+        return _update_prices(args.update, args.out)
+
     table = _prices(args.prices)
     usage = TokenUsage(args.input_tokens, args.output_tokens, args.cached_tokens)
     models = args.models or ([p.model for p in table] if args.list or not args.models else [])
@@ -248,6 +251,22 @@ def _cmd_price(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if missing else 0
+
+
+def _update_prices(source: str, out: str) -> int:
+    """Convert a LiteLLM/tokencost price file into a tokenomy price file."""
+    try:
+        data = json.loads(Path(source).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"tokenomy price: cannot read {source!r}: {exc}", file=sys.stderr)
+        return 1
+    table = PriceTable.from_litellm(data)
+    write_atomic(out, json.dumps(table.to_dict(), indent=1) + "\n")
+    print(
+        f"wrote {len(table.prices)} models to {out}; use it with --prices {out} or "
+        f"TOKENOMY_TOKENS__PRICES_FILE={out} (it overrides the bundled prices)"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,6 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--output-tokens", type=_count(0), default=0)
     price.add_argument("--cached-tokens", type=_count(0), default=0)
     price.add_argument("--prices", help="JSON price file overriding the bundled prices")
+    price.add_argument(
+        "--update",
+        metavar="FILE",
+        help="convert a newer LiteLLM / tokencost model_prices JSON into a tokenomy price file",
+    )
+    price.add_argument(
+        "--out", default="tokenomy-prices.json", help="where --update writes (default: %(default)s)"
+    )
     price.set_defaults(func=_cmd_price)
     return parser
 

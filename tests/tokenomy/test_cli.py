@@ -247,3 +247,33 @@ def test_json_summary_has_what_the_text_shows_and_null_for_unknown_costs(tmp_pat
     assert data["by_tag"]["feature"][0]["feature"] == "faq"
     assert data["top_requests"][0]["model"] == "my-own-model"
     assert data["timeline"]["rows"] == [] or "calls" in data["timeline"]["rows"][0]
+
+
+def test_price_update_converts_a_litellm_file_and_keeps_our_aliases(tmp_path, capsys):
+    import json
+
+    from tokenomy.cli import main
+    from tokenomy.tokens import PriceTable
+
+    source = tmp_path / "model_prices.json"
+    source.write_text(
+        json.dumps(
+            {
+                "sample_spec": {"mode": "chat"},  # no prices: skipped
+                "claude-sonnet-4-20250514": {
+                    "input_cost_per_token": 2e-6,
+                    "output_cost_per_token": 1e-5,
+                    "cache_creation_input_token_cost": 2.5e-6,
+                    "litellm_provider": "anthropic",
+                    "mode": "chat",
+                },
+                "text-embedding-3-small": {"input_cost_per_token": 2e-8, "mode": "embedding"},
+            }
+        )
+    )
+    out = tmp_path / "prices.json"
+    assert main(["price", "--update", str(source), "--out", str(out)]) == 0
+    assert "wrote 1 models" in capsys.readouterr().out
+    table = PriceTable.default().with_file(out)
+    price = table.get("claude-sonnet-4")  # the bundled alias still resolves
+    assert (price.input, price.output, price.cache_write) == (2.0, 10.0, 2.5)

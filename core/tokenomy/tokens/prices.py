@@ -11,6 +11,7 @@ and warns once, naming how to add the price. It never returns a silent 0.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -112,6 +113,10 @@ class Cost:
         return f"${self.total_usd:.6f} ({self.model})"
 
 
+def _per_million(value: Any) -> float | None:
+    return float(value) * _PER if isinstance(value, int | float) else None
+
+
 _CACHE_WRITE = {"anthropic": 1.25}
 """Price of a prompt-cache write as a multiple of the input price, by provider."""
 
@@ -192,6 +197,79 @@ class PriceTable:
         return cls(prices, as_of=data.get("as_of"), source=data.get("source"))
 
     @classmethod
+    def from_litellm(cls, data: Mapping[str, Any], *, as_of: str | None = None) -> PriceTable:
+        """Every chat model of a LiteLLM ``model_prices_and_context_window.json`` (or
+        tokencost's copy of it), converted from USD per token to USD per 1M tokens,
+        with cache-read and cache-write prices when given.
+
+        Example:
+            >>> table = PriceTable.from_litellm({"my-llm": {
+            ...     "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+            ...     "litellm_provider": "acme", "mode": "chat"}})
+            >>> table.get("my-llm").output
+            2.0
+        """
+        if not isinstance(data, Mapping):
+            raise PriceError(f"A LiteLLM price file is a JSON object; got {type(data).__name__}.")
+        models: dict[str, ModelPrice] = {}
+        for name, entry in data.items():
+            if not isinstance(entry, Mapping) or entry.get("mode", "chat") != "chat":
+                continue
+            inp, out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+            if not isinstance(inp, int | float) or not isinstance(out, int | float):
+                continue
+            try:
+                models[name] = _price_from_entry(
+                    name,
+                    {
+                        "input": inp * _PER,
+                        "output": out * _PER,
+                        "cached_input": _per_million(entry.get("cache_read_input_token_cost")),
+                        "cache_write": _per_million(entry.get("cache_creation_input_token_cost")),
+                        "context_window": entry.get("max_input_tokens") or entry.get("max_tokens"),
+                        "max_output_tokens": entry.get("max_output_tokens"),
+                        "provider": entry.get("litellm_provider"),
+                        "supports_tools": bool(entry.get("supports_function_calling")),
+                        "supports_vision": bool(entry.get("supports_vision")),
+                        "supports_json": bool(entry.get("supports_response_schema")),
+                    },
+                )
+            except PriceError:  # one malformed entry does not spoil the update
+                continue
+        if not models:
+            raise PriceError("No chat model with input and output prices in that file.")
+        return cls(models, as_of=as_of, source="LiteLLM model_prices_and_context_window.json")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table in the format :meth:`from_dict` and ``--prices FILE`` read."""
+        return {
+            "as_of": self.as_of,
+            "currency": "USD",
+            "unit": "per 1M tokens",
+            "source": self.source,
+            "models": {
+                p.model: {
+                    k: v
+                    for k, v in (
+                        ("provider", p.provider),
+                        ("input", p.input),
+                        ("output", p.output),
+                        ("cached_input", p.cached_input),
+                        ("cache_write", p.cache_write),
+                        ("context_window", p.context_window),
+                        ("max_output_tokens", p.max_output_tokens),
+                        ("supports_tools", p.supports_tools),
+                        ("supports_vision", p.supports_vision),
+                        ("supports_json", p.supports_json),
+                        ("aliases", list(p.aliases)),
+                    )
+                    if v is not None
+                }
+                for p in self
+            },
+        }
+
+    @classmethod
     def from_file(cls, path: str | Path) -> PriceTable:
         """Read a table from a JSON file (same format as :meth:`from_dict`)."""
         p = Path(path)
@@ -213,6 +291,11 @@ class PriceTable:
             extra = {name: _price_from_entry(name, entry) for name, entry in prices.items()}
         else:
             extra = {p.model: p for p in prices}
+        for name, price in extra.items():  # a newer price keeps the names the old one had
+            old = self.prices.get(name)
+            if old is not None and old.aliases:
+                aliases = tuple(dict.fromkeys((*old.aliases, *price.aliases)))
+                extra[name] = dataclasses.replace(price, aliases=aliases)
         return PriceTable({**self.prices, **extra}, as_of=self.as_of, source=self.source)
 
     def with_file(self, path: str | Path) -> PriceTable:
@@ -295,6 +378,7 @@ def _price_from_entry(name: str, entry: Any) -> ModelPrice:
         input=entry["input"],
         output=entry["output"],
         cached_input=entry.get("cached_input"),
+        cache_write=entry.get("cache_write"),
         context_window=entry.get("context_window"),
         max_output_tokens=entry.get("max_output_tokens"),
         provider=entry.get("provider"),
