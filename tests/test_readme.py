@@ -51,10 +51,9 @@ def test_every_python_snippet_of_the_readme_runs():
 
     class ChatOpenAI(FakeListChatModel):
         model_name: str = "gpt-4o-mini"
-        responses: list = ["Paris."]
 
         def __init__(self, model: str = "gpt-4o-mini", **kwargs):
-            super().__init__(model_name=model, **kwargs)
+            super().__init__(model_name=model, responses=["Paris."], **kwargs)
 
     def OpenAI(model: str = "gpt-4o-mini"):  # noqa: N802 - the client's own name
         return MockLLM(max_tokens=8)
