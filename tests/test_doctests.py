@@ -29,6 +29,8 @@ MODULES = [
     "tokenomy.pipeline.codecs",
     "tokenomy.pipeline.context",
     "tokenomy.budget.spend",
+    "tokenomy.budget.limits",
+    "tokenomy.budget.alerts",
     "tokenomy.cache.singleflight",
     "langchain_tokenomy.chat_model",
     "langchain_tokenomy.routing",

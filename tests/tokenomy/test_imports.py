@@ -116,7 +116,21 @@ def test_public_names_are_pinned():
         "complexity_features",
         "is_context_overflow",
     ]
-    assert tokenomy.budget.__all__ == ["Reservation", "SpendBudget"]
+    assert tokenomy.budget.__all__ == [
+        "DEFAULT_THRESHOLDS",
+        "Alert",
+        "AlertSink",
+        "Alerts",
+        "Budget",
+        "BudgetStatus",
+        "CallbackSink",
+        "Limit",
+        "LoggingSink",
+        "RedisBudget",
+        "Reservation",
+        "SpendBudget",
+        "WebhookSink",
+    ]
     assert tokenomy.pipeline.__all__ == [
         "TRACE_KEY",
         "Codec",
