@@ -31,6 +31,8 @@ MODULES = [
     "tokenomy.budget.spend",
     "tokenomy.budget.limits",
     "tokenomy.budget.alerts",
+    "tokenomy.budget.anomaly",
+    "tokenomy.budget.forecast",
     "tokenomy.cache.singleflight",
     "langchain_tokenomy.chat_model",
     "langchain_tokenomy.routing",

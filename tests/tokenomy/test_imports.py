@@ -128,8 +128,13 @@ def test_public_names_are_pinned():
         "LoggingSink",
         "RedisBudget",
         "Reservation",
+        "SpendAnomaly",
+        "SpendAnomalyDetector",
         "SpendBudget",
+        "SpendForecast",
         "WebhookSink",
+        "forecast_alert",
+        "forecast_spend",
     ]
     assert tokenomy.pipeline.__all__ == [
         "TRACE_KEY",

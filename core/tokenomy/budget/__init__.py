@@ -10,7 +10,9 @@ from tokenomy.budget.alerts import (
     LoggingSink,
     WebhookSink,
 )
+from tokenomy.budget.anomaly import SpendAnomaly, SpendAnomalyDetector
 from tokenomy.budget.base import Budget, BudgetStatus, Reservation
+from tokenomy.budget.forecast import SpendForecast, forecast_alert, forecast_spend
 from tokenomy.budget.limits import Limit
 from tokenomy.budget.redis import RedisBudget
 from tokenomy.budget.spend import SpendBudget
@@ -27,6 +29,11 @@ __all__ = [
     "LoggingSink",
     "RedisBudget",
     "Reservation",
+    "SpendAnomaly",
+    "SpendAnomalyDetector",
     "SpendBudget",
+    "SpendForecast",
     "WebhookSink",
+    "forecast_alert",
+    "forecast_spend",
 ]

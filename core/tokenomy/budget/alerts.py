@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
@@ -75,7 +75,7 @@ class Alert:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (what the webhook posts)."""
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["details"] = dict(self.details)
         return out
 

@@ -49,3 +49,20 @@ def make_budget(request, clock):
     yield make
     for budget in made:
         budget.close()
+
+
+@pytest.fixture(scope="session")
+def sample_spend():
+    """(timestamp, usd) of each call of the bundled sample workload (a week, 1,119
+    calls), priced from counted tokens at the bundled prices."""
+    from tokenomy.audit import load_workload, sample_workload_path
+    from tokenomy.tokens import PriceTable, TokenCounter, TokenUsage
+
+    prices, counters, out = PriceTable.default(), {}, []
+    for call in load_workload(sample_workload_path()).calls:
+        counter = counters.setdefault(call.model, TokenCounter(call.model))
+        usage = TokenUsage(
+            counter.count_messages(list(call.messages)), counter.count(call.response or "")
+        )
+        out.append((call.timestamp, prices.cost(call.model, usage).total_usd))
+    return out
