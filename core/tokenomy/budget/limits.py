@@ -30,9 +30,12 @@ from urllib.parse import quote
 
 from tokenomy.errors import ConfigError
 
-__all__ = ["ROLLING_BUCKETS", "Account", "Limit", "Window"]
+__all__ = ["DEFAULT_LOW_SHARE", "ROLLING_BUCKETS", "Account", "Limit", "Window"]
 
 Window = Literal["minute", "hour", "day", "month", "total"]
+
+DEFAULT_LOW_SHARE = 0.2
+"""Share of a limit left under which a budget reports "low" (routing gets cheaper)."""
 
 ROLLING_BUCKETS = 60
 """Buckets a rolling window is kept in; its edge moves by one bucket at a time."""
@@ -120,7 +123,7 @@ class Limit:
     where: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     action: Literal["block", "alert"] = "block"
     name: str = ""
-    low_share: float = 0.2
+    low_share: float = DEFAULT_LOW_SHARE
     fair_by: str | None = None
     weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     guaranteed: float = 1.0
