@@ -64,8 +64,9 @@ RESERVE = (
 -- ARGV: generation, rid field, nanos, now ms, deadline ms, force (1: never refuse),
 --   then per account: limit nanos (-1: soft), live_from, expire_at ms (0: none),
 --   tenant, guaranteed, n, then n pairs (listed tenant, its share in nanos).
--- Returns {1, spent, reserved, ...per account} or {0, account index, reason, spent,
--- reserved, tenant's own use}; reason 1: used up, 2: no room, 3: fair share.
+-- Returns {1, then per account: spent, reserved, n, n x (tenant, spent, reserved) of
+-- the listed tenants and the caller's (fair shares only)} or {0, account index,
+-- reason, spent, reserved, tenant's own use}; reason 1: used up, 2: no room, 3: fair.
 if not same_generation() then return {-1} end
 local rid, amount, now = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local deadline, force = ARGV[5], ARGV[6] == '1'
@@ -105,6 +106,17 @@ for i = 2, #KEYS do
   end
   out[#out + 1] = spent_all
   out[#out + 1] = reserved_all + amount
+  local listed = {}  -- fair shares: what each listed tenant (and the caller) has used
+  for t, _ in pairs(shares) do listed[#listed + 1] = t end
+  if shares[tenant] == nil and n > 0 then listed[#listed + 1] = tenant end
+  out[#out + 1] = #listed
+  for _, t in ipairs(listed) do
+    local extra = 0
+    if t == tenant then extra = amount end
+    out[#out + 1] = t
+    out[#out + 1] = spent[t] or 0
+    out[#out + 1] = (reserved[t] or 0) + extra
+  end
 end
 for i = 2, #KEYS do
   redis.call('HSET', KEYS[i], rid, ARGV[3] .. ':' .. deadline .. ':' .. tenants[i])

@@ -233,18 +233,44 @@ class Budget(ABC):
 
     def status(self, labels: Mapping[str, str] | None = None) -> BudgetStatus:
         """The tightest hard limit covering ``labels``, as this process last saw it
-        (no round trip)."""
+        (no round trip).
+
+        Under a fair-shared limit the status is the tenant's own: what it has used
+        against what it may still take (its share, plus the free room that is not
+        held for others), and a tenant of lower weight turns ``"low"`` sooner:
+        at ``low_share * max weight / its weight`` left (capped at 0.9), so its
+        calls go to cheaper models first.
+        """
         now = self.clock()
         best = BudgetStatus(math.inf, 0.0)
         for lim in self.limits:
             account = lim.account(_labels(labels), now=now)
             if account is None or lim.action != "block":
                 continue
-            spent, _ = self._totals(lim, account)
-            status = BudgetStatus(lim.usd, sum(spent.values()), lim.low_share, lim.name)
+            status = self._status(lim, account)
             if status.remaining_share < best.remaining_share or math.isinf(best.limit_usd):
                 best = status
         return best
+
+    def _status(self, limit: Limit, account: Account) -> BudgetStatus:
+        spent, reserved = self._totals(limit, account)
+        if not limit.weights:
+            return BudgetStatus(limit.usd, sum(spent.values()), limit.low_share, limit.name)
+        tenant = account.tenant
+        used = {t: spent.get(t, 0.0) + reserved.get(t, 0.0) for t in {*spent, *reserved}}
+        held = sum(
+            limit.guaranteed * max(0.0, share - used.get(t, 0.0))
+            for t, share in fair_shares(limit).items()
+            if t != tenant
+        )
+        mine = used.get(tenant, 0.0)
+        room = max(0.0, limit.usd - sum(used.values()) - held)
+        top = max(limit.weights.values())
+        weight = limit.weights.get(tenant, min(limit.weights.values()))
+        low = min(0.9, limit.low_share * top / weight)
+        if room <= EPSILON:
+            return BudgetStatus(1.0, 1.0, low, limit.name)  # nothing left for this tenant
+        return BudgetStatus(mine + room, mine, low, limit.name)
 
     # -- the router's view (BudgetView): the limits every call is covered by -------------
 

@@ -158,6 +158,7 @@ class RedisBudget(Budget):
         self._open: dict[int, _Held] = {}
         self._mine: dict[str, _Mine] = {}
         self._seen: dict[str, tuple[float, float]] = {}  # key -> (spent, reserved) last seen
+        self._tenants: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
         self._outage: dict[str, _Book] = {}  # fallback spend and reservations, per key
         self._version = 0  # bumps on every change of _mine
         self._generation: str | None = None  # the store's, as this process last knew it
@@ -197,7 +198,7 @@ class RedisBudget(Budget):
                 self._fall_back(f"{type(exc).__name__}: {exc}", now)
             else:
                 if reply[0] != -1:
-                    return self._reserved(reservation, pairs, [int(x) for x in reply])
+                    return self._reserved(reservation, pairs, reply)
                 self._fall_back("it restarted empty (its generation changed)", now)
         return self._reserve_locally(reservation, pairs, force)
 
@@ -222,10 +223,10 @@ class RedisBudget(Budget):
         return args
 
     def _reserved(
-        self, reservation: Reservation, pairs: list[tuple[Limit, Account]], reply: list[int]
+        self, reservation: Reservation, pairs: list[tuple[Limit, Account]], reply: list[Any]
     ) -> Reservation:
         if reply[0] == 0:
-            _, index, reason, spent, reserved, mine = reply
+            _, index, reason, spent, reserved, mine = (int(x) for x in reply)
             lim, account = pairs[index - 1]
             refused = Refusal(
                 lim,
@@ -239,9 +240,21 @@ class RedisBudget(Budget):
             with self._lock:
                 self._seen[account.key] = (spent / _NANO, reserved / _NANO)
             self._refuse(refused)
-        self._saw([a for _, a in pairs], reply[1:])
+        totals: list[int] = []
+        at = 1
         with self._lock:
+            for _, account in pairs:
+                totals += [int(reply[at]), int(reply[at + 1])]
+                n, at = int(reply[at + 2]), at + 3
+                if n:  # a fair-shared limit: each listed tenant's use, as seen now
+                    rows = [reply[at + 3 * j : at + 3 * j + 3] for j in range(n)]
+                    self._tenants[account.key] = (
+                        {_text(t): int(s) / _NANO for t, s, _ in rows},
+                        {_text(t): int(r) / _NANO for t, _, r in rows},
+                    )
+                at += 3 * n
             self._open[reservation.id] = _Held(reservation.usd, pairs, remote=True)
+        self._saw([a for _, a in pairs], totals)
         return reservation
 
     def _saw(self, accounts: list[Account], totals: Sequence[int]) -> None:
@@ -470,6 +483,9 @@ class RedisBudget(Budget):
 
     def _totals(self, limit: Limit, account: Account) -> tuple[dict[str, float], dict[str, float]]:
         with self._lock:
+            if limit.weights and account.key in self._tenants:
+                spent_by, reserved_by = self._tenants[account.key]
+                return dict(spent_by), dict(reserved_by)
             spent, reserved = self._seen.get(account.key, (0.0, 0.0))
             book = self._outage.get(account.key)
             if book is not None:
