@@ -33,6 +33,7 @@ MODULES = [
     "tokenomy.budget.alerts",
     "tokenomy.budget.anomaly",
     "tokenomy.budget.forecast",
+    "tokenomy.budget.experiments",
     "tokenomy.cache.singleflight",
     "langchain_tokenomy.chat_model",
     "langchain_tokenomy.routing",

@@ -207,6 +207,27 @@ def _cmd_price(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+def _cmd_experiments(args: argparse.Namespace) -> int:
+    """``tokenomy experiments report LOG``: each experiment's numbers and verdict."""
+    from tokenomy.budget import ExperimentLog, experiment_report
+
+    log = ExperimentLog.load(args.log)
+    names = (
+        [args.experiment]
+        if args.experiment
+        else list(dict.fromkeys(r["experiment"] for r in log.rows() if r.get("kind") == "call"))
+    )
+    reports = [
+        experiment_report(log, name, control=args.control, alpha=args.alpha) for name in names
+    ]
+    print("\n\n".join(str(r) for r in reports) or f"no experiment recorded in {args.log}")
+    if args.json:
+        from dataclasses import asdict
+
+        write_atomic(args.json, json.dumps([asdict(r) for r in reports], indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokenomy", description="Where your LLM tokens and dollars go, and how to spend fewer."
@@ -252,6 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--cached-tokens", type=_count(0), default=0)
     price.add_argument("--prices", help="JSON price file overriding the bundled prices")
     price.set_defaults(func=_cmd_price)
+
+    experiments = sub.add_parser("experiments", help="report experiments recorded in a log")
+    what = experiments.add_subparsers(dest="action", required=True)
+    report = what.add_parser(
+        "report",
+        help="each variant against the control: cost, tokens, latency, quality, verdict",
+    )
+    report.add_argument("log", help="the .jsonl an ExperimentLog(path) wrote")
+    report.add_argument("--experiment", help="only this experiment (default: all)")
+    report.add_argument("--control", help="the control variant (default: the one the log names)")
+    report.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    report.add_argument("--json", help="also write the reports as JSON here")
+    report.set_defaults(func=_cmd_experiments)
     return parser
 
 

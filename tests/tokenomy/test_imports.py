@@ -124,6 +124,9 @@ def test_public_names_are_pinned():
         "Budget",
         "BudgetStatus",
         "CallbackSink",
+        "Experiment",
+        "ExperimentLog",
+        "ExperimentReport",
         "Limit",
         "LoggingSink",
         "RedisBudget",
@@ -133,6 +136,7 @@ def test_public_names_are_pinned():
         "SpendBudget",
         "SpendForecast",
         "WebhookSink",
+        "experiment_report",
         "forecast_alert",
         "forecast_spend",
     ]

@@ -12,6 +12,12 @@ from tokenomy.budget.alerts import (
 )
 from tokenomy.budget.anomaly import SpendAnomaly, SpendAnomalyDetector
 from tokenomy.budget.base import Budget, BudgetStatus, Reservation
+from tokenomy.budget.experiments import (
+    Experiment,
+    ExperimentLog,
+    ExperimentReport,
+    experiment_report,
+)
 from tokenomy.budget.forecast import SpendForecast, forecast_alert, forecast_spend
 from tokenomy.budget.limits import Limit
 from tokenomy.budget.redis import RedisBudget
@@ -25,6 +31,9 @@ __all__ = [
     "Budget",
     "BudgetStatus",
     "CallbackSink",
+    "Experiment",
+    "ExperimentLog",
+    "ExperimentReport",
     "Limit",
     "LoggingSink",
     "RedisBudget",
@@ -34,6 +43,7 @@ __all__ = [
     "SpendBudget",
     "SpendForecast",
     "WebhookSink",
+    "experiment_report",
     "forecast_alert",
     "forecast_spend",
 ]
