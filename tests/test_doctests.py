@@ -34,6 +34,7 @@ MODULES = [
     "tokenomy.budget.anomaly",
     "tokenomy.budget.forecast",
     "tokenomy.budget.experiments",
+    "tokenomy.monitor.calllog",
     "tokenomy.cache.singleflight",
     "langchain_tokenomy.chat_model",
     "langchain_tokenomy.routing",

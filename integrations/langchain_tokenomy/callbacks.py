@@ -23,7 +23,7 @@ from langchain_tokenomy._convert import (
     to_openai_messages,
     usage_from_result,
 )
-from tokenomy.monitor import BaseLedger, UsageRecorder
+from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
 from tokenomy.tokens import PriceTable, TokenUsage
 
 __all__ = ["TokenomyCallbackHandler", "disable", "enable", "track_usage"]
@@ -57,6 +57,9 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         ledger: where records go (default: a new in-memory ledger).
         prices: price table (default: the bundled one).
         tags: tags added to every record.
+        call_log: also append each call to this audit-format log
+            (``CallLog("calls.jsonl", include_text=False, redact=None)``), which
+            ``tokenomy audit`` reads (default None).
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
@@ -74,8 +77,11 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         ledger: BaseLedger | None = None,
         prices: PriceTable | None = None,
         tags: Mapping[str, str] | None = None,
+        call_log: CallLog | None = None,
     ) -> None:
-        self.recorder = UsageRecorder(ledger=ledger, prices=prices, tags=tags, source="langchain")
+        self.recorder = UsageRecorder(
+            ledger=ledger, prices=prices, tags=tags, source="langchain", call_log=call_log
+        )
         self._runs: dict[UUID, _Run] = {}
         self._forward: TokenomyCallbackHandler | None = None
 
@@ -289,16 +295,19 @@ def enable(
     ledger: BaseLedger | None = None,
     prices: PriceTable | None = None,
     tags: Mapping[str, str] | None = None,
+    call_log: CallLog | None = None,
 ) -> TokenomyCallbackHandler:
     """Record every LangChain model call in this process, from any thread.
 
     Calling it again replaces the handler; :func:`disable` stops recording.
+    ``call_log`` also writes each call in the audit's format (see
+    :class:`~tokenomy.monitor.CallLog`).
 
     Returns:
         The handler; its ``ledger`` holds the records.
     """
     _register_hooks()
-    handler = TokenomyCallbackHandler(ledger=ledger, prices=prices, tags=tags)
+    handler = TokenomyCallbackHandler(ledger=ledger, prices=prices, tags=tags, call_log=call_log)
     _global.handler = handler
     return handler
 

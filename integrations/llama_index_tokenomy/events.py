@@ -27,7 +27,7 @@ from llama_index_tokenomy._convert import (
     to_openai_messages,
     usage_from_response,
 )
-from tokenomy.monitor import BaseLedger, UsageRecorder
+from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
 from tokenomy.tokens import PriceTable
 
 __all__ = ["TokenomyEventHandler", "disable", "enable"]
@@ -65,6 +65,8 @@ class TokenomyEventHandler(BaseEventHandler):
         ledger: where records go (default: a new in-memory ledger).
         prices: price table (default: the bundled one).
         tags: tags added to every record.
+        call_log: also append each call to this audit-format log
+            (:class:`tokenomy.monitor.CallLog`), which ``tokenomy audit`` reads.
     """
 
     _recorder: UsageRecorder = PrivateAttr()
@@ -76,10 +78,11 @@ class TokenomyEventHandler(BaseEventHandler):
         ledger: BaseLedger | None = None,
         prices: PriceTable | None = None,
         tags: Mapping[str, str] | None = None,
+        call_log: CallLog | None = None,
     ) -> None:
         super().__init__()
         self._recorder = UsageRecorder(
-            ledger=ledger, prices=prices, tags=tags, source="llama_index"
+            ledger=ledger, prices=prices, tags=tags, source="llama_index", call_log=call_log
         )
 
     @classmethod
@@ -165,6 +168,7 @@ def enable(
     ledger: BaseLedger | None = None,
     prices: PriceTable | None = None,
     tags: Mapping[str, str] | None = None,
+    call_log: CallLog | None = None,
 ) -> TokenomyEventHandler:
     """Attach a :class:`TokenomyEventHandler` to LlamaIndex's root dispatcher.
 
@@ -172,7 +176,7 @@ def enable(
     it again replaces the handler; :func:`disable` detaches it.
     """
     disable()
-    handler = TokenomyEventHandler(ledger=ledger, prices=prices, tags=tags)
+    handler = TokenomyEventHandler(ledger=ledger, prices=prices, tags=tags, call_log=call_log)
     get_dispatcher().add_event_handler(handler)
     _ENABLED.append(handler)
     return handler

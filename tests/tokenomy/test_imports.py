@@ -76,6 +76,7 @@ def test_public_names_are_pinned():
     assert tokenomy.monitor.__all__ == [
         "BaseLedger",
         "Bucket",
+        "CallLog",
         "InMemoryLedger",
         "SQLiteLedger",
         "UsageRecord",

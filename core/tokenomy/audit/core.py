@@ -52,6 +52,8 @@ class AuditReport:
     prices_as_of: str | None
     seconds: float
     truncated: str | None = None
+    notes: tuple[str, ...] = ()
+    """What the reader should know about the estimates (e.g. calls without text)."""
 
     @property
     def period(self) -> tuple[float, float] | None:
@@ -134,7 +136,17 @@ def audit_calls(
     chosen: Bucket = bucket or (
         "hour" if span <= 2 * 86400 else "day" if span <= 120 * 86400 else "week"
     )
-    context = AuditContext(audited, prices)
+    # a call without any prompt text (a ledger record, a redacted call log) is in the
+    # spend tables, but gives the savings plug-ins nothing to judge: they never see it
+    with_text = [a for a in audited if a.call.messages is not None or a.call.prompt]
+    notes: list[str] = []
+    if len(with_text) < len(audited):
+        notes.append(
+            f"{len(audited) - len(with_text):,} of {len(audited):,} calls carry no prompt text "
+            "(a usage ledger, or a call log written without include_text): they count in the "
+            "spend tables, and the savings estimates cover only the calls with text."
+        )
+    context = AuditContext(with_text, prices)
     savings = []
     for plugin in create_plugins(plugins):
         try:
@@ -173,6 +185,7 @@ def audit_calls(
         prices_as_of=prices.as_of,
         seconds=time.perf_counter() - started,
         truncated=workload.truncated,
+        notes=tuple(notes),
     )
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tokenomy.errors import ConfigError, LedgerError
+from tokenomy.monitor.calllog import CallLog
 from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
 from tokenomy.monitor.records import Status, UsageRecord
 from tokenomy.tokens.counter import TokenCounter, TokenizerRegistry
@@ -45,6 +46,8 @@ class UsageRecorder:
         tags: tags added to every record (a call's own tags win).
         source: label stored on each record, e.g. ``"langchain"``.
         max_pending: records kept in memory while the ledger fails (default 100,000).
+        call_log: also append each call to this audit-format JSON Lines log
+            (:class:`~tokenomy.monitor.CallLog`; default None).
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class UsageRecorder:
         tags: Mapping[str, str] | None = None,
         source: str = "core",
         max_pending: int = _DEFAULT_MAX_PENDING,
+        call_log: CallLog | None = None,
     ) -> None:
         if ledger is not None and not isinstance(ledger, BaseLedger):
             raise ConfigError(
@@ -69,6 +73,7 @@ class UsageRecorder:
         self._registry = registry
         self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
         self.source = source
+        self.call_log = call_log
         self._max_pending = max_pending
         self._pending: list[UsageRecord] = []
         self._lock = threading.Lock()
@@ -133,6 +138,8 @@ class UsageRecorder:
                 model, usage, cost_usd=None if cost is None else cost.total_usd, **fields
             )
         self.write(record)
+        if self.call_log is not None:  # never raises: a failed line is counted
+            self.call_log.write(record, prompt=prompt, output_text=output_text, tools=tools)
         return record
 
     def write(self, record: UsageRecord) -> None:
