@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from tokenomy.audit.ledger_source import load_source
 from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
 from tokenomy.audit.registry import create_plugins
-from tokenomy.audit.workload import LineError, Workload, WorkloadCall, load_workload
+from tokenomy.audit.workload import LineError, Workload, WorkloadCall
 from tokenomy.errors import ConfigError, WorkloadError
 from tokenomy.monitor.aggregate import Bucket, aggregate
 from tokenomy.monitor.records import UsageRecord, UsageSummary
@@ -200,7 +201,8 @@ def run_audit(
     """Audit a workload file (default: the bundled sample).
 
     Args:
-        path: a ``.jsonl``/``.jsonl.gz`` workload; None audits the bundled sample.
+        path: a ``.jsonl``/``.jsonl.gz`` workload or a SQLite usage ledger; None
+            audits the bundled sample.
         prices: price table (default: the bundled one).
         plugins: names of the savings plug-ins to run (default: all registered).
         top: how many of the most expensive requests to list (>= 0).
@@ -211,5 +213,5 @@ def run_audit(
             never raise: they are skipped and listed in :attr:`AuditReport.errors`.
         ConfigError: ``top`` is negative.
     """
-    workload = load_workload(path or sample_workload_path(), progress=progress)
+    workload = load_source(path or sample_workload_path(), progress=progress)
     return audit_calls(workload, prices=prices, plugins=plugins, top=top)

@@ -12,15 +12,22 @@ text (``CallLog(path, include_text=True)``) feeds them too.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 
-from tokenomy.audit.workload import Workload, WorkloadCall
+from tokenomy.audit.workload import Workload, WorkloadCall, load_workload
 from tokenomy.errors import LedgerError, WorkloadError
 
-__all__ = ["is_sqlite", "load_ledger"]
+__all__ = ["is_sqlite", "load_ledger", "load_source"]
 
 _MAGIC = b"SQLite format 3\x00"
+
+
+def load_source(path: str | Path, *, progress: Callable[[int], None] | None = None) -> Workload:
+    """A workload file (JSON Lines, gzipped or not) or a SQLite usage ledger."""
+    p = Path(path)
+    return load_ledger(p) if is_sqlite(p) else load_workload(p, progress=progress)
 
 
 def is_sqlite(path: Path) -> bool:

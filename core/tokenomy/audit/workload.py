@@ -337,7 +337,7 @@ def _no_constant(name: str) -> Any:
 
 
 def load_workload(path: str | Path, *, progress: Callable[[int], None] | None = None) -> Workload:
-    """Read a workload file (``.jsonl`` or ``.jsonl.gz``, or a SQLite usage ledger).
+    """Read a workload file (``.jsonl`` or ``.jsonl.gz``).
 
     Every line that cannot be read, decoded or normalized is skipped and reported
     in :attr:`Workload.errors` with its number and reason; a gzip stream that breaks
@@ -356,10 +356,6 @@ def load_workload(path: str | Path, *, progress: Callable[[int], None] | None = 
             f"Workload file {str(p)!r} does not exist. Pass a JSON Lines file of LLM calls "
             "(see `tokenomy audit --help`), or no argument to audit the bundled sample."
         )
-    from tokenomy.audit.ledger_source import is_sqlite, load_ledger
-
-    if is_sqlite(p):  # a usage ledger (SQLiteLedger): its records, without text
-        return load_ledger(p)
     calls: list[WorkloadCall] = []
     errors: list[LineError] = []
     truncated = None
