@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -228,6 +229,41 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    """``tokenomy forecast WORKLOAD``: the spend forecast, the monthly limit's date,
+    and the anomalous hours of a ledger or a workload."""
+    import datetime as dt
+
+    from tokenomy.audit import run_audit
+    from tokenomy.budget import SpendAnomalyDetector, forecast_alert, forecast_spend
+
+    report = run_audit(args.workload, prices=_prices(args.prices), plugins=[], top=0)
+    spend = [
+        (c.call.timestamp, c.cost_usd)
+        for c in report.calls
+        if c.call.timestamp is not None and c.cost_usd is not None
+    ]
+    if not spend:
+        print(f"tokenomy forecast: no timed, priced call in {args.workload}", file=sys.stderr)
+        return 1
+    last = max(t for t, _ in spend)
+    now = (math.floor(last / 86400) + 1) * 86400.0  # the day after the last call
+    forecast = forecast_spend(spend, now=now, horizon_days=args.days)
+    print(f"{len(spend):,} calls, ${sum(u for _, u in spend):,.2f}; {forecast}")
+    if args.monthly_limit is not None:
+        month = dt.datetime.fromtimestamp(now, dt.timezone.utc).replace(day=1, hour=0)
+        spent = sum(u for t, u in spend if t >= month.timestamp())
+        alert = forecast_alert(forecast, limit_usd=args.monthly_limit, spent_usd=spent, now=now)
+        print(alert or f"the ${args.monthly_limit:,.2f} monthly limit lasts the month")
+    detector = SpendAnomalyDetector(threshold=args.anomaly_z)
+    detector.add(spend)
+    found = detector.scan()
+    print(f"{len(found)} anomalous hour(s) (robust z >= {args.anomaly_z:g})")
+    for anomaly in found:
+        print(f"- {anomaly}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokenomy", description="Where your LLM tokens and dollars go, and how to spend fewer."
@@ -273,6 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--cached-tokens", type=_count(0), default=0)
     price.add_argument("--prices", help="JSON price file overriding the bundled prices")
     price.set_defaults(func=_cmd_price)
+
+    forecast = sub.add_parser(
+        "forecast",
+        help="30-day spend forecast, monthly-limit date and spend anomalies of a ledger or log",
+    )
+    forecast.add_argument("workload", help="a SQLite usage ledger or a workload .jsonl(.gz)")
+    forecast.add_argument("--days", type=_count(1), default=30, help="days to forecast")
+    forecast.add_argument("--monthly-limit", type=float, help="USD: when would it run out?")
+    forecast.add_argument("--anomaly-z", type=float, default=6.0, help="robust z of an anomaly")
+    forecast.add_argument("--prices", help="JSON price file overriding the bundled prices")
+    forecast.set_defaults(func=_cmd_forecast)
 
     experiments = sub.add_parser("experiments", help="report experiments recorded in a log")
     what = experiments.add_subparsers(dest="action", required=True)
