@@ -235,14 +235,24 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from tokenomy.audit import run_audit
+    from tokenomy.audit.ledger_source import is_sqlite
     from tokenomy.budget import SpendAnomalyDetector, forecast_alert, forecast_spend
 
-    report = run_audit(args.workload, prices=_prices(args.prices), plugins=[], top=0)
-    spend = [
-        (c.call.timestamp, c.cost_usd)
-        for c in report.calls
-        if c.call.timestamp is not None and c.cost_usd is not None
-    ]
+    spend: list[tuple[float, float]]
+    if is_sqlite(Path(args.workload)):  # a ledger: the costs it recorded
+        from tokenomy.budget.series import points
+        from tokenomy.monitor.sqlite import SQLiteLedger
+
+        ledger = SQLiteLedger(args.workload)
+        spend = points(ledger.records())
+        ledger.close()
+    else:  # a workload: priced as the audit prices it
+        report = run_audit(args.workload, prices=_prices(args.prices), plugins=[], top=0)
+        spend = [
+            (c.call.timestamp, c.cost_usd)
+            for c in report.calls
+            if c.call.timestamp is not None and c.cost_usd is not None
+        ]
     if not spend:
         print(f"tokenomy forecast: no timed, priced call in {args.workload}", file=sys.stderr)
         return 1
