@@ -32,6 +32,9 @@ def flood_and_trickle(budget, *, steady_calls, flood_threads=6):
     threads = [threading.Thread(target=flood) for _ in range(flood_threads)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + 10
+    while not got["a"] and time.monotonic() < deadline:  # the flood is on before b asks
+        time.sleep(0.0005)
     for _ in range(steady_calls):
         try:
             budget.settle(budget.reserve(1.0, labels={"tenant": "b"}), 1.0)
