@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -269,6 +270,72 @@ def _update_prices(source: str, out: str) -> int:
     return 0
 
 
+def _cmd_experiments(args: argparse.Namespace) -> int:
+    """``tokenomy experiments report LOG``: each experiment's numbers and verdict."""
+    from tokenomy.budget import ExperimentLog, experiment_report
+
+    log = ExperimentLog.load(args.log)
+    names = (
+        [args.experiment]
+        if args.experiment
+        else list(dict.fromkeys(r["experiment"] for r in log.rows() if r.get("kind") == "call"))
+    )
+    reports = [
+        experiment_report(log, name, control=args.control, alpha=args.alpha) for name in names
+    ]
+    print("\n\n".join(str(r) for r in reports) or f"no experiment recorded in {args.log}")
+    if args.json:
+        from dataclasses import asdict
+
+        write_atomic(args.json, json.dumps([asdict(r) for r in reports], indent=2, default=str))
+    return 0
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    """``tokenomy forecast WORKLOAD``: the spend forecast, the monthly limit's date,
+    and the anomalous hours of a ledger or a workload."""
+    import datetime as dt
+
+    from tokenomy.audit import run_audit
+    from tokenomy.audit.ledger_source import is_sqlite
+    from tokenomy.budget import SpendAnomalyDetector, forecast_alert, forecast_spend
+
+    spend: list[tuple[float, float]]
+    if is_sqlite(Path(args.workload)):  # a ledger: the costs it recorded
+        from tokenomy.budget.series import points
+        from tokenomy.monitor.sqlite import SQLiteLedger
+
+        ledger = SQLiteLedger(args.workload)
+        spend = points(ledger.records())
+        ledger.close()
+    else:  # a workload: priced as the audit prices it
+        report = run_audit(args.workload, prices=_prices(args.prices), plugins=[], top=0)
+        spend = [
+            (c.call.timestamp, c.cost_usd)
+            for c in report.calls
+            if c.call.timestamp is not None and c.cost_usd is not None
+        ]
+    if not spend:
+        print(f"tokenomy forecast: no timed, priced call in {args.workload}", file=sys.stderr)
+        return 1
+    last = max(t for t, _ in spend)
+    now = (math.floor(last / 86400) + 1) * 86400.0  # the day after the last call
+    forecast = forecast_spend(spend, now=now, horizon_days=args.days)
+    print(f"{len(spend):,} calls, ${sum(u for _, u in spend):,.2f}; {forecast}")
+    if args.monthly_limit is not None:
+        month = dt.datetime.fromtimestamp(now, dt.timezone.utc).replace(day=1, hour=0)
+        spent = sum(u for t, u in spend if t >= month.timestamp())
+        alert = forecast_alert(forecast, limit_usd=args.monthly_limit, spent_usd=spent, now=now)
+        print(alert or f"the ${args.monthly_limit:,.2f} monthly limit lasts the month")
+    detector = SpendAnomalyDetector(threshold=args.anomaly_z)
+    detector.add(spend)
+    found = detector.scan()
+    print(f"{len(found)} anomalous hour(s) (robust z >= {args.anomaly_z:g})")
+    for anomaly in found:
+        print(f"- {anomaly}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokenomy", description="Where your LLM tokens and dollars go, and how to spend fewer."
@@ -326,6 +393,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="tokenomy-prices.json", help="where --update writes (default: %(default)s)"
     )
     price.set_defaults(func=_cmd_price)
+
+    forecast = sub.add_parser(
+        "forecast",
+        help="30-day spend forecast, monthly-limit date and spend anomalies of a ledger or log",
+    )
+    forecast.add_argument("workload", help="a SQLite usage ledger or a workload .jsonl(.gz)")
+    forecast.add_argument("--days", type=_count(1), default=30, help="days to forecast")
+    forecast.add_argument("--monthly-limit", type=float, help="USD: when would it run out?")
+    forecast.add_argument("--anomaly-z", type=float, default=6.0, help="robust z of an anomaly")
+    forecast.add_argument("--prices", help="JSON price file overriding the bundled prices")
+    forecast.set_defaults(func=_cmd_forecast)
+
+    experiments = sub.add_parser("experiments", help="report experiments recorded in a log")
+    what = experiments.add_subparsers(dest="action", required=True)
+    report = what.add_parser(
+        "report",
+        help="each variant against the control: cost, tokens, latency, quality, verdict",
+    )
+    report.add_argument("log", help="the .jsonl an ExperimentLog(path) wrote")
+    report.add_argument("--experiment", help="only this experiment (default: all)")
+    report.add_argument("--control", help="the control variant (default: the one the log names)")
+    report.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    report.add_argument("--json", help="also write the reports as JSON here")
+    report.set_defaults(func=_cmd_experiments)
     return parser
 
 

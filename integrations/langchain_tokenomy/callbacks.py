@@ -24,7 +24,7 @@ from langchain_tokenomy._convert import (
     usage_from_result,
 )
 from langchain_tokenomy._pipeline import ROUTE_KEY
-from tokenomy.monitor import BaseLedger, UsageRecorder
+from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
 from tokenomy.pipeline import TRACE_KEY
 from tokenomy.telemetry import as_observers
 from tokenomy.tokens import PriceTable, TokenUsage
@@ -68,6 +68,9 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         telemetry: export every call as an OpenTelemetry span and metrics: a
             :class:`tokenomy.telemetry.Telemetry`, or True for one on the global
             OpenTelemetry providers (default None: nothing exported, nothing spent).
+        call_log: also append each call to this audit-format log
+            (``CallLog("calls.jsonl", include_text=False, redact=None)``), which
+            ``tokenomy audit`` reads (default None).
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
@@ -86,6 +89,7 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         prices: PriceTable | None = None,
         tags: Mapping[str, str] | None = None,
         telemetry: Telemetry | bool | None = None,
+        call_log: CallLog | None = None,
     ) -> None:
         self.recorder = UsageRecorder(
             ledger=ledger,
@@ -93,6 +97,7 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
             tags=tags,
             source="langchain",
             observers=as_observers(telemetry),
+            call_log=call_log,
         )
         self._runs: dict[UUID, _Run] = {}
         self._forward: TokenomyCallbackHandler | None = None
@@ -347,18 +352,23 @@ def enable(
     prices: PriceTable | None = None,
     tags: Mapping[str, str] | None = None,
     telemetry: Telemetry | bool | None = None,
+    call_log: CallLog | None = None,
 ) -> TokenomyCallbackHandler:
     """Record every LangChain model call in this process, from any thread.
 
     Calling it again replaces the handler; :func:`disable` stops recording.
     ``telemetry=True`` also exports each call as an OpenTelemetry span and metrics
     (see :class:`tokenomy.telemetry.Telemetry`).
+    ``call_log`` also writes each call in the audit's format (see
+    :class:`~tokenomy.monitor.CallLog`).
 
     Returns:
         The handler; its ``ledger`` holds the records.
     """
     _register_hooks()
-    handler = TokenomyCallbackHandler(ledger=ledger, prices=prices, tags=tags, telemetry=telemetry)
+    handler = TokenomyCallbackHandler(
+        ledger=ledger, prices=prices, tags=tags, telemetry=telemetry, call_log=call_log
+    )
     _global.handler = handler
     return handler
 

@@ -30,7 +30,7 @@ from langchain_tokenomy._pipeline import ChatCodec, as_dict, needs, sent_message
 from langchain_tokenomy._rebind import rebind_model
 from langchain_tokenomy.cache import TokenomyCache, current_scope
 from langchain_tokenomy.callbacks import note_sent
-from tokenomy.budget import SpendBudget
+from tokenomy.budget import Budget
 from tokenomy.cache import SemanticCache
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
@@ -63,7 +63,7 @@ class PipelineChatModel(BaseChatModel):
     compressor: ExtractiveCompressor | None = Field(default=None, exclude=True)
     compress_ratio: float = Field(default=DEFAULT_RATIO, gt=0.0, le=1.0)
     compress_min_tokens: int = Field(default=DEFAULT_MIN_TOKENS, ge=1)
-    budget: SpendBudget | None = Field(default=None, exclude=True)
+    budget: Budget | None = Field(default=None, exclude=True)
     timeout_s: float | None = Field(default=None, gt=0.0)
     fallback: bool = True
     prices: PriceTable | None = Field(default=None, exclude=True)
@@ -308,7 +308,7 @@ class OptimizedChatModel(PipelineChatModel):
             (default 0.4) of each message of at least ``compress_min_tokens``
             (default 800) tokens; the question (the last paragraph of the last
             human message) is always kept.
-        budget: a :class:`tokenomy.budget.SpendBudget`; each call reserves its
+        budget: a :class:`tokenomy.budget.Budget`; each call reserves its
             upper-bound cost (the inner model must be priced: a known ``model``
             name) and settles to the actual cost.
         timeout_s: time limit of the inner call (default None).

@@ -21,7 +21,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_tokenomy._convert import model_id_of
 from langchain_tokenomy._pipeline import ROUTE_KEY, as_dict, needs, sent_messages, session_of
 from langchain_tokenomy.routing import table_for
-from tokenomy.budget import SpendBudget
+from tokenomy.budget import Budget
 from tokenomy.cache import Answer
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
@@ -43,7 +43,7 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
         compress_ratio: share of a long message's tokens to keep (default 0.4).
         compress_min_tokens: messages shorter than this are sent as they are
             (default 800).
-        budget: a :class:`tokenomy.budget.SpendBudget` reserved and settled on
+        budget: a :class:`tokenomy.budget.Budget` reserved and settled on
             every model call of the agent (the agent's model must be priced).
 
     The conversation id for per-session state (rolling summaries, session
@@ -62,7 +62,7 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
         compressor: ExtractiveCompressor | None = None,
         compress_ratio: float = DEFAULT_RATIO,
         compress_min_tokens: int = DEFAULT_MIN_TOKENS,
-        budget: SpendBudget | None = None,
+        budget: Budget | None = None,
     ) -> None:
         super().__init__()
         self.models: dict[str, BaseChatModel] = {}
@@ -129,7 +129,7 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
         models: the chat models by name; the agent's own model is not used.
         router: as for :class:`~langchain_tokenomy.RoutingChatModel` (default: built
             from the models' prices, unfitted).
-        budget: a :class:`tokenomy.budget.SpendBudget`, reserved and settled on
+        budget: a :class:`tokenomy.budget.Budget`, reserved and settled on
             every call; when it runs low the router picks cheaper models.
         window, compressor, compress_ratio, compress_min_tokens: as for
             :class:`TokenomyMiddleware`.
@@ -140,7 +140,7 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
         models: Mapping[str, BaseChatModel],
         *,
         router: Router | None = None,
-        budget: SpendBudget | None = None,
+        budget: Budget | None = None,
         timeout_s: float | None = None,
         window: ConversationWindow | None = None,
         compressor: ExtractiveCompressor | None = None,

@@ -54,7 +54,7 @@ class RoutingChatModel(PipelineChatModel):
         models: the chat models by name.
         router: a :class:`tokenomy.route.Router` whose table names these models
             (default: one built from the models' prices, unfitted).
-        budget: a :class:`tokenomy.budget.SpendBudget`: each call reserves its
+        budget: a :class:`tokenomy.budget.Budget`: each call reserves its
             upper-bound cost and settles to the actual cost; when it runs low the
             router picks cheaper models.
         timeout_s: per-model time limit before falling back (default None).

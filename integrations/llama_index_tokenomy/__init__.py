@@ -5,7 +5,10 @@ the LlamaIndex way: ``llama_index.llms.tokenomy``, ``llama_index.postprocessor.t
 from tokenomy._optional import require
 
 require(
-    "llama_index.core", feature="llama_index_tokenomy", package="llama-index-core", extra="llamaindex"
+    "llama_index.core",
+    feature="llama_index_tokenomy",
+    package="llama-index-core",
+    extra="llamaindex",
 )
 
 from llama_index_tokenomy.cache_llm import SemanticCacheLLM

@@ -27,7 +27,7 @@ from llama_index_tokenomy._convert import (
     to_openai_messages,
     usage_from_response,
 )
-from tokenomy.monitor import BaseLedger, UsageRecorder
+from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
 from tokenomy.pipeline import TRACE_KEY
 from tokenomy.telemetry import as_observers
 from tokenomy.tokens import PriceTable
@@ -73,6 +73,8 @@ class TokenomyEventHandler(BaseEventHandler):
         telemetry: export every call (and every cache hit of ``OptimizedLLM``) as an
             OpenTelemetry span and metrics: a :class:`tokenomy.telemetry.Telemetry`,
             or True for one on the global providers (default None).
+        call_log: also append each call to this audit-format log
+            (:class:`tokenomy.monitor.CallLog`), which ``tokenomy audit`` reads.
     """
 
     _recorder: UsageRecorder = PrivateAttr()
@@ -85,6 +87,7 @@ class TokenomyEventHandler(BaseEventHandler):
         prices: PriceTable | None = None,
         tags: Mapping[str, str] | None = None,
         telemetry: Telemetry | bool | None = None,
+        call_log: CallLog | None = None,
     ) -> None:
         super().__init__()
         self._recorder = UsageRecorder(
@@ -93,6 +96,7 @@ class TokenomyEventHandler(BaseEventHandler):
             tags=tags,
             source="llama_index",
             observers=as_observers(telemetry),
+            call_log=call_log,
         )
 
     @classmethod
@@ -189,6 +193,7 @@ def enable(
     prices: PriceTable | None = None,
     tags: Mapping[str, str] | None = None,
     telemetry: Telemetry | bool | None = None,
+    call_log: CallLog | None = None,
 ) -> TokenomyEventHandler:
     """Attach a :class:`TokenomyEventHandler` to LlamaIndex's root dispatcher.
 
@@ -197,7 +202,9 @@ def enable(
     also exports each call as an OpenTelemetry span and metrics.
     """
     disable()
-    handler = TokenomyEventHandler(ledger=ledger, prices=prices, tags=tags, telemetry=telemetry)
+    handler = TokenomyEventHandler(
+        ledger=ledger, prices=prices, tags=tags, telemetry=telemetry, call_log=call_log
+    )
     get_dispatcher().add_event_handler(handler)
     _ENABLED.append(handler)
     return handler

@@ -47,7 +47,7 @@ from llama_index_tokenomy._pipeline import (
     table_for,
     tools_of,
 )
-from tokenomy.budget import SpendBudget
+from tokenomy.budget import Budget
 from tokenomy.cache import SemanticCache
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
@@ -77,7 +77,7 @@ class OptimizedLLM(LLM):
         compressor: a :class:`tokenomy.compress.ExtractiveCompressor` for long user
             and tool messages (default None), keeping ``compress_ratio`` (default
             0.4) of each message of at least ``compress_min_tokens`` (default 800).
-        budget: a :class:`tokenomy.budget.SpendBudget`: each call reserves its
+        budget: a :class:`tokenomy.budget.Budget`: each call reserves its
             upper-bound cost (prompt, and the LLM's ``max_tokens`` or 256 expected
             answer tokens) and settles to the actual cost; the LLM must be priced
             (``prices`` or the bundled table), or routed by a priced table.
@@ -115,7 +115,7 @@ class OptimizedLLM(LLM):
         compressor: ExtractiveCompressor | None = None,
         compress_ratio: float = DEFAULT_RATIO,
         compress_min_tokens: int = DEFAULT_MIN_TOKENS,
-        budget: SpendBudget | None = None,
+        budget: Budget | None = None,
         prices: PriceTable | None = None,
         recorder: UsageRecorder | None = None,
         fallback: bool = True,
@@ -203,7 +203,7 @@ class OptimizedLLM(LLM):
         return self._pipe.router
 
     @property
-    def budget(self) -> SpendBudget | None:
+    def budget(self) -> Budget | None:
         return self._pipe.budget
 
     @property

@@ -24,7 +24,15 @@ class _Inner(GenericFakeChatModel):
 def _fake(data: dict) -> _Inner:
     """A fake inner model named by the suite's standard ``model`` param; the other
     standard params (temperature, limits…) mean nothing to a fake and are dropped."""
-    for key in ("temperature", "max_tokens", "timeout", "stop", "max_retries", "api_key", "streaming"):
+    for key in (
+        "temperature",
+        "max_tokens",
+        "timeout",
+        "stop",
+        "max_retries",
+        "api_key",
+        "streaming",
+    ):
         data.pop(key, None)
     return _Inner(model=data.get("model", "fake-model"), messages=iter(["hi"] * 100))
 

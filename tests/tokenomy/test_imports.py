@@ -78,6 +78,7 @@ def test_public_names_are_pinned():
     assert tokenomy.monitor.__all__ == [
         "BaseLedger",
         "Bucket",
+        "CallLog",
         "InMemoryLedger",
         "RecordObserver",
         "SQLiteLedger",
@@ -119,7 +120,30 @@ def test_public_names_are_pinned():
         "complexity_features",
         "is_context_overflow",
     ]
-    assert tokenomy.budget.__all__ == ["Reservation", "SpendBudget"]
+    assert tokenomy.budget.__all__ == [
+        "DEFAULT_THRESHOLDS",
+        "Alert",
+        "AlertSink",
+        "Alerts",
+        "Budget",
+        "BudgetStatus",
+        "CallbackSink",
+        "Experiment",
+        "ExperimentLog",
+        "ExperimentReport",
+        "Limit",
+        "LoggingSink",
+        "RedisBudget",
+        "Reservation",
+        "SpendAnomaly",
+        "SpendAnomalyDetector",
+        "SpendBudget",
+        "SpendForecast",
+        "WebhookSink",
+        "experiment_report",
+        "forecast_alert",
+        "forecast_spend",
+    ]
     assert tokenomy.pipeline.__all__ == [
         "TRACE_KEY",
         "Codec",

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from tokenomy.audit.ledger_source import load_source
 from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
 from tokenomy.audit.registry import create_plugins
-from tokenomy.audit.workload import LineError, Workload, WorkloadCall, load_workload
+from tokenomy.audit.workload import LineError, Workload, WorkloadCall
 from tokenomy.errors import ConfigError, MissingDependencyError, WorkloadError
 from tokenomy.monitor.aggregate import Bucket, aggregate
 from tokenomy.monitor.records import UsageRecord, UsageSummary
@@ -52,6 +53,8 @@ class AuditReport:
     prices_as_of: str | None
     seconds: float
     truncated: str | None = None
+    notes: tuple[str, ...] = ()
+    """What the reader should know about the estimates (e.g. calls without text)."""
 
     @property
     def period(self) -> tuple[float, float] | None:
@@ -143,7 +146,17 @@ def audit_calls(
     chosen: Bucket = bucket or (
         "hour" if span <= 2 * 86400 else "day" if span <= 120 * 86400 else "week"
     )
-    context = AuditContext(audited, prices)
+    # a call without any prompt text (a ledger record, a redacted call log) is in the
+    # spend tables, but gives the savings plug-ins nothing to judge: they never see it
+    with_text = [a for a in audited if a.call.messages is not None or a.call.prompt]
+    notes: list[str] = []
+    if len(with_text) < len(audited):
+        notes.append(
+            f"{len(audited) - len(with_text):,} of {len(audited):,} calls carry no prompt text "
+            "(a usage ledger, or a call log written without include_text): they count in the "
+            "spend tables, and the savings estimates cover only the calls with text."
+        )
+    context = AuditContext(with_text, prices)
     savings = []
     for plugin in create_plugins(plugins):
         if on_step is not None:
@@ -192,6 +205,7 @@ def audit_calls(
         prices_as_of=prices.as_of,
         seconds=time.perf_counter() - started,
         truncated=workload.truncated,
+        notes=tuple(notes),
     )
 
 
@@ -207,7 +221,8 @@ def run_audit(
     """Audit a workload file (default: the bundled sample).
 
     Args:
-        path: a ``.jsonl``/``.jsonl.gz`` workload; None audits the bundled sample.
+        path: a ``.jsonl``/``.jsonl.gz`` workload or a SQLite usage ledger; None
+            audits the bundled sample.
         prices: price table (default: the bundled one).
         plugins: names of the savings plug-ins to run (default: all registered).
         top: how many of the most expensive requests to list (>= 0).
@@ -219,5 +234,5 @@ def run_audit(
             never raise: they are skipped and listed in :attr:`AuditReport.errors`.
         ConfigError: ``top`` is negative.
     """
-    workload = load_workload(path or sample_workload_path(), progress=progress)
+    workload = load_source(path or sample_workload_path(), progress=progress)
     return audit_calls(workload, prices=prices, plugins=plugins, top=top, on_step=on_step)

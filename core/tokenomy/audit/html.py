@@ -316,6 +316,7 @@ def render_html(report: AuditReport) -> str:
     )
     if report.truncated:
         html.append(f"<p class='warn'>Reading stopped early: {escape(report.truncated)}</p>")
+    html.extend(f"<p class='warn'>{escape(note)}</p>" for note in report.notes)
     if report.errors:
         html.append(f"<h2 class='warn'>Skipped lines ({len(report.errors)})</h2><ul>")
         html.extend(f"<li>{escape(str(e))}</li>" for e in report.errors[:200])

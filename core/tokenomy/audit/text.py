@@ -183,6 +183,7 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
         parts.append("\nFindings\n" + "\n".join(findings))
     if report.truncated:
         parts.append(f"\nReading stopped early: {report.truncated}")
+    parts.extend(f"\nNote: {note}" for note in report.notes)
     if report.errors:
         shown_errors = [f"- {e}" for e in report.errors[:20]]
         if len(report.errors) > 20:

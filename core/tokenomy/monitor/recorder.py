@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from tokenomy.errors import ConfigError, LedgerError
+from tokenomy.monitor.calllog import CallLog
 from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
 from tokenomy.monitor.records import Status, UsageRecord
 from tokenomy.tokens.counter import TokenCounter, TokenizerRegistry
@@ -60,6 +61,8 @@ class UsageRecorder:
         observers: see every record after it is written (e.g. a
             :class:`tokenomy.telemetry.Telemetry`); one that raises is logged once and
             never fails the call.
+        call_log: also append each call to this audit-format JSON Lines log
+            (:class:`~tokenomy.monitor.CallLog`; default None).
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class UsageRecorder:
         source: str = "core",
         max_pending: int = _DEFAULT_MAX_PENDING,
         observers: Sequence[RecordObserver] = (),
+        call_log: CallLog | None = None,
     ) -> None:
         if ledger is not None and not isinstance(ledger, BaseLedger):
             raise ConfigError(
@@ -85,6 +89,7 @@ class UsageRecorder:
         self._registry = registry
         self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
         self.source = source
+        self.call_log = call_log
         self._max_pending = max_pending
         self._pending: list[UsageRecord] = []
         self._lock = threading.Lock()
@@ -156,6 +161,8 @@ class UsageRecorder:
         self.write(record)
         if self.observers:
             self._notify(record, details or {})
+        if self.call_log is not None:  # never raises: a failed line is counted
+            self.call_log.write(record, prompt=prompt, output_text=output_text, tools=tools)
         return record
 
     def _notify(self, record: UsageRecord, details: Mapping[str, Any]) -> None:

@@ -50,7 +50,7 @@ from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
 if TYPE_CHECKING:
-    from tokenomy.budget import Reservation, SpendBudget
+    from tokenomy.budget import Budget, Reservation
     from tokenomy.cache.singleflight import Flight
 
 __all__ = ["DEFAULT_EXPECTED_OUTPUT_TOKENS", "Codec", "OutputPlanner", "Pipeline", "Recorder"]
@@ -120,10 +120,12 @@ class Pipeline(Generic[R, C]):
     """The stages of a request, in one order, for every call path.
 
     Args:
-        budget: a :class:`~tokenomy.budget.SpendBudget`: each call reserves its
-            upper-bound cost first (prompt tokens and ``max_tokens``, or
-            ``expected_output_tokens``, at the most expensive candidate model's
-            price) and settles to the actual cost.
+        budget: a :class:`~tokenomy.budget.Budget` (``SpendBudget`` in process,
+            ``RedisBudget`` shared): each call reserves its upper-bound cost first
+            (prompt tokens and ``max_tokens``, or ``expected_output_tokens``, at the
+            most expensive candidate model's price) under its ``Request.labels``
+            (tags, model, scope, session: the limits that cover it) and settles to
+            the actual cost.
         cache: a :class:`~tokenomy.cache.SemanticCache` (None: no caching).
         context: a :class:`~tokenomy.pipeline.ContextStage` (None: messages sent
             as they are).
@@ -152,7 +154,7 @@ class Pipeline(Generic[R, C]):
     def __init__(
         self,
         *,
-        budget: SpendBudget | None = None,
+        budget: Budget | None = None,
         cache: SemanticCache | None = None,
         context: ContextStage | None = None,
         router: Router | None = None,
@@ -355,7 +357,8 @@ class Pipeline(Generic[R, C]):
         if self.budget is None:
             return None
         usd = self._upper_bound(request, trace)
-        reservation = self.budget.reserve(usd)  # BudgetExceededError reaches the caller
+        # the request's labels pick the limits (per user, feature, model, tag) it counts in
+        reservation = self.budget.reserve(usd, labels=request.labels)  # errors reach the caller
         trace.add("budget", "reserved", f"${usd:.6f}")
         return reservation
 
@@ -569,7 +572,9 @@ class Pipeline(Generic[R, C]):
             current = last_user_message(sent.messages) or sent.messages[-1]
             text = message_text(current)
             tokens = router.counter.count_messages(sent.messages, tools=request.tools)
-        budget = self.budget if self.budget is not None and self.budget.state == "low" else None
+        # the tightest limit covering this request, as last seen (no round trip)
+        status = self.budget.status(request.labels) if self.budget is not None else None
+        budget = status if status is not None and status.state == "low" else None
         decision = router.route_or_best(
             text, input_tokens=tokens, require=request.require, budget=budget, among=self.models
         )

@@ -61,6 +61,17 @@ class Request:
         """What the cache keys on: the caller's own messages, or the prompt."""
         return self.prompt if self.prompt is not None else self.messages
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Who and what the call is for, as a budget's limits read it: the tags, then
+        ``model``, ``scope`` and ``session`` when set (a tag of the same name wins)."""
+        out = {
+            k: v
+            for k, v in (("model", self.model), ("scope", self.scope), ("session", self.session))
+            if v
+        }
+        return {**out, **{str(k): str(v) for k, v in self.tags.items()}}
+
 
 @dataclass(frozen=True)
 class Sent:
