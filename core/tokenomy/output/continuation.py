@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from tokenomy.output.boundary import boundaries
+from tokenomy.output.boundary import boundaries, check_complete
 
 __all__ = [
     "CONTINUE_PROMPT",
@@ -32,13 +32,15 @@ _MAX_OVERLAP: Final = 2000
 
 
 def resume_point(partial: str) -> str:
-    """The prefix of a cut answer to continue from: up to its last boundary, or its
-    last whole word when that boundary is too far back.
+    """The prefix of a cut answer to continue from: all of it when it ends clean, else
+    up to its last boundary, or its last whole word when that boundary is too far back.
 
     Example:
         >>> resume_point("The weather is sunny and warm in the region. Tomorrow, ra")
         'The weather is sunny and warm in the region.'
     """
+    if check_complete(partial).complete:
+        return partial
     last = 0
     for at, _ in boundaries(partial):
         last = at

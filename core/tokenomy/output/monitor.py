@@ -253,7 +253,9 @@ class LengthBudget(BaseCriterion):
         measure = self.count or default_count()
         limit = self.max_tokens if check_complete(text).complete else measure(text) - 1
         cut = cut_at_boundary(text, min(limit, self.max_tokens), count=measure, cut_at=self.cut_at)
-        return Stop(self.name, f"reached {self.max_tokens} tokens; cut at {cut.kind}", len(cut.text))
+        return Stop(
+            self.name, f"reached {self.max_tokens} tokens; cut at {cut.kind}", len(cut.text)
+        )
 
 
 class Validator(BaseCriterion):
@@ -271,9 +273,7 @@ class Validator(BaseCriterion):
         if text.rstrip()[-1:] not in (".", "!", "?", "}", "]", "\n") and not text.endswith("\n"):
             return None
         if self.accept(text):
-            return Stop(
-                self.name, "the caller's validator accepted the answer", len(text.rstrip())
-            )
+            return Stop(self.name, "the caller's validator accepted the answer", len(text.rstrip()))
         return None
 
 

@@ -136,9 +136,7 @@ class OutputPlanner:
             key = (s.feature, s.template, s.model)
             for level in _LEVELS:
                 groups[(level, tuple(key[i] for i in level))].append(s)
-        self._caps = {
-            k: self._cap(v) for k, v in groups.items() if len(v) >= self.min_samples
-        }
+        self._caps = {k: self._cap(v) for k, v in groups.items() if len(v) >= self.min_samples}
         return self
 
     def fit_records(self, records: Iterable[Any]) -> OutputPlanner:

@@ -14,7 +14,9 @@ SENTENCE = st.builds(
 )
 CODE = st.builds(
     lambda lines: "```py\n" + "\n".join(lines) + "\n```",
-    st.lists(st.sampled_from(["x = 1.", "# Done. Next", "", "y = {'a': [1, 2]}", "A. B"]), max_size=4),
+    st.lists(
+        st.sampled_from(["x = 1.", "# Done. Next", "", "y = {'a': [1, 2]}", "A. B"]), max_size=4
+    ),
 )
 JSON = st.builds(
     lambda d: json.dumps(d, indent=1),
@@ -24,8 +26,12 @@ JSON = st.builds(
         min_size=1,
     ),
 )
-LIST = st.builds(lambda items: "\n".join(f"- {i}" for i in items), st.lists(SENTENCE, min_size=1, max_size=3))
-BLOCK = st.one_of(SENTENCE, CODE, JSON, LIST, st.lists(SENTENCE, min_size=2, max_size=4).map(" ".join))
+LIST = st.builds(
+    lambda items: "\n".join(f"- {i}" for i in items), st.lists(SENTENCE, min_size=1, max_size=3)
+)
+BLOCK = st.one_of(
+    SENTENCE, CODE, JSON, LIST, st.lists(SENTENCE, min_size=2, max_size=4).map(" ".join)
+)
 DOC = st.lists(BLOCK, min_size=1, max_size=6).map("\n\n".join)
 
 
@@ -49,7 +55,10 @@ def test_a_cut_is_a_prefix_no_longer_than_asked_and_never_inside_a_fence_or_json
     assert words(cut.text) <= limit
     assert cut.tokens == words(cut.text)
     fences = spans(doc, r"^```py\n.*?^```$")
-    objects = [(m.start(), m.start() + len(m.group(0))) for m in re.finditer(r"^\{\n.*?^\}", doc, re.S | re.M)]
+    objects = [
+        (m.start(), m.start() + len(m.group(0)))
+        for m in re.finditer(r"^\{\n.*?^\}", doc, re.S | re.M)
+    ]
     end = len(cut.text)
     assert not inside(end, fences), (doc, cut.text)
     assert not inside(end, objects), (doc, cut.text)
@@ -93,7 +102,10 @@ def test_list_items_are_boundaries():
 
 
 def test_abbreviations_and_inline_code_are_not_sentence_ends():
-    assert [k for _, k in boundaries("See e.g. Smith now. Then `a. B` ok. X")] == ["sentence", "sentence"]
+    assert [k for _, k in boundaries("See e.g. Smith now. Then `a. B` ok. X")] == [
+        "sentence",
+        "sentence",
+    ]
 
 
 def test_completeness_names_what_is_missing():

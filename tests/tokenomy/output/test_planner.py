@@ -7,8 +7,13 @@ from tokenomy.pipeline import Request, Sent
 
 
 def sent(request: Request, model: str | None = None) -> Sent:
-    return Sent(request, request.messages, tuple(range(len(request.messages))), model=model,
-                max_tokens=request.max_tokens)
+    return Sent(
+        request,
+        request.messages,
+        tuple(range(len(request.messages))),
+        model=model,
+        max_tokens=request.max_tokens,
+    )
 
 
 def fitted(**options) -> OutputPlanner:
@@ -23,7 +28,9 @@ def test_plans_the_quantile_with_a_margin_per_group():
     essay = planner.plan(sent(Request(prompt="q", tags={"feature": "essay"})))
     assert faq == 123 and essay == 1225
     # no group of its own: the model's answers
-    assert planner.plan(sent(Request(prompt="q", model="gpt-4o"))) == planner.cap_for(model="gpt-4o")
+    assert planner.plan(sent(Request(prompt="q", model="gpt-4o"))) == planner.cap_for(
+        model="gpt-4o"
+    )
 
 
 def test_leaves_caller_caps_unless_told():
@@ -36,8 +43,11 @@ def test_leaves_caller_caps_unless_told():
 
 def test_never_below_what_tools_or_json_need():
     planner = fitted()
-    tools = Request(messages=({"role": "user", "content": "q"},), tools=({"name": "f"},),
-                    tags={"feature": "faq"})
+    tools = Request(
+        messages=({"role": "user", "content": "q"},),
+        tools=({"name": "f"},),
+        tags={"feature": "faq"},
+    )
     assert planner.plan(sent(tools)) == 256
     json_ask = Request(prompt="Answer in JSON: q", tags={"feature": "faq"})
     assert planner.plan(sent(json_ask)) == 128
@@ -52,9 +62,9 @@ def test_groups_with_many_cut_answers_do_not_plan():
 def test_learns_from_ledger_records_and_templates():
     system = {"role": "system", "content": "You are a terse bot."}
     key = template_key([system])
-    records = [
-        UsageRecord("gpt-4o", 10, 30, tags={"template": key}) for _ in range(30)
-    ] + [UsageRecord("gpt-4o", 10, 999, cache_hit=True, tags={"template": key})]
+    records = [UsageRecord("gpt-4o", 10, 30, tags={"template": key}) for _ in range(30)] + [
+        UsageRecord("gpt-4o", 10, 999, cache_hit=True, tags={"template": key})
+    ]
     planner = OutputPlanner().fit_records(records)
     request = Request(messages=(system, {"role": "user", "content": "hi"}))
     assert planner.plan(sent(request)) == 38

@@ -1,0 +1,158 @@
+"""The pipeline's output stage: watching streams, continuing answers cut by their cap.
+
+The cap itself is planned in the pipeline's response-length slot (any
+:class:`~tokenomy.pipeline.OutputPlanner`; :class:`tokenomy.output.OutputControl`
+is one). With an ``OutputControl``, this module also
+
+* runs each stream (and each cached answer replayed as a stream) through a
+  :class:`~tokenomy.output.StreamMonitor`; a stop closes the provider's stream, so
+  the provider stops generating, and the trace says what stopped it and the tokens
+  saved against the cap;
+* continues an answer that ended with ``finish_reason == "length"`` up to
+  ``continue_max`` times and joins the parts at a clean seam, or cuts it back to a
+  boundary and flags it truncated.
+
+Codecs take part through two optional methods (:class:`OutputCodec`): ``text_of``
+(a chunk's text) and ``with_text`` (a result whose text is replaced). A codec
+without them is streamed and returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
+
+from tokenomy.output import (
+    CONTINUE_PROMPT,
+    OutputControl,
+    StreamMonitor,
+    check_complete,
+    continuation_messages,
+    cut_at_boundary,
+    join_parts,
+    resume_point,
+)
+from tokenomy.pipeline.request import Sent, Trace
+
+__all__ = ["OutputCodec", "Watch", "cut_back", "next_part", "watch_for"]
+
+R = TypeVar("R")
+C = TypeVar("C")
+C_contra = TypeVar("C_contra", contravariant=True)
+
+
+class OutputCodec(Protocol[R, C_contra]):
+    """What the output stage needs of a codec (both optional)."""
+
+    def text_of(self, chunk: C_contra) -> str:
+        """The text a stream chunk adds."""
+        ...
+
+    def with_text(self, result: R, text: str, finish_reason: str | None) -> R:
+        """``result`` with its text (and finish reason) replaced."""
+        ...
+
+
+@dataclass
+class Watch:
+    """One stream under a monitor."""
+
+    monitor: StreamMonitor
+    text_of: Callable[[Any], str]
+
+    @property
+    def stopped(self) -> bool:
+        return self.monitor.stop is not None
+
+    def sync(self, upstream: Iterator[C]) -> Iterator[C]:
+        """``upstream``'s chunks until the monitor stops it; then it is closed."""
+        try:
+            for chunk in upstream:
+                stop = self.monitor.feed(self.text_of(chunk))
+                yield chunk
+                if stop is not None:
+                    return
+        finally:
+            close = getattr(upstream, "close", None)
+            if close is not None:
+                close()
+
+    async def asynchronous(self, upstream: AsyncIterator[C]) -> AsyncIterator[C]:
+        """:meth:`sync` for an async stream."""
+        try:
+            async for chunk in upstream:
+                stop = self.monitor.feed(self.text_of(chunk))
+                yield chunk
+                if stop is not None:
+                    return
+        finally:
+            aclose = getattr(upstream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def report(self, trace: Trace) -> None:
+        """Put what the monitor decided in the trace."""
+        result = self.monitor.result()
+        if result.stopped_by is None:
+            trace.add("output", "watched", f"{result.generated_tokens} tokens, no stop")
+            return
+        trace.add(
+            "output",
+            "stopped",
+            f"{result.stopped_by}: {result.detail}",
+            saved_tokens=result.saved_tokens,
+        )
+        _note(
+            trace,
+            stopped_by=result.stopped_by,
+            saved_tokens=result.saved_tokens,
+            generated_tokens=result.generated_tokens,
+            kept_chars=len(result.kept),
+        )
+
+
+def watch_for(
+    control: Any, codec: Any, cap: int | None, count: Callable[[str], int]
+) -> Watch | None:
+    """A watch for one stream, or None (no control, no criteria, or a codec that
+    cannot give a chunk's text)."""
+    if not isinstance(control, OutputControl) or not hasattr(codec, "text_of"):
+        return None
+    monitor = control.monitor(cap=cap, count=count)
+    return Watch(monitor, codec.text_of) if monitor is not None else None
+
+
+def next_part(sent: Sent, text: str) -> Sent:
+    """What to send to continue ``text``: the conversation with the answer so far and
+    a request to go on (a completion prompt simply grows by the answer)."""
+    if sent.prompt is not None:
+        return replace(sent, prompt=sent.prompt + text)
+    messages = continuation_messages(sent.messages, text, prompt=CONTINUE_PROMPT)
+    return replace(sent, messages=messages, origins=(*sent.origins, None, None))
+
+
+def cut_back(text: str, control: OutputControl, count: Callable[[str], int]) -> str:
+    """A truncated answer cut back to its last boundary (unchanged when it ends clean,
+    when ``cut_at`` is ``"none"``, or when no boundary is left)."""
+    if control.cut_at == "none" or check_complete(text).complete:
+        return text
+    total = count(text)
+    cut = cut_at_boundary(text, max(total - 1, 0), count=count, cut_at=control.cut_at)
+    return cut.text or text
+
+
+def resume(text: str) -> str:
+    return resume_point(text)
+
+
+def joined(first: str, more: str) -> str:
+    return join_parts(first, more)
+
+
+def note(trace: Trace, **fields: Any) -> None:
+    _note(trace, **fields)
+
+
+def _note(trace: Trace, **fields: Any) -> None:
+    trace.output = {**(trace.output or {}), **fields}
