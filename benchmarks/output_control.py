@@ -61,7 +61,6 @@ from tokenomy.output import (
     join_parts,
     resume_point,
 )
-from tokenomy.output.monitor import StreamMonitor
 from tokenomy.tokens import TokenCounter
 
 DATA = ROOT.parent / "shared" / "eval-data"
@@ -238,10 +237,35 @@ def measure_loops(rows: list[dict[str, Any]], control: OutputControl) -> dict[st
 def synthetic_loops(control: OutputControl, seed: int = 0) -> dict[str, Any]:
     """Loops made from ShareGPT-free text: a prose lead, then a unit repeated to 512."""
     rng = random.Random(seed)
-    vocab = (
-        "the model will answer this question with care and a few more words about tea "
-        "water leaves time cup sugar milk boiling steep green black"
-    ).split()
+    vocab = [
+        "the",
+        "model",
+        "will",
+        "answer",
+        "this",
+        "question",
+        "with",
+        "care",
+        "and",
+        "a",
+        "few",
+        "more",
+        "words",
+    ]
+    vocab += [
+        "about",
+        "tea",
+        "water",
+        "leaves",
+        "time",
+        "cup",
+        "sugar",
+        "milk",
+        "boiling",
+        "steep",
+        "green",
+        "black",
+    ]
     stopped = within = 0
     after = []
     for _ in range(200):
@@ -361,7 +385,7 @@ def part_json(server: str, control: OutputControl) -> dict[str, Any]:
         messages = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": prompt}
         ]
-        chunks, finish = stream_chat(server, messages, 256)
+        chunks, _ = stream_chat(server, messages, 256)
         monitor = control.monitor(cap=256, count=lambda s: 1)
         assert monitor is not None
         stop_at = next((i for i, c in enumerate(chunks) if monitor.feed(c)), None)
