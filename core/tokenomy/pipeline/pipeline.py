@@ -1008,6 +1008,8 @@ class _Parts(Generic[R]):
         self.text = out_stage.joined(self._base, answer.text)
         self.reason = answer.finish_reason
         self.parts += 1
+        if self.pipe.budget is None:
+            return 0.0  # nothing to charge it to
         cost = self.pipe._guarded(
             "output", self.trace, lambda: self.pipe._cost(asked, self.model, answer)
         )
