@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -123,7 +124,8 @@ class RepetitionLoop(BaseCriterion):
         self.max_period = max_period
         self._units: list[str] = []
         self._starts: list[int] = []
-        self._runs: list[int] = [0] * (max_period + 1)
+        self._runs: dict[int, int] = {}  # period -> units in a row equal to the one p before
+        self._where: dict[str, deque[int]] = {}  # unit -> its indexes in the last max_period
         self._seen = 0  # characters of the text already split into units
 
     def fresh(self) -> RepetitionLoop:
@@ -151,16 +153,25 @@ class RepetitionLoop(BaseCriterion):
         return None
 
     def _add(self, unit: str, start: int) -> tuple[int, int] | None:
-        """Add a unit; the (period, first repeated unit) of a loop it completes."""
-        units, runs = self._units, self._runs
-        units.append(unit)
+        """Add a unit; the (period, first repeated unit) of a loop it completes.
+
+        Only periods at which the same unit occurred before can continue a run (all
+        others reset to 0), so the work per unit is the unit's recent occurrences,
+        not ``max_period``.
+        """
+        i = len(self._units)
+        self._units.append(unit)
         self._starts.append(start)
-        i = len(units) - 1
+        seen = self._where.setdefault(unit, deque())
+        while seen and i - seen[0] > self.max_period:
+            seen.popleft()
+        old = self._runs
+        runs = {i - j: old.get(i - j, 0) + 1 for j in seen}
+        self._runs = runs
+        seen.append(i)
         found = None
-        for p in range(1, min(self.max_period, i) + 1):
-            run = runs[p] + 1 if units[i - p] == unit else 0
-            runs[p] = run
-            if run >= self.span and found is None:
+        for p, run in runs.items():
+            if run >= self.span and (found is None or p < found[0]):
                 found = p, i + 1 - run
         return found
 
