@@ -66,6 +66,7 @@ from tokenomy.tokens import TokenCounter
 DATA = ROOT.parent / "shared" / "eval-data"
 RESULTS = ROOT / "benchmarks" / "results"
 ANSWERS = RESULTS / "output_control_answers.jsonl.tmp"
+DEV = 82
 _UNIT = re.compile(r"\w+|[^\w\s]")
 _DIGITS = re.compile(r"\d+")
 
@@ -175,8 +176,14 @@ def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> d
                 f"{len(done)} answers, last {len(chunks)} tokens in {row['s']:.1f}s",
                 file=sys.stderr,
             )
-    rows = [done[pid] for pid, _ in sharegpt_prompts()[:n] if pid in done]
-    return measure_loops(rows, control)
+    order = [pid for pid, _ in sharegpt_prompts()[:n] if pid in done]
+    rows = [done[pid] for pid in order]
+    # the loop criterion's spans were chosen on the first DEV answers: report apart
+    return {
+        "all": measure_loops(rows, control),
+        f"first_{DEV}_answers_used_to_choose_the_spans": measure_loops(rows[:DEV], control),
+        "held_out_answers": measure_loops(rows[DEV:], control),
+    }
 
 
 def measure_loops(rows: list[dict[str, Any]], control: OutputControl) -> dict[str, Any]:

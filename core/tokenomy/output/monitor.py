@@ -35,6 +35,9 @@ __all__ = [
 
 DEFAULT_LOOP_SPAN: Final = 40
 """Units (words and punctuation marks) that must repeat before a loop is called."""
+DEFAULT_SHORT_SPAN: Final = 24
+"""The same, for a repeated unit of at most ``DEFAULT_SHORT_PERIOD`` units."""
+DEFAULT_SHORT_PERIOD: Final = 40
 DEFAULT_MAX_PERIOD: Final = 300
 _UNIT = re.compile(r"\w+|[^\w\s]")
 _DIGITS = re.compile(r"\d+")
@@ -108,19 +111,36 @@ class RepetitionLoop(BaseCriterion):
     where the repetition began.
 
     Args:
-        span: repeated units needed (default 40, about 45 tokens: past a repeated
-            phrase or list pattern, well inside 64 tokens of the loop's start).
+        span: repeated units needed (default 40, about 45 tokens: inside 64 tokens of
+            the loop's start, past most passages an answer legitimately repeats).
+        short_span: repeated units needed when the period is at most
+            ``short_period`` units (default 24 and 40): a short phrase repeated back
+            to back is a loop sooner.
         max_period: the longest repeated unit looked for, in units (default 300).
     """
 
     name = "loop"
 
-    def __init__(self, *, span: int = DEFAULT_LOOP_SPAN, max_period: int = DEFAULT_MAX_PERIOD):
-        if span < 4:
-            raise ConfigError(f"span must be >= 4 units; got {span!r}.")
-        if max_period < 1:
-            raise ConfigError(f"max_period must be >= 1; got {max_period!r}.")
+    def __init__(
+        self,
+        *,
+        span: int = DEFAULT_LOOP_SPAN,
+        short_span: int = DEFAULT_SHORT_SPAN,
+        short_period: int = DEFAULT_SHORT_PERIOD,
+        max_period: int = DEFAULT_MAX_PERIOD,
+    ):
+        if min(span, short_span) < 4:
+            raise ConfigError(
+                f"span and short_span must be >= 4 units; got {span!r}, {short_span!r}."
+            )
+        if max_period < 1 or short_period < 0:
+            raise ConfigError(
+                f"max_period must be >= 1 and short_period >= 0; got {max_period!r}, "
+                f"{short_period!r}."
+            )
         self.span = span
+        self.short_span = short_span
+        self.short_period = short_period
         self.max_period = max_period
         self._units: list[str] = []
         self._starts: list[int] = []
@@ -129,7 +149,12 @@ class RepetitionLoop(BaseCriterion):
         self._seen = 0  # characters of the text already split into units
 
     def fresh(self) -> RepetitionLoop:
-        return RepetitionLoop(span=self.span, max_period=self.max_period)
+        return RepetitionLoop(
+            span=self.span,
+            short_span=self.short_span,
+            short_period=self.short_period,
+            max_period=self.max_period,
+        )
 
     def _check(self, text: str, tokens: int) -> Stop | None:
         # units of the new text only; the last partial word is re-read next time
@@ -145,11 +170,7 @@ class RepetitionLoop(BaseCriterion):
                 while keep < len(text) and text[keep] in ".!?,;:)]":
                     keep += 1  # the first copy's closing mark is part of it
                 keep = len(text[:keep].rstrip())
-                return Stop(
-                    self.name,
-                    f"{self.span}+ units repeat with a period of {period} units",
-                    keep,
-                )
+                return Stop(self.name, f"a span of {period} units repeats", keep)
         return None
 
     def _add(self, unit: str, start: int) -> tuple[int, int] | None:
@@ -171,7 +192,8 @@ class RepetitionLoop(BaseCriterion):
         seen.append(i)
         found = None
         for p, run in runs.items():
-            if run >= self.span and (found is None or p < found[0]):
+            need = self.short_span if p <= self.short_period else self.span
+            if run >= need and (found is None or p < found[0]):
                 found = p, i + 1 - run
         return found
 
