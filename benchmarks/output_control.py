@@ -333,7 +333,10 @@ def part_planner(seed: int = 0) -> dict[str, Any]:
     ]
     if ANSWERS.exists():  # SmolLM2's answers to ShareGPT prompts, by first-word "category"
         for line in ANSWERS.read_text().splitlines():
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line being written by a running loops part
             if row["finish"] != "length":  # a cut answer's length is unknown
                 samples.append(("sharegpt/smollm2", "sharegpt", len(row["chunks"])))
     rng = random.Random(seed)
