@@ -30,12 +30,10 @@ from tokenomy.output import (
     check_complete,
     continuation_messages,
     cut_at_boundary,
-    join_parts,
-    resume_point,
 )
 from tokenomy.pipeline.request import Sent, Trace
 
-__all__ = ["OutputCodec", "Watch", "cut_back", "next_part", "watch_for"]
+__all__ = ["OutputCodec", "Watch", "cut_back", "next_part", "note", "watch_for"]
 
 R = TypeVar("R")
 C = TypeVar("C")
@@ -103,7 +101,7 @@ class Watch:
             f"{result.stopped_by}: {result.detail}",
             saved_tokens=result.saved_tokens,
         )
-        _note(
+        note(
             trace,
             stopped_by=result.stopped_by,
             saved_tokens=result.saved_tokens,
@@ -142,17 +140,6 @@ def cut_back(text: str, control: OutputControl, count: Callable[[str], int]) -> 
     return cut.text or text
 
 
-def resume(text: str) -> str:
-    return resume_point(text)
-
-
-def joined(first: str, more: str) -> str:
-    return join_parts(first, more)
-
-
 def note(trace: Trace, **fields: Any) -> None:
-    _note(trace, **fields)
-
-
-def _note(trace: Trace, **fields: Any) -> None:
+    """Add ``fields`` to what the trace says the output stage did."""
     trace.output = {**(trace.output or {}), **fields}

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tokenomy.cache import Answer, CacheHit, SemanticCache
 from tokenomy.errors import BudgetExceededError, ConfigError
-from tokenomy.output import OutputControl
+from tokenomy.output import OutputControl, join_parts, resume_point
 from tokenomy.pipeline import output as out_stage
 from tokenomy.pipeline.context import ContextStage
 from tokenomy.pipeline.request import Request, Sent, Trace
@@ -996,7 +996,7 @@ class _Parts(Generic[R]):
 
     def ask(self) -> Sent:
         """What to send for the next part (from the answer's last clean boundary)."""
-        self._base = out_stage.resume(self.text)
+        self._base = resume_point(self.text)
         self._asked = replace(out_stage.next_part(self.sent, self._base), model=self.model)
         return self._asked
 
@@ -1005,7 +1005,7 @@ class _Parts(Generic[R]):
         asked = self._asked
         assert asked is not None
         answer = self.codec.answer(more, asked)
-        self.text = out_stage.joined(self._base, answer.text)
+        self.text = join_parts(self._base, answer.text)
         self.reason = answer.finish_reason
         self.parts += 1
         if self.pipe.budget is None:
