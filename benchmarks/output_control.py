@@ -36,6 +36,8 @@ Parts:
   json: structured-output prompts to SmolLM2; tokens after the closed object, and
     the parsed objects with and without the monitor.
   continuation: answers cut by a small cap, continued until done (up to 4 times).
+  tradeoff: the loop span against loops stopped in time and false stops, on the
+    saved answers (no model).
 """
 
 from __future__ import annotations
@@ -241,6 +243,23 @@ def measure_loops(rows: list[dict[str, Any]], control: OutputControl) -> dict[st
     }
 
 
+def part_tradeoff() -> dict[str, Any]:
+    """The loop criterion's span against loops stopped in time and false stops, on
+    every answer the loops part saved (dev and held-out together: a curve, not a
+    tuned result)."""
+    rows = []
+    for line in ANSWERS.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    curve = {}
+    for span in (40, 60, 80, 100, 150, 300):
+        result = measure_loops(rows, OutputControl(stop_on=("loop",), loop_span=span))
+        curve[f"loop_span={span}"] = {k: v for k, v in result.items() if k != "notes"}
+    return {"answers": len(rows), "curve": curve}
+
+
 def synthetic_loops(control: OutputControl, seed: int = 0) -> dict[str, Any]:
     """Loops made from ShareGPT-free text: a prose lead, then a unit repeated to 512."""
     rng = random.Random(seed)
@@ -388,10 +407,10 @@ JSON_PROMPTS = [
 ]
 
 
-def part_json(server: str, control: OutputControl) -> dict[str, Any]:
-    rows = []
-    for prompt in JSON_PROMPTS * 2:
-        system = "You answer with JSON only." if len(rows) >= len(JSON_PROMPTS) else None
+def part_json(server: str, control: OutputControl, n: int) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    for i, prompt in enumerate((JSON_PROMPTS * 2)[:n]):
+        system = "You answer with JSON only." if i % 2 else None
         messages = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": prompt}
         ]
@@ -434,8 +453,8 @@ def _first_object(text: str) -> Any:
         return None
 
 
-def part_continuation(server: str, cap: int = 48, rounds: int = 4) -> dict[str, Any]:
-    prompts = [p for _, p in sharegpt_prompts()[200:260] if len(p) < 400][:25]
+def part_continuation(server: str, n: int, cap: int = 48, rounds: int = 4) -> dict[str, Any]:
+    prompts = [p for _, p in sharegpt_prompts()[200:300] if len(p) < 400][:n]
     rows = []
     for prompt in prompts:
         messages = [{"role": "user", "content": prompt}]
@@ -468,7 +487,9 @@ def part_continuation(server: str, cap: int = 48, rounds: int = 4) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--part", choices=["planner", "loops", "json", "continuation", "synthetic"], required=True
+        "--part",
+        choices=["planner", "loops", "json", "continuation", "synthetic", "tradeoff"],
+        required=True,
     )
     parser.add_argument("--server", default="http://127.0.0.1:8913")
     parser.add_argument("--n", type=int, default=200)
@@ -483,10 +504,12 @@ def main() -> None:
         result["synthetic"] = synthetic_loops(control)
     elif args.part == "synthetic":
         result = synthetic_loops(control)
+    elif args.part == "tradeoff":
+        result = part_tradeoff()
     elif args.part == "json":
-        result = part_json(args.server, control)
+        result = part_json(args.server, control, min(args.n, 2 * len(JSON_PROMPTS)))
     else:
-        result = part_continuation(args.server)
+        result = part_continuation(args.server, min(args.n, 25))
     result["seconds"] = round(time.time() - started, 1)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"output_control_{args.part}.json"
