@@ -35,7 +35,8 @@ Parts:
     answer without one is a false stop. Tokens are stream chunks (one token each).
   json: structured-output prompts to SmolLM2; tokens after the closed object, and
     the parsed objects with and without the monitor.
-  continuation: answers cut by a small cap, continued until done (up to 4 times).
+  continuation: answers cut by a small cap (48 tokens), continued until done (up to
+    --rounds times, default 8).
   tradeoff: the loop span against loops stopped in time and false stops, on the
     saved answers (no model).
 """
@@ -56,12 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "core")]
 
 from tokenomy.output import (
-    CONTINUE_PROMPT,
     LengthSample,
     OutputControl,
     OutputPlanner,
-    join_parts,
-    resume_point,
 )
 from tokenomy.tokens import TokenCounter
 
@@ -410,7 +408,7 @@ JSON_PROMPTS = [
 def part_json(server: str, control: OutputControl, n: int) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for i, prompt in enumerate((JSON_PROMPTS * 2)[:n]):
-        system = "You answer with JSON only." if i % 2 else None
+        system = "You answer with JSON only." if i >= len(JSON_PROMPTS) else None
         messages = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": prompt}
         ]
@@ -453,26 +451,62 @@ def _first_object(text: str) -> Any:
         return None
 
 
+class _ReplyCodec:
+    """Plain ``{"text", "finish"}`` replies of the local server, for the pipeline."""
+
+    def answer(self, result: dict[str, Any], sent: Any) -> Any:
+        from tokenomy.cache import Answer
+
+        return Answer(
+            payload=json.dumps(result), text=result["text"], finish_reason=result["finish"]
+        )
+
+    def rebuild(self, payload: str, served: str) -> dict[str, Any]:
+        return dict(json.loads(payload))
+
+    def merge(self, chunks: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def replay(self, result: dict[str, Any]) -> list[Any]:
+        return []
+
+    def annotate(self, result: dict[str, Any], trace: Any) -> dict[str, Any]:
+        return {**result, "trace": trace.as_dict()}
+
+    def last_chunk(self, trace: Any) -> None:
+        return None
+
+    def with_text(self, result: dict[str, Any], text: str, finish: str | None) -> dict[str, Any]:
+        return {**result, "text": text, "finish": finish}
+
+
 def part_continuation(server: str, n: int, cap: int = 48, rounds: int = 4) -> dict[str, Any]:
+    """Answers cut by a small cap, continued by the pipeline's output stage."""
+    import httpx
+
+    from tokenomy.pipeline import Pipeline, Request
+
+    def call(sent: Any) -> dict[str, Any]:
+        body = {"messages": list(sent.messages), "max_tokens": cap, "temperature": 0.0}
+        r = httpx.post(f"{server}/v1/chat/completions", json=body, timeout=300.0)
+        choice = r.raise_for_status().json()["choices"][0]
+        return {"text": choice["message"]["content"] or "", "finish": choice["finish_reason"]}
+
+    pipe: Pipeline[Any, Any] = Pipeline(output=OutputControl(continue_max=rounds))
     prompts = [p for _, p in sharegpt_prompts()[200:300] if len(p) < 400][:n]
     rows = []
     for prompt in prompts:
-        messages = [{"role": "user", "content": prompt}]
-        chunks, finish = stream_chat(server, messages, cap)
-        text, parts = "".join(chunks), 1
-        while finish == "length" and parts <= rounds:
-            resume = resume_point(text)
-            more, finish = stream_chat(
-                server,
-                [
-                    *messages,
-                    {"role": "assistant", "content": resume},
-                    {"role": "user", "content": CONTINUE_PROMPT},
-                ],
-                cap,
-            )
-            text, parts = join_parts(resume, "".join(more)), parts + 1
-        rows.append({"parts": parts, "finished": finish != "length", "chars": len(text)})
+        request = Request(messages=({"role": "user", "content": prompt},), max_tokens=cap)
+        reply = pipe.run(request, call, _ReplyCodec())
+        out = reply["trace"].get("output", {})
+        rows.append(
+            {
+                "parts": 1 + out.get("continued", 0),
+                "finished": not out.get("truncated", False),
+                "chars": len(reply["text"]),
+                "text": reply["text"],
+            }
+        )
     cut_first = [r for r in rows if r["parts"] > 1]
     return {
         "prompts": len(rows),
@@ -481,6 +515,7 @@ def part_continuation(server: str, n: int, cap: int = 48, rounds: int = 4) -> di
         "cut_at_first_cap": len(cut_first),
         "completed_by_continuation": sum(1 for r in cut_first if r["finished"]),
         "parts_p50": sorted(r["parts"] for r in rows)[len(rows) // 2],
+        "rows": rows,
     }
 
 
@@ -494,6 +529,7 @@ def main() -> None:
     parser.add_argument("--server", default="http://127.0.0.1:8913")
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--minutes", type=float, default=25.0)
+    parser.add_argument("--rounds", type=int, default=8, help="continuations at most")
     args = parser.parse_args()
     control = OutputControl(stop_on=("loop", "json"))
     started = time.time()
@@ -509,7 +545,7 @@ def main() -> None:
     elif args.part == "json":
         result = part_json(args.server, control, min(args.n, 2 * len(JSON_PROMPTS)))
     else:
-        result = part_continuation(args.server, min(args.n, 25))
+        result = part_continuation(args.server, min(args.n, 25), rounds=args.rounds)
     result["seconds"] = round(time.time() - started, 1)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"output_control_{args.part}.json"

@@ -27,13 +27,15 @@ CONTINUE_PROMPT: Final = (
     "already written and do not add any preface."
 )
 _MAX_DROP: Final = 0.25
+_MAX_DROP_CHARS: Final = 300
 _MIN_OVERLAP: Final = 12
 _MAX_OVERLAP: Final = 2000
 
 
 def resume_point(partial: str) -> str:
     """The prefix of a cut answer to continue from: all of it when it ends clean, else
-    up to its last boundary, or its last whole word when that boundary is too far back.
+    up to its last boundary, or its last whole word when that boundary is too far back
+    (more than a quarter of the answer, or 300 characters).
 
     Example:
         >>> resume_point("The weather is sunny and warm in the region. Tomorrow, ra")
@@ -44,10 +46,11 @@ def resume_point(partial: str) -> str:
     last = 0
     for at, _ in boundaries(partial):
         last = at
-    if last and len(partial) - last <= _MAX_DROP * len(partial):
+    most = min(_MAX_DROP * len(partial), _MAX_DROP_CHARS)
+    if last and len(partial) - last <= most:
         return partial[:last].rstrip()
     space = max(partial.rfind(" "), partial.rfind("\n"))
-    if space > 0 and len(partial) - space <= _MAX_DROP * len(partial):
+    if space > 0 and len(partial) - space <= most:
         return partial[:space].rstrip()
     return partial
 

@@ -988,11 +988,16 @@ class _Parts(Generic[R]):
         self.text = text
         self.reason: str | None = "length"  # the last part's finish reason
         self.parts = 1
+        self.stalled = False
         self._base = text
         self._asked: Sent | None = None
 
     def more(self) -> bool:
-        return self.reason == "length" and self.parts <= self.control.continue_max
+        return (
+            self.reason == "length"
+            and not self.stalled
+            and self.parts <= self.control.continue_max
+        )
 
     def ask(self) -> Sent:
         """What to send for the next part (from the answer's last clean boundary)."""
@@ -1005,9 +1010,12 @@ class _Parts(Generic[R]):
         asked = self._asked
         assert asked is not None
         answer = self.codec.answer(more, asked)
-        self.text = join_parts(self._base, answer.text)
-        self.reason = answer.finish_reason
+        joined = join_parts(self._base, answer.text)
         self.parts += 1
+        if len(joined) > len(self.text):
+            self.text, self.reason = joined, answer.finish_reason
+        else:  # the part added nothing: stop asking (the answer stays truncated)
+            self.stalled = True
         if self.pipe.budget is None:
             return 0.0  # nothing to charge it to
         cost = self.pipe._guarded(

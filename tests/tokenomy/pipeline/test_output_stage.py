@@ -255,3 +255,11 @@ def test_a_failed_continuation_keeps_the_first_part():
     reply = pipe.run(Request(prompt="q"), call, Codec())
     assert reply.text == "A first sentence here."
     assert pipe.failures["output"] == 1
+
+
+def test_a_continuation_that_adds_nothing_stops_the_asking():
+    pipe = Pipeline(output=OutputControl(continue_max=5))
+    parts = Parts("It rains. The streets are", "", "more", "more", "more")
+    reply = pipe.run(Request(prompt="q"), parts.reply, Codec())
+    assert len(parts.sent) == 2  # the second part added nothing: no third call
+    assert reply.text == "It rains." and reply.trace["output"]["truncated"] is True
