@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from tokenomy.output import (
     CONTINUE_PROMPT,
@@ -30,10 +30,12 @@ from tokenomy.output import (
     check_complete,
     continuation_messages,
     cut_at_boundary,
+    join_parts,
+    resume_point,
 )
 from tokenomy.pipeline.request import Sent, Trace
 
-__all__ = ["OutputCodec", "Watch", "cut_back", "next_part", "note", "watch_for"]
+__all__ = ["OutputCodec", "Parts", "Watch", "cut_back", "next_part", "note", "watch_for"]
 
 R = TypeVar("R")
 C = TypeVar("C")
@@ -143,3 +145,76 @@ def cut_back(text: str, control: OutputControl, count: Callable[[str], int]) -> 
 def note(trace: Trace, **fields: Any) -> None:
     """Add ``fields`` to what the trace says the output stage did."""
     trace.output = {**(trace.output or {}), **fields}
+
+
+class Parts(Generic[R]):
+    """The parts of an answer being continued (shared by the sync and async paths).
+
+    Args:
+        guarded: runs a step, or returns None when it raised (the pipeline's
+            never-fail rule for the ``output`` stage).
+        cost: prices one continuation call (None: no budget to charge it to).
+    """
+
+    def __init__(
+        self,
+        control: OutputControl,
+        sent: Sent,
+        model: str | None,
+        codec: Any,
+        trace: Trace,
+        text: str,
+        count: Callable[[str], int],
+        guarded: Callable[[str, Trace, Callable[[], Any]], Any],
+        cost: Callable[[Sent, str | None, Any], float] | None,
+    ) -> None:
+        self.control, self.sent, self.model = control, sent, model
+        self.codec, self.trace, self.count = codec, trace, count
+        self.guarded, self.cost = guarded, cost
+        self.text = text
+        self.reason: str | None = "length"  # the last part's finish reason
+        self.parts = 1
+        self.stalled = False
+        self._base = text
+        self._asked: Sent | None = None
+
+    def more(self) -> bool:
+        return (
+            self.reason == "length" and not self.stalled and self.parts <= self.control.continue_max
+        )
+
+    def ask(self) -> Sent:
+        """What to send for the next part (from the answer's last clean boundary)."""
+        self._base = resume_point(self.text)
+        self._asked = replace(next_part(self.sent, self._base), model=self.model)
+        return self._asked
+
+    def add(self, more: Any) -> float:
+        """Join the next part; its cost in dollars (0 when it cannot be priced)."""
+        asked = self._asked
+        assert asked is not None
+        answer = self.codec.answer(more, asked)
+        joined = join_parts(self._base, answer.text)
+        self.parts += 1
+        if len(joined) > len(self.text):
+            self.text, self.reason = joined, answer.finish_reason
+        else:  # the part added nothing: stop asking (the answer stays truncated)
+            self.stalled = True
+        price = self.cost
+        if price is None:
+            return 0.0
+        return self.guarded("output", self.trace, lambda: price(asked, self.model, answer)) or 0.0
+
+    def finish(self, result: R) -> R:
+        """The joined answer, or the cut one flagged truncated."""
+        truncated = self.reason == "length"
+        text = cut_back(self.text, self.control, self.count) if truncated else self.text
+        if self.parts > 1:
+            self.trace.add("output", "continued", f"{self.parts} parts joined")
+        if truncated:
+            self.trace.add("output", "truncated", f"cut by the cap after {self.parts} part(s)")
+        note(self.trace, continued=self.parts - 1, truncated=truncated)
+        changed = self.guarded(
+            "output", self.trace, lambda: self.codec.with_text(result, text, self.reason)
+        )
+        return result if changed is None else changed

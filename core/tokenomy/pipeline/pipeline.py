@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tokenomy.cache import Answer, CacheHit, SemanticCache
 from tokenomy.errors import BudgetExceededError, ConfigError
-from tokenomy.output import OutputControl, join_parts, resume_point
+from tokenomy.output import OutputControl
 from tokenomy.pipeline import output as out_stage
 from tokenomy.pipeline.context import ContextStage
 from tokenomy.pipeline.request import Request, Sent, Trace
@@ -883,7 +883,7 @@ class Pipeline(Generic[R, C]):
 
     def _cut_answer(
         self, sent: Sent, model: str | None, result: R, codec: Codec[R, C], trace: Trace
-    ) -> _Parts[R] | None:
+    ) -> out_stage.Parts[R] | None:
         """The parts of an answer the provider cut at its cap, or None (not cut, or no
         output control, or a codec that cannot replace a result's text)."""
         control = self.output
@@ -893,7 +893,10 @@ class Pipeline(Generic[R, C]):
         if first is None or first.finish_reason != "length":
             return None
         counter = self._counter(self._model_id(sent, model))
-        return _Parts(self, control, sent, model, codec, trace, first.text, counter.count)
+        cost = None if self.budget is None else self._cost
+        return out_stage.Parts(
+            control, sent, model, codec, trace, first.text, counter.count, self._guarded, cost
+        )
 
     def _cost(self, sent: Sent, model: str | None, answer: Answer | None) -> float:
         request = sent.request
@@ -967,77 +970,6 @@ class Pipeline(Generic[R, C]):
         if blocking:
             return await asyncio.to_thread(fn, *args)
         return fn(*args)
-
-
-class _Parts(Generic[R]):
-    """The parts of an answer being continued (shared by the sync and async paths)."""
-
-    def __init__(
-        self,
-        pipe: Pipeline[R, Any],
-        control: OutputControl,
-        sent: Sent,
-        model: str | None,
-        codec: Any,
-        trace: Trace,
-        text: str,
-        count: Callable[[str], int],
-    ) -> None:
-        self.pipe, self.control, self.sent, self.model = pipe, control, sent, model
-        self.codec, self.trace, self.count = codec, trace, count
-        self.text = text
-        self.reason: str | None = "length"  # the last part's finish reason
-        self.parts = 1
-        self.stalled = False
-        self._base = text
-        self._asked: Sent | None = None
-
-    def more(self) -> bool:
-        return (
-            self.reason == "length"
-            and not self.stalled
-            and self.parts <= self.control.continue_max
-        )
-
-    def ask(self) -> Sent:
-        """What to send for the next part (from the answer's last clean boundary)."""
-        self._base = resume_point(self.text)
-        self._asked = replace(out_stage.next_part(self.sent, self._base), model=self.model)
-        return self._asked
-
-    def add(self, more: Any) -> float:
-        """Join the next part; its cost in dollars (0 when it cannot be priced)."""
-        asked = self._asked
-        assert asked is not None
-        answer = self.codec.answer(more, asked)
-        joined = join_parts(self._base, answer.text)
-        self.parts += 1
-        if len(joined) > len(self.text):
-            self.text, self.reason = joined, answer.finish_reason
-        else:  # the part added nothing: stop asking (the answer stays truncated)
-            self.stalled = True
-        if self.pipe.budget is None:
-            return 0.0  # nothing to charge it to
-        cost = self.pipe._guarded(
-            "output", self.trace, lambda: self.pipe._cost(asked, self.model, answer)
-        )
-        return cost or 0.0
-
-    def finish(self, result: R) -> R:
-        """The joined answer, or the cut one flagged truncated."""
-        truncated = self.reason == "length"
-        text = out_stage.cut_back(self.text, self.control, self.count) if truncated else self.text
-        if self.parts > 1:
-            self.trace.add("output", "continued", f"{self.parts} parts joined")
-        if truncated:
-            self.trace.add("output", "truncated", f"cut by the cap after {self.parts} part(s)")
-        out_stage.note(self.trace, continued=self.parts - 1, truncated=truncated)
-        changed = self.pipe._guarded(
-            "output",
-            self.trace,
-            lambda: _with_text(self.codec, result, text, self.reason),
-        )
-        return result if changed is None else changed
 
 
 def _with_text(codec: Any, result: Any, text: str, finish_reason: str | None = "stop") -> Any:
