@@ -53,6 +53,9 @@ from tokenomy.context.window import (
     DEFAULT_WINDOW_TOKENS,
 )
 from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
+from tokenomy.output import OutputControl, OutputPlanner
+from tokenomy.output.control import DEFAULT_STOP_ON, CutAtSetting
+from tokenomy.output.planner import DEFAULT_QUANTILE
 from tokenomy.route import ModelTable, Router
 from tokenomy.route.router import DEFAULT_EXPECTED_OUTPUT_TOKENS, DEFAULT_QUALITY_TARGET
 from tokenomy.select import ExampleSelector
@@ -68,6 +71,7 @@ __all__ = [
     "ContextSettings",
     "LimitSettings",
     "MonitorSettings",
+    "OutputSettings",
     "RouteSettings",
     "SelectSettings",
     "Settings",
@@ -323,6 +327,33 @@ class AlertSettings(BaseModel):
     )
 
 
+class OutputSettings(BaseModel):
+    """Response length control (see tokenomy.output.OutputControl)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_tokens: int | None = Field(
+        None, ge=1, description="Cap sent when the caller sets none and nothing is planned."
+    )
+    quantile: float = Field(
+        DEFAULT_QUANTILE,
+        gt=0.0,
+        le=1.0,
+        description="Share of a group's answers the planned cap leaves whole (before a "
+        "1.25x margin); learned from the ledger at monitor.ledger_path.",
+    )
+    cut_at: CutAtSetting = Field(
+        "sentence", description="Where an answer still cut by its cap is cut back to."
+    )
+    continue_max: int = Field(
+        0, ge=0, description="Times to ask the model to continue an answer cut by its cap."
+    )
+    stop_on: tuple[str, ...] = Field(
+        DEFAULT_STOP_ON,
+        description="Stream-monitor criteria: loop, json, stop, budget, validator.",
+    )
+
+
 class Settings(BaseSettings):
     """All tokenomy settings, grouped by concern.
 
@@ -344,6 +375,7 @@ class Settings(BaseSettings):
     route: RouteSettings = RouteSettings()
     budget: BudgetSettings = BudgetSettings()
     alerts: AlertSettings = AlertSettings()
+    output: OutputSettings = OutputSettings()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -494,3 +526,19 @@ class Settings(BaseSettings):
         """A spend-rate anomaly detector at ``alerts.anomaly_z``."""
         alerts = alerts if alerts is not None else self.alert_sinks()
         return SpendAnomalyDetector(threshold=self.alerts.anomaly_z, alerts=alerts)
+
+    def output_control(self, planner: OutputPlanner | None = None) -> OutputControl:
+        """Response length control with ``output.*``'s options; the planner (default:
+        one at ``output.quantile``) learns from the ledger at ``monitor.ledger_path``."""
+        c = self.output
+        if planner is None:
+            planner = OutputPlanner(quantile=c.quantile)
+            if self.monitor.ledger_path is not None:
+                planner.fit_records(self.ledger().records())
+        return OutputControl(
+            planner=planner,
+            max_tokens=c.max_tokens,
+            stop_on=c.stop_on,
+            cut_at=c.cut_at,
+            continue_max=c.continue_max,
+        )

@@ -34,6 +34,7 @@ from tokenomy.budget import Budget
 from tokenomy.cache import SemanticCache
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
+from tokenomy.output import OutputControl
 from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
 from tokenomy.route import Router
 from tokenomy.tokens import PriceTable
@@ -67,6 +68,7 @@ class PipelineChatModel(BaseChatModel):
     timeout_s: float | None = Field(default=None, gt=0.0)
     fallback: bool = True
     prices: PriceTable | None = Field(default=None, exclude=True)
+    output: OutputControl | None = Field(default=None, exclude=True)
     _pipe: Pipeline[ChatResult, ChatGenerationChunk] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
@@ -123,6 +125,7 @@ class PipelineChatModel(BaseChatModel):
                 models=None if router is None else list(self._names()),
                 fallback=self.fallback,
                 timeout_s=self.timeout_s,
+                output=self.output,
                 prices=self.prices,
             )
         return self._pipe
@@ -314,6 +317,10 @@ class OptimizedChatModel(PipelineChatModel):
         timeout_s: time limit of the inner call (default None).
         prices: the :class:`tokenomy.PriceTable` the budget prices calls with
             (default: the bundled one; add your own models with ``with_prices``).
+        output: a :class:`tokenomy.output.OutputControl`: plans ``max_tokens`` when
+            the call sets none, stops streams that loop or have finished their JSON
+            (``response_metadata["tokenomy_trace"]["output"]`` says why and how many
+            characters to keep), and continues answers cut by their cap.
 
     ``bind_tools`` and ``with_structured_output`` go through the inner model's own
     formatting, and the inner model's name is reported as ``ls_model_name``.

@@ -24,6 +24,7 @@ from llama_index.core.base.llms.types import (
     TextBlock,
 )
 from llama_index.core.llms import LLM
+from typing_extensions import override
 
 from llama_index_tokenomy._convert import model_from_payload, usage_from_response
 from tokenomy.cache import Answer
@@ -61,6 +62,7 @@ _SECRET = re.compile(r"key|secret|password|auth|token(?!s$)", re.IGNORECASE)
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 R = TypeVar("R", ChatResponse, CompletionResponse)
+_INSERTED = {"assistant": MessageRole.ASSISTANT, "user": MessageRole.USER}
 
 
 # -- the request ----------------------------------------------------------------------
@@ -138,12 +140,14 @@ def own_messages(
 ) -> list[ChatMessage]:
     """``messages`` (whose OpenAI form is ``dicts``) as the context stage chose them
     (``chosen``, from ``origins``): a shortened message is a copy with its text
-    replaced (other blocks kept); an inserted one is a system message."""
+    replaced (other blocks kept); an inserted one keeps its role (a summary is a
+    system message; a continuation, an assistant then a user message)."""
     out: list[ChatMessage] = []
     for origin, message in zip(origins, chosen, strict=True):
         content = message.get("content")
         if origin is None:
-            out.append(ChatMessage(role=MessageRole.SYSTEM, content=str(content)))
+            role = _INSERTED.get(str(message.get("role")), MessageRole.SYSTEM)
+            out.append(ChatMessage(role=role, content=str(content)))
         elif content == dicts[origin].get("content"):
             out.append(messages[origin])
         else:
@@ -254,6 +258,24 @@ class _Codec(Generic[R]):
         result.additional_kwargs = {**(result.additional_kwargs or {}), **trace_metadata(trace)}
         return result
 
+    def text_of(self, chunk: R) -> str:
+        return chunk.delta or ""
+
+    def with_text(self, result: R, text: str, finish_reason: str | None) -> R:
+        """``result`` saying ``text``, its raw response's finish reason replaced."""
+        old: Any = result.raw
+        raw: dict[str, Any] = {"choices": [{"finish_reason": finish_reason}]}
+        if isinstance(old, Mapping) and old.get("choices"):
+            first = {**dict(old["choices"][0]), "finish_reason": finish_reason}
+            raw = {**old, "choices": [first, *old["choices"][1:]]}
+        new = self._replaced(result, text, raw)
+        if result is self._merged:
+            self._merged = new  # the closing chunk of a stopped stream says the kept text
+        return new
+
+    def _replaced(self, result: R, text: str, raw: Any) -> R:
+        raise NotImplementedError
+
 
 class ChatCodec(_Codec[ChatResponse]):
     """``ChatResponse`` (and its stream chunks) for the pipeline."""
@@ -312,6 +334,11 @@ class ChatCodec(_Codec[ChatResponse]):
                 message=message, delta=piece, additional_kwargs=result.additional_kwargs
             )
 
+    @override
+    def _replaced(self, result: ChatResponse, text: str, raw: Any) -> ChatResponse:
+        message = with_text(result.message, text)
+        return result.model_copy(update={"message": message, "raw": raw})
+
     def last_chunk(self, trace: Trace) -> ChatResponse:
         """A closing chunk (empty delta) with the whole answer and the trace."""
         merged = self._merged
@@ -357,6 +384,10 @@ class CompletionCodec(_Codec[CompletionResponse]):
             yield CompletionResponse(
                 text=text, delta=piece, additional_kwargs=result.additional_kwargs
             )
+
+    @override
+    def _replaced(self, result: CompletionResponse, text: str, raw: Any) -> CompletionResponse:
+        return result.model_copy(update={"text": text, "raw": raw})
 
     def last_chunk(self, trace: Trace) -> CompletionResponse:
         merged = self._merged if self._merged is not None else CompletionResponse(text="")

@@ -53,6 +53,7 @@ from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompr
 from tokenomy.context import ConversationWindow
 from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
+from tokenomy.output import OutputControl
 from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
 from tokenomy.route import Router
 from tokenomy.tokens.prices import PriceTable
@@ -86,6 +87,11 @@ class OptimizedLLM(LLM):
             :func:`llama_index_tokenomy.enable` attached, if any).
         fallback: with ``llms``, try the others when the chosen LLM fails (default True).
         timeout_s: per-LLM time limit before falling back (default None).
+        output: a :class:`tokenomy.output.OutputControl`: plans ``max_tokens`` when
+            neither the call nor the LLM sets one, stops ``stream_*`` answers that
+            loop or have finished their JSON (the closing chunk holds the kept text;
+            ``additional_kwargs["tokenomy_trace"]["output"]`` says why), and continues
+            ``chat``/``complete`` answers cut by their cap.
 
     Example:
         >>> from llama_index.core.llms import MockLLM
@@ -120,6 +126,7 @@ class OptimizedLLM(LLM):
         recorder: UsageRecorder | None = None,
         fallback: bool = True,
         timeout_s: float | None = None,
+        output: OutputControl | None = None,
         **kwargs: Any,
     ) -> None:
         unknown = sorted(set(kwargs) - set(LLM.model_fields))
@@ -172,6 +179,7 @@ class OptimizedLLM(LLM):
             models=list(llms) if llms is not None else None,
             fallback=fallback,
             timeout_s=timeout_s,
+            output=output,
             prices=prices,
             recorder=HitRecorder(recorder, scope),
         )

@@ -223,7 +223,7 @@ def test_one_progress_display_names_each_step_on_a_terminal(monkeypatch, capsys)
     )
     assert code == 0
     shown = err.getvalue()
-    assert "reading" in shown and "Exact-match cache" in shown and "Output caps" in shown
+    assert "reading" in shown and "Exact-match cache" in shown and "Response length" in shown
 
 
 def test_json_summary_has_what_the_text_shows_and_null_for_unknown_costs(tmp_path):

@@ -142,6 +142,10 @@ class Trace:
         self._lock = threading.Lock()
         self.route: dict[str, Any] | None = None
         """The routing decision (model, reason, success, attempts), when routed."""
+        self.output: dict[str, Any] | None = None
+        """What the output stage did: ``planned`` cap, ``stopped_by``, ``saved_tokens``,
+        ``kept_chars`` (the usable prefix of a stopped stream), ``continued`` parts,
+        ``truncated``; None when it did nothing."""
 
     def add(self, stage: str, outcome: str, detail: str = "", **saved: Any) -> None:
         with self._lock:
@@ -164,11 +168,14 @@ class Trace:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"stages": [...], "saved_tokens": n, "saved_usd": x}``."""
         records = self.records
-        return {
+        out: dict[str, Any] = {
             "stages": [r.as_dict() for r in records],
             "saved_tokens": sum(r.saved_tokens for r in records),
             "saved_usd": round(sum(r.saved_usd for r in records), 8),
         }
+        if self.output is not None:
+            out["output"] = dict(self.output)
+        return out
 
     def __repr__(self) -> str:
         return f"Trace({', '.join(f'{r.stage}:{r.outcome}' for r in self.records)})"
