@@ -1,4 +1,4 @@
-"""The ``tokenomy`` command: ``audit``, ``count`` and ``price``."""
+"""The ``tokenomy`` command: ``audit``, ``count``, ``price`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -270,6 +270,43 @@ def _update_prices(source: str, out: str) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from tokenomy.settings import Settings
+
+    if args.hash_key:  # the key comes on stdin: never in argv, shell history or ps
+        from tokenomy.serve.config import hash_key
+
+        key = sys.stdin.readline().strip()
+        if not key:
+            print("tokenomy serve --hash-key: pipe the key on stdin", file=sys.stderr)
+            return 1
+        print(hash_key(key))
+        return 0
+    from tokenomy.serve import serve
+
+    settings = Settings.from_env().serve
+    config = args.config or settings.config_file
+    if config is None:
+        print(
+            "tokenomy serve: pass --config gateway.yaml (or set TOKENOMY_SERVE__CONFIG_FILE); "
+            "see docs/gateway.md for the format",
+            file=sys.stderr,
+        )
+        return 1
+    serve(
+        config,
+        host=args.host or settings.host,
+        port=settings.port if args.port is None else args.port,
+        workers=args.workers or settings.workers,
+        environ=os.environ,
+        access_log=args.access_log,
+        ready=lambda url: print(
+            f"tokenomy serve: listening on {url} (config {config})", file=sys.stderr, flush=True
+        ),
+    )
+    return 0
+
+
 def _cmd_experiments(args: argparse.Namespace) -> int:
     """``tokenomy experiments report LOG``: each experiment's numbers and verdict."""
     from tokenomy.budget import ExperimentLog, experiment_report
@@ -417,6 +454,26 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--alpha", type=float, default=0.05, help="significance level")
     report.add_argument("--json", help="also write the reports as JSON here")
     report.set_defaults(func=_cmd_experiments)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the OpenAI-compatible gateway (extra tokenomy[server])",
+        description="Serve an OpenAI-compatible API (/v1/chat/completions, /v1/completions, "
+        "/v1/embeddings, /v1/models) that runs every request through tokenomy's pipeline "
+        "(cache, context, routing, budgets) and de-duplicates identical upstream calls across "
+        "replicas. The configuration file is described in docs/gateway.md.",
+    )
+    serve.add_argument("--config", help="the gateway's YAML configuration file")
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_count(0), help="TCP port (default 8000; 0: any free)")
+    serve.add_argument("--workers", type=_count(1), help="processes sharing the port (default 1)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--hash-key",
+        action="store_true",
+        help="print the SHA-256 of the API key read from stdin (for key_sha256) and exit",
+    )
+    serve.set_defaults(func=_cmd_serve)
     return parser
 
 

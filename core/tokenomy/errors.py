@@ -15,6 +15,8 @@ each subclass also inherits the matching built-in so callers can catch either::
     ├── CacheStorageError(OSError)           a cache folder cannot be opened or written
     ├── BudgetExceededError(RuntimeError)    a session or app has spent its token budget
     ├── AllModelsFailedError(RuntimeError)   every model of a fallback chain failed
+    ├── UpstreamError(RuntimeError)          the gateway's upstream answered with an error
+    │                                        or could not be reached (its status is relayed)
     └── MissingDependencyError(ImportError)  an optional package is not installed
 """
 
@@ -36,6 +38,7 @@ __all__ = [
     "TokenizerError",
     "TokenomyError",
     "UnknownNameError",
+    "UpstreamError",
     "WorkloadError",
 ]
 
@@ -120,6 +123,21 @@ class AllModelsFailedError(TokenomyError, RuntimeError):
     def __init__(self, message: str, attempts: Sequence[Any] = ()) -> None:
         super().__init__(message)
         self.attempts = tuple(attempts)
+
+
+class UpstreamError(TokenomyError, RuntimeError):
+    """An upstream model server of the gateway answered with an error, or could not be
+    reached; ``status`` and ``body`` (OpenAI's error JSON) are what the client gets."""
+
+    def __init__(self, status: int, body: Any, model: str = "") -> None:
+        error = body.get("error") if isinstance(body, dict) else None
+        message = error.get("message") if isinstance(error, dict) else error
+        super().__init__(
+            f"upstream {model!r} answered {status}: {message or body}" if model else str(body)
+        )
+        self.status = status
+        self.body = body
+        self.model = model
 
 
 class MissingDependencyError(TokenomyError, ImportError):

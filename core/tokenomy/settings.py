@@ -74,6 +74,7 @@ __all__ = [
     "OutputSettings",
     "RouteSettings",
     "SelectSettings",
+    "ServeSettings",
     "Settings",
     "TokensSettings",
 ]
@@ -354,6 +355,18 @@ class OutputSettings(BaseModel):
     )
 
 
+class ServeSettings(BaseModel):
+    """The gateway, ``tokenomy serve`` (its models, tenants and cache are in its own
+    configuration file; see docs/gateway.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config_file: Path | None = Field(None, description="The gateway's YAML configuration.")
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port).")
+    workers: int = Field(1, ge=1, description="Processes sharing the port.")
+
+
 class Settings(BaseSettings):
     """All tokenomy settings, grouped by concern.
 
@@ -376,6 +389,7 @@ class Settings(BaseSettings):
     budget: BudgetSettings = BudgetSettings()
     alerts: AlertSettings = AlertSettings()
     output: OutputSettings = OutputSettings()
+    serve: ServeSettings = ServeSettings()
 
     @classmethod
     def from_env(cls) -> Settings:

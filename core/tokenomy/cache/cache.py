@@ -154,6 +154,12 @@ class SemanticCache:
 
     embedder = EmbedderOrDefault()
 
+    @property
+    def blocking(self) -> bool:
+        """Whether a lookup or a store may block: a tier doing I/O, or embeddings (the
+        semantic mode). An exact cache in memory answers in microseconds."""
+        return self.mode == "semantic" or any(s.tier.blocking for s in self._tiers)
+
     def key(
         self,
         prompt: Prompt,

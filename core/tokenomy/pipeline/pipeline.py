@@ -234,7 +234,7 @@ class Pipeline(Generic[R, C]):
         trace = Trace()
         reservation = self._reserve(request, trace)
         try:
-            hit = await self._athread(self.cache is not None, self._lookup, request, trace)
+            hit = await self._athread(self._cache_blocks(), self._lookup, request, trace)
             served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
                 return served
@@ -249,7 +249,7 @@ class Pipeline(Generic[R, C]):
                 result, model = await self._ainvoke(order, sent, call, trace)
                 result, extra_usd = await self._acontinue(sent, model, result, call, codec, trace)
                 answer = await self._athread(
-                    self.cache is not None,
+                    self._cache_blocks(),
                     functools.partial(self._settle, extra_usd=extra_usd),
                     sent,
                     model,
@@ -316,7 +316,7 @@ class Pipeline(Generic[R, C]):
         trace = Trace()
         reservation = self._reserve(request, trace)
         try:
-            hit = await self._athread(self.cache is not None, self._lookup, request, trace)
+            hit = await self._athread(self._cache_blocks(), self._lookup, request, trace)
             served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
                 for chunk in self._replayed(served, request, codec, trace):
@@ -345,7 +345,7 @@ class Pipeline(Generic[R, C]):
                 raise
             _stopped(watch, order, attempts, trace)
             tail = await self._athread(
-                self.cache is not None,
+                self._cache_blocks(),
                 _listed,
                 functools.partial(self._finish_stream, watch=watch),
                 sent,
@@ -479,7 +479,9 @@ class Pipeline(Generic[R, C]):
             return None
         flight, leader = self.cache.flight.join(key)
         if leader:
-            done: Flight | _Done = await asyncio.to_thread(self._lead, request, flight, trace)
+            done: Flight | _Done = await self._athread(
+                self._cache_blocks(), self._lead, request, flight, trace
+            )
             return done
         if not await flight.await_(self._wait_s()):
             return flight
@@ -541,6 +543,7 @@ class Pipeline(Generic[R, C]):
             tuple(range(len(request.messages))),
             max_tokens=request.max_tokens,
             prompt=request.prompt,
+            trace=trace,  # the provider callable may add its own records (the gateway's)
         )
         context = self.context
         if context is not None:
@@ -968,6 +971,12 @@ class Pipeline(Generic[R, C]):
                 exc,
             )
         trace.add(stage, outcome, f"{type(exc).__name__}: {exc}"[:200])
+
+    def _cache_blocks(self) -> bool:
+        """Whether the cache stages may block (I/O tiers, embeddings): then they run in
+        a worker thread; an exact in-memory cache runs on the loop (no thread hop,
+        which costs milliseconds on a busy event loop)."""
+        return self.cache is not None and self.cache.blocking
 
     @staticmethod
     async def _athread(blocking: bool, fn: Callable[..., Any], *args: Any) -> Any:

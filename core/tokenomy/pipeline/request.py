@@ -88,6 +88,9 @@ class Sent:
         max_tokens: the answer cap to send (the caller's, or a planned one).
         prompt: the completion prompt to send (compressed when it is long), or
             None for a chat request.
+        trace: the call's trace so far (None outside a pipeline): a provider
+            callable may read what the stages did and add records of its own (the
+            gateway's cross-replica de-duplication adds a ``dedup`` record).
     """
 
     request: Request
@@ -96,6 +99,7 @@ class Sent:
     model: str | None = None
     max_tokens: int | None = None
     prompt: str | None = None
+    trace: Trace | None = field(default=None, compare=False, repr=False)
 
     @property
     def changed(self) -> bool:

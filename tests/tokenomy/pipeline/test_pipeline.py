@@ -163,6 +163,48 @@ def test_a_miss_is_stored_and_the_repeat_is_a_hit_on_every_path(path):
     assert second.trace.as_dict()["saved_tokens"] == 15  # 5 in + 10 out
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_the_provider_sees_the_trace_so_far_and_its_records_reach_the_caller(path):
+    pipe = Pipeline(cache=exact_cache())
+    provider = Provider()
+    seen: list[str | None] = []
+    for name in ("call", "acall", "stream", "astream"):
+        inner = getattr(provider, name)
+
+        def noting(sent: Sent, inner: Any = inner) -> Any:
+            assert sent.trace is not None
+            seen.append(sent.trace.outcome("cache"))
+            sent.trace.add("dedup", "leader", "a front door's own stage")
+            return inner(sent)
+
+        setattr(provider, name, noting)
+    reply = drive(pipe, path, ask(), provider)
+    assert seen == ["miss"]
+    assert reply.trace.outcome("dedup") == "leader"
+    assert replace(provider.sent[0], trace=None) == provider.sent[0]  # not part of equality
+
+
+@pytest.mark.parametrize("path", ["arun", "astream"])
+def test_an_exact_memory_cache_runs_on_the_loop_and_io_tiers_in_a_thread(path, monkeypatch):
+    hops: list[str] = []
+    real = asyncio.to_thread
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    for _ in range(2):
+        drive(Pipeline(cache=exact_cache()), path, ask(), Provider())
+    assert hops == []
+    from fakes import BrokenTier
+
+    slow = BrokenTier()
+    slow.healthy = True
+    drive(Pipeline(cache=SemanticCache(mode="exact", tiers=[slow])), path, ask(), Provider())
+    assert "_lookup" in hops
+
+
 def test_the_request_takes_messages_or_a_prompt_and_says_so():
     with pytest.raises(ConfigError, match="exactly one"):
         Request()

@@ -35,6 +35,9 @@ class CacheTier(ABC):
     """
 
     name: str = "tier"
+    blocking: bool = True
+    """Whether a call may wait on I/O (a disk, a server): the request pipeline then
+    runs the cache's stages in a worker thread instead of on the event loop."""
 
     @abstractmethod
     def get(self, entry_id: str, now: float) -> CacheEntry | None:

@@ -30,6 +30,7 @@ class MemoryTier(CacheTier):
     """
 
     name = "memory"
+    blocking = False
 
     def __init__(
         self, *, max_bytes: int = DEFAULT_MEMORY_BYTES, ann_threshold: int = ANN_THRESHOLD

@@ -1,0 +1,138 @@
+"""Deferrable requests go through the upstream's Batch API (a fake one on loopback):
+queued, sent as one JSON Lines job, polled, and each answer handed back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from gateway_support import aclient, client
+
+from tokenomy.serve import TRACE_HEADER
+
+openai = pytest.importorskip("openai")
+
+BATCH = {"enabled": True, "max_size": 32, "max_wait_ms": 50, "poll_seconds": 0.05}
+DEFER = {"tokenomy": {"deferrable": True}}
+
+
+def ask(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+async def burst(url: str, questions: list[str], extra: dict) -> list:
+    api = aclient(url)
+    return await asyncio.gather(
+        *(
+            api.chat.completions.create(model="gpt-4o-mini", messages=ask(q), extra_body=extra)
+            for q in questions
+        ),
+        return_exceptions=True,
+    )
+
+
+def test_deferrable_requests_are_answered_through_one_batch_job(serve_gateway, upstream):
+    upstream.batch_delay_s = 0.2
+    url = serve_gateway(batch=BATCH)
+    questions = [f"classify ticket {i}" for i in range(5)]
+    answers = asyncio.run(burst(url, questions, DEFER))
+    assert [a.choices[0].message.content for a in answers] == [f"Echo: {q}" for q in questions]
+    assert upstream.calls["/v1/chat/completions"] == 0
+    assert upstream.calls["/v1/files"] == 1 and upstream.calls["/v1/batches"] == 1
+    lines = upstream.files["file-1"].decode().splitlines()
+    assert len(lines) == 5
+    line = json.loads(lines[0])
+    assert line["url"] == "/v1/chat/completions" and line["body"]["model"] == "gpt-4o-mini"
+    raw = client(url).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=ask("classify ticket 0"), extra_body=DEFER
+    )
+    stages = json.loads(raw.headers[TRACE_HEADER])["stages"]
+    assert stages[0]["outcome"] == "hit"  # the batch's answer was cached like any other
+
+
+def test_a_failed_line_fails_its_request_only_and_jobs_hold_at_most_max_size(
+    serve_gateway, upstream
+):
+    url = serve_gateway(batch={**BATCH, "max_size": 2})
+    answers = asyncio.run(burst(url, ["ok 1", "please FAIL", "ok 2", "ok 3", "ok 4"], DEFER))
+    failed = [a for a in answers if isinstance(a, Exception)]
+    assert len(failed) == 1 and isinstance(failed[0], openai.BadRequestError)
+    assert "this line failed" in str(failed[0])
+    assert sum(1 for a in answers if not isinstance(a, Exception)) == 4
+    assert upstream.calls["/v1/batches"] == 3  # 5 requests, 2 per job
+
+
+def test_a_request_not_marked_deferrable_or_a_gateway_without_batching_calls_at_once(
+    serve_gateway, upstream
+):
+    with_batch = serve_gateway(batch=BATCH)
+    without = serve_gateway()
+    asyncio.run(burst(with_batch, ["now 1"], {}))
+    asyncio.run(burst(without, ["now 2"], DEFER))
+    streamed = client(with_batch).chat.completions.create(
+        model="gpt-4o-mini", messages=ask("now 3"), stream=True, extra_body=DEFER
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in streamed) == "Echo: now 3"
+    assert upstream.calls["/v1/chat/completions"] == 3 and upstream.calls["/v1/batches"] == 0
+
+
+def test_identical_deferrable_requests_share_one_line(serve_gateway, upstream):
+    url = serve_gateway(batch=BATCH, cache={"mode": "none"})
+    answers = asyncio.run(burst(url, ["same question"] * 6, DEFER))
+    assert {a.choices[0].message.content for a in answers} == {"Echo: same question"}
+    assert len(upstream.files["file-1"].decode().splitlines()) == 1
+
+
+class StubUpstream:
+    """Answers the Batch API's calls from a script (no HTTP)."""
+
+    name = "m"
+
+    def __init__(self, status: str, output: list[dict]) -> None:
+        self.status, self.output, self.polls = status, output, 0
+
+    async def fetch(self, method, path, files=None, data=None):
+        if path == "/files":
+            return b'{"id": "file-1"}'
+        if path.startswith("/batches/"):
+            self.polls += 1
+            done = self.polls > 1
+            return json.dumps(
+                {
+                    "id": "b1",
+                    "status": self.status if done else "in_progress",
+                    "output_file_id": "out" if done else None,
+                }
+            ).encode()
+        return "\n".join(json.dumps(x) for x in self.output).encode()
+
+    async def post(self, path, body):
+        return {"id": "b1", "status": "validating"}
+
+
+async def test_a_job_that_fails_or_expires_fails_every_request_and_a_missing_line_its_own():
+    from tokenomy.errors import UpstreamError
+    from tokenomy.serve.batch import BatchAPI
+
+    for status in ("failed", "expired"):
+        api = BatchAPI(max_wait_s=0, poll_s=0.01)
+        up = StubUpstream(status, [])
+        results = await asyncio.gather(
+            *(api.submit(up, "/chat/completions", {"n": i}) for i in range(3)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, UpstreamError) and status in str(r) for r in results)
+        assert api.stats.failed == 3
+    api = BatchAPI(max_wait_s=0, poll_s=0.01)
+    answer = {"choices": [{"message": {"content": "ok"}}]}
+    up = StubUpstream(
+        "completed", [{"custom_id": "tokenomy-1", "response": {"status_code": 200, "body": answer}}]
+    )
+    first, second = await asyncio.gather(
+        api.submit(up, "/chat/completions", {"n": 1}),
+        api.submit(up, "/chat/completions", {"n": 2}),
+        return_exceptions=True,
+    )
+    assert first == answer
+    assert isinstance(second, UpstreamError) and "missing" in str(second)
