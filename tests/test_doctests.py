@@ -29,10 +29,18 @@ MODULES = [
     "tokenomy.pipeline.codecs",
     "tokenomy.pipeline.context",
     "tokenomy.budget.spend",
+    "tokenomy.budget.limits",
+    "tokenomy.budget.alerts",
+    "tokenomy.budget.anomaly",
+    "tokenomy.budget.forecast",
+    "tokenomy.budget.experiments",
+    "tokenomy.monitor.calllog",
     "tokenomy.cache.singleflight",
     "langchain_tokenomy.chat_model",
     "langchain_tokenomy.routing",
     "langchain_tokenomy.cache",
+    "tokenomy.telemetry.otel",
+    "tokenomy.telemetry.prometheus",
 ]
 
 

@@ -22,6 +22,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("fewshot_selection.py", "- Who painted the Sistine Chapel ceiling? -> person"),
         ("routing.py", "attempts [('small', 'error'), ('large', 'ok')]"),
         ("spend_budget.py", "5 answered, 3 refused, $5.00 spent"),
+        ("telemetry.py", "cache hit = exact_cache, stages = ['hit']"),
     ],
 )
 def test_example_runs(script, expected):

@@ -37,3 +37,34 @@ def test_count_and_price_snippet_matches_its_comments():
             assert expected in (repr(value), str(value)) or str(value).startswith(expected), line
             checked += 1
     assert checked == 4
+
+
+def test_every_python_snippet_of_the_readme_runs():
+    """Each snippet runs as written, with the provider clients it names (ChatOpenAI,
+    OpenAI) stood in for by offline fakes of the same shape."""
+    from langchain_core.language_models import FakeListChatModel
+    from llama_index.core import Settings
+    from llama_index.core.llms import MockLLM
+
+    import langchain_tokenomy
+    import llama_index_tokenomy
+
+    class ChatOpenAI(FakeListChatModel):
+        model_name: str = "gpt-4o-mini"
+
+        def __init__(self, model: str = "gpt-4o-mini", **kwargs):
+            super().__init__(model_name=model, responses=["Paris."], **kwargs)
+
+    def OpenAI(model: str = "gpt-4o-mini"):  # noqa: N802 - the client's own name
+        return MockLLM(max_tokens=8)
+
+    blocks = re.findall(r"```python\n(.+?)```", README, re.S)
+    assert len(blocks) >= 3
+    saved_llm = Settings._llm
+    try:
+        for block in blocks:
+            exec(block, {"ChatOpenAI": ChatOpenAI, "OpenAI": OpenAI, "Settings": Settings})
+    finally:
+        langchain_tokenomy.disable()
+        llama_index_tokenomy.disable()
+        Settings._llm = saved_llm

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -61,19 +62,29 @@ def _prices(path: str | None) -> PriceTable:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from tokenomy.audit import render_html, render_text, run_audit
+    from tokenomy.audit import available_plugins, render_html, render_text, run_audit
 
+    if not args.verbose:
+        _quiet_model_loading()
+    only = [p.strip() for p in args.only.split(",")] if args.only else None
     bar: Any = None
-    progress = None
-    if args.workload and not args.no_progress and sys.stderr.isatty():
+    progress = on_step = None
+    if not args.no_progress and sys.stderr.isatty():
         from tqdm import tqdm
 
-        size = Path(args.workload).stat().st_size if Path(args.workload).is_file() else None
-        bar = tqdm(
-            total=size, unit="B", unit_scale=True, desc="reading", file=sys.stderr, leave=False
-        )
+        # one display for the whole audit: reading the file, then each plug-in a step
+        steps = len(only) if only else len(available_plugins())
+        source = Path(args.workload) if args.workload else None
+        size = source.stat().st_size if source is not None and source.is_file() else 0
+        bar = tqdm(total=size + steps, desc="reading", file=sys.stderr, leave=False)
         progress = bar.update
-    only = [p.strip() for p in args.only.split(",")] if args.only else None
+
+        def on_step(title: str) -> None:
+            if bar.n < size:  # reading is done
+                bar.update(size - bar.n)
+            bar.set_description_str(title)
+            bar.update(1)
+
     try:
         report = run_audit(
             args.workload,
@@ -81,6 +92,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             plugins=only,
             top=args.top,
             progress=progress,
+            on_step=on_step,
         )
     finally:
         if bar is not None:
@@ -95,6 +107,27 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_model_loading() -> None:
+    """No third-party progress bars (transformers' "Loading weights") or hub chatter
+    while the audit loads the embedding model; ``--verbose`` keeps them."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def _summary(s: Any) -> dict[str, Any]:
+    """One group of the report; ``cost_usd`` is null when no call in it has a price."""
+    priced = s.unpriced_calls < s.calls
+    return {
+        **dict(s.group),
+        "calls": s.calls,
+        "input_tokens": s.input_tokens,
+        "output_tokens": s.output_tokens,
+        "cost_usd": s.cost_usd if priced else None,
+        "unpriced_calls": s.unpriced_calls,
+        **({"bucket_start": s.bucket_start} if s.bucket_start is not None else {}),
+    }
+
+
 def _report_json(report: Any) -> dict[str, Any]:
     t = report.totals
     return {
@@ -104,17 +137,28 @@ def _report_json(report: Any) -> dict[str, Any]:
         "truncated": report.truncated,
         "input_tokens": t.input_tokens,
         "output_tokens": t.output_tokens,
-        "cost_usd": t.cost_usd,
+        "cost_usd": t.cost_usd if t.unpriced_calls < t.calls else None,
         "estimated_calls": t.estimated_calls,
         "by_model": {
-            s.group["model"]: {
-                "calls": s.calls,
-                "input_tokens": s.input_tokens,
-                "output_tokens": s.output_tokens,
-                "cost_usd": s.cost_usd,
-            }
+            s.group["model"]: {k: v for k, v in _summary(s).items() if k != "model"}
             for s in report.by_model
         },
+        "by_tag": {tag: [_summary(s) for s in rows] for tag, rows in report.by_tag.items()},
+        "timeline": {"bucket": report.bucket, "rows": [_summary(s) for s in report.over_time]},
+        "top_requests": [
+            {
+                "line": a.call.line,
+                "id": a.call.id,
+                "model": a.call.model,
+                "timestamp": a.call.timestamp,
+                "input_tokens": a.usage.input_tokens,
+                "output_tokens": a.usage.output_tokens,
+                "cost_usd": a.cost_usd,
+                "exact": a.exact,
+                "tags": dict(a.call.tags),
+            }
+            for a in report.top_requests
+        ],
         "savings": [
             {
                 "name": s.name,
@@ -170,6 +214,9 @@ def _cmd_price(args: argparse.Namespace) -> int:
     from tokenomy.audit.text import format_table
     from tokenomy.tokens import TokenUsage
 
+    if args.update:
+        return _update_prices(args.update, args.out)
+
     table = _prices(args.prices)
     usage = TokenUsage(args.input_tokens, args.output_tokens, args.cached_tokens)
     models = args.models or ([p.model for p in table] if args.list or not args.models else [])
@@ -205,6 +252,22 @@ def _cmd_price(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if missing else 0
+
+
+def _update_prices(source: str, out: str) -> int:
+    """Convert a LiteLLM/tokencost price file into a tokenomy price file."""
+    try:
+        data = json.loads(Path(source).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"tokenomy price: cannot read {source!r}: {exc}", file=sys.stderr)
+        return 1
+    table = PriceTable.from_litellm(data)
+    write_atomic(out, json.dumps(table.to_dict(), indent=1) + "\n")
+    print(
+        f"wrote {len(table.prices)} models to {out}; use it with --prices {out} or "
+        f"TOKENOMY_TOKENS__PRICES_FILE={out} (it overrides the bundled prices)"
+    )
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -244,10 +307,77 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_experiments(args: argparse.Namespace) -> int:
+    """``tokenomy experiments report LOG``: each experiment's numbers and verdict."""
+    from tokenomy.budget import ExperimentLog, experiment_report
+
+    log = ExperimentLog.load(args.log)
+    names = (
+        [args.experiment]
+        if args.experiment
+        else list(dict.fromkeys(r["experiment"] for r in log.rows() if r.get("kind") == "call"))
+    )
+    reports = [
+        experiment_report(log, name, control=args.control, alpha=args.alpha) for name in names
+    ]
+    print("\n\n".join(str(r) for r in reports) or f"no experiment recorded in {args.log}")
+    if args.json:
+        from dataclasses import asdict
+
+        write_atomic(args.json, json.dumps([asdict(r) for r in reports], indent=2, default=str))
+    return 0
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    """``tokenomy forecast WORKLOAD``: the spend forecast, the monthly limit's date,
+    and the anomalous hours of a ledger or a workload."""
+    import datetime as dt
+
+    from tokenomy.audit import run_audit
+    from tokenomy.audit.ledger_source import is_sqlite
+    from tokenomy.budget import SpendAnomalyDetector, forecast_alert, forecast_spend
+
+    spend: list[tuple[float, float]]
+    if is_sqlite(Path(args.workload)):  # a ledger: the costs it recorded
+        from tokenomy.budget.series import points
+        from tokenomy.monitor.sqlite import SQLiteLedger
+
+        ledger = SQLiteLedger(args.workload)
+        spend = points(ledger.records())
+        ledger.close()
+    else:  # a workload: priced as the audit prices it
+        report = run_audit(args.workload, prices=_prices(args.prices), plugins=[], top=0)
+        spend = [
+            (c.call.timestamp, c.cost_usd)
+            for c in report.calls
+            if c.call.timestamp is not None and c.cost_usd is not None
+        ]
+    if not spend:
+        print(f"tokenomy forecast: no timed, priced call in {args.workload}", file=sys.stderr)
+        return 1
+    last = max(t for t, _ in spend)
+    now = (math.floor(last / 86400) + 1) * 86400.0  # the day after the last call
+    forecast = forecast_spend(spend, now=now, horizon_days=args.days)
+    print(f"{len(spend):,} calls, ${sum(u for _, u in spend):,.2f}; {forecast}")
+    if args.monthly_limit is not None:
+        month = dt.datetime.fromtimestamp(now, dt.timezone.utc).replace(day=1, hour=0)
+        spent = sum(u for t, u in spend if t >= month.timestamp())
+        alert = forecast_alert(forecast, limit_usd=args.monthly_limit, spent_usd=spent, now=now)
+        print(alert or f"the ${args.monthly_limit:,.2f} monthly limit lasts the month")
+    detector = SpendAnomalyDetector(threshold=args.anomaly_z)
+    detector.add(spend)
+    found = detector.scan()
+    print(f"{len(found)} anomalous hour(s) (robust z >= {args.anomaly_z:g})")
+    for anomaly in found:
+        print(f"- {anomaly}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokenomy", description="Where your LLM tokens and dollars go, and how to spend fewer."
     )
+    parser.add_argument("--version", action="version", version=f"tokenomy {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     audit = sub.add_parser(
@@ -271,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--debug", action="store_true", help="log details, with a failing plug-in's traceback"
     )
+    audit.add_argument(
+        "--verbose", action="store_true", help="keep the model libraries' own progress output"
+    )
     audit.set_defaults(func=_cmd_audit)
 
     count = sub.add_parser("count", help="count tokens of files, stdin ('-') or --text")
@@ -288,7 +421,39 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--output-tokens", type=_count(0), default=0)
     price.add_argument("--cached-tokens", type=_count(0), default=0)
     price.add_argument("--prices", help="JSON price file overriding the bundled prices")
+    price.add_argument(
+        "--update",
+        metavar="FILE",
+        help="convert a newer LiteLLM / tokencost model_prices JSON into a tokenomy price file",
+    )
+    price.add_argument(
+        "--out", default="tokenomy-prices.json", help="where --update writes (default: %(default)s)"
+    )
     price.set_defaults(func=_cmd_price)
+
+    forecast = sub.add_parser(
+        "forecast",
+        help="30-day spend forecast, monthly-limit date and spend anomalies of a ledger or log",
+    )
+    forecast.add_argument("workload", help="a SQLite usage ledger or a workload .jsonl(.gz)")
+    forecast.add_argument("--days", type=_count(1), default=30, help="days to forecast")
+    forecast.add_argument("--monthly-limit", type=float, help="USD: when would it run out?")
+    forecast.add_argument("--anomaly-z", type=float, default=6.0, help="robust z of an anomaly")
+    forecast.add_argument("--prices", help="JSON price file overriding the bundled prices")
+    forecast.set_defaults(func=_cmd_forecast)
+
+    experiments = sub.add_parser("experiments", help="report experiments recorded in a log")
+    what = experiments.add_subparsers(dest="action", required=True)
+    report = what.add_parser(
+        "report",
+        help="each variant against the control: cost, tokens, latency, quality, verdict",
+    )
+    report.add_argument("log", help="the .jsonl an ExperimentLog(path) wrote")
+    report.add_argument("--experiment", help="only this experiment (default: all)")
+    report.add_argument("--control", help="the control variant (default: the one the log names)")
+    report.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    report.add_argument("--json", help="also write the reports as JSON here")
+    report.set_defaults(func=_cmd_experiments)
 
     serve = sub.add_parser(
         "serve",
@@ -322,12 +487,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # `tokenomy price --list | head`: the reader left, not an error
+        _quiet_stdout()
+        return 0
     except TokenomyError as exc:
         print(f"tokenomy {args.command}: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"tokenomy {args.command}: {exc}", file=sys.stderr)
         return 1
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of a closed pipe
+    prints nothing (the Python docs' recipe for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tokenomy")
+    except PackageNotFoundError:
+        from tokenomy import __version__
+
+        return __version__
 
 
 if __name__ == "__main__":

@@ -18,6 +18,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tokenomy.budget import (
+    DEFAULT_THRESHOLDS,
+    Alerts,
+    AlertSink,
+    Budget,
+    Limit,
+    LoggingSink,
+    RedisBudget,
+    SpendAnomalyDetector,
+    SpendBudget,
+    WebhookSink,
+)
+from tokenomy.budget.anomaly import DEFAULT_Z_THRESHOLD
+from tokenomy.budget.forecast import DEFAULT_HORIZON_DAYS
+from tokenomy.budget.limits import DEFAULT_LOW_SHARE
+from tokenomy.budget.redis import DEFAULT_FALLBACK_SHARE
 from tokenomy.cache import CacheTier, DiskTier, MemoryTier, RedisTier, SemanticCache
 from tokenomy.cache.tiers.disk import DEFAULT_DISK_BYTES
 from tokenomy.cache.tiers.memory import DEFAULT_MEMORY_BYTES
@@ -37,6 +53,9 @@ from tokenomy.context.window import (
     DEFAULT_WINDOW_TOKENS,
 )
 from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
+from tokenomy.output import OutputControl, OutputPlanner
+from tokenomy.output.control import DEFAULT_STOP_ON, CutAtSetting
+from tokenomy.output.planner import DEFAULT_QUANTILE
 from tokenomy.route import ModelTable, Router
 from tokenomy.route.router import DEFAULT_EXPECTED_OUTPUT_TOKENS, DEFAULT_QUALITY_TARGET
 from tokenomy.select import ExampleSelector
@@ -45,10 +64,14 @@ from tokenomy.tokens.counter import DEFAULT_MODEL
 from tokenomy.tokens.prices import PriceTable
 
 __all__ = [
+    "AlertSettings",
+    "BudgetSettings",
     "CacheSettings",
     "CompressionSettings",
     "ContextSettings",
+    "LimitSettings",
     "MonitorSettings",
+    "OutputSettings",
     "RouteSettings",
     "SelectSettings",
     "ServeSettings",
@@ -222,6 +245,116 @@ class RouteSettings(BaseModel):
     )
 
 
+# -- spend control (budget.*, alerts.*): see docs/budgets.md ------------------------------
+
+
+class LimitSettings(BaseModel):
+    """One spend limit (see tokenomy.budget.Limit)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    usd: float = Field(gt=0, description="The limit in USD.")
+    window: Literal["minute", "hour", "day", "month", "total"] = Field(
+        "total", description="Calendar window (UTC), or total: never resets."
+    )
+    rolling: bool = Field(False, description="The last minute/hour/24 h/30 days instead.")
+    per: str | None = Field(None, description="Split by this label: user, feature, model, a tag.")
+    where: dict[str, str] = Field({}, description="Cover only calls with these labels.")
+    action: Literal["block", "alert"] = Field("block", description="Hard (refuse) or soft.")
+    name: str = Field("", description="Names the limit in keys, errors and alerts.")
+    low_share: float = Field(
+        DEFAULT_LOW_SHARE, ge=0, lt=1, description="Share left under which routing gets cheaper."
+    )
+    fair_by: str | None = Field(None, description="Label naming the tenant, for fair shares.")
+    weights: dict[str, float] = Field({}, description="Tenant -> weight ('*': the others).")
+    guaranteed: float = Field(1.0, ge=0, le=1, description="Part of each share kept for it.")
+
+    def limit(self) -> Limit:
+        return Limit(**self.model_dump())
+
+
+class BudgetSettings(BaseModel):
+    """Spend limits, local or shared in Redis (see tokenomy.budget)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    total_usd: float | None = Field(
+        None, gt=0, description="One limit over every call (the seed's PIPELINE_TOKEN_BUDGET)."
+    )
+    window: Literal["minute", "hour", "day", "month", "total"] = Field(
+        "month", description="Window of total_usd."
+    )
+    fair_by: str | None = Field(
+        None, description="Share total_usd between tenants named by this label."
+    )
+    weights: dict[str, float] = Field(
+        {}, description="Tenant -> weight of total_usd (PRIORITY_TOKEN_ALLOCATION)."
+    )
+    guaranteed: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Part of each tenant's share kept for it (FAIRNESS_GUARANTEED).",
+    )
+    limits: tuple[LimitSettings, ...] = Field((), description="More limits (JSON list in env).")
+    low_share: float = Field(DEFAULT_LOW_SHARE, ge=0, lt=1, description="See LimitSettings.")
+    redis_url: str | None = Field(None, description="Share the limits across processes.")
+    prefix: str = Field("tokenomy:budget:", description="Redis key prefix.")
+    fallback_share: float = Field(
+        DEFAULT_FALLBACK_SHARE, ge=0, le=1, description="Share one process may spend, Redis down."
+    )
+    retry_s: float = Field(1.0, gt=0, description="Seconds between attempts to reach Redis.")
+    rejoin_s: float = Field(5.0, gt=0, description="Fallback kept after Redis restarted empty.")
+    timeout_s: float = Field(1.0, gt=0, description="Redis socket timeout, seconds.")
+
+
+class AlertSettings(BaseModel):
+    """Spend alerts (see tokenomy.budget.Alerts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Send alerts at all (the seed's BUDGET_ALERTING).")
+    thresholds: tuple[float, ...] = Field(
+        DEFAULT_THRESHOLDS, description="Shares of a limit that alert, once per window each."
+    )
+    log: bool = Field(True, description="Log each alert (WARNING).")
+    webhook_url: str | None = Field(None, description="POST each alert as JSON here.")
+    webhook_token: SecretStr | None = Field(None, description="Sent as 'Authorization: Bearer'.")
+    anomaly_z: float = Field(
+        DEFAULT_Z_THRESHOLD, gt=0, description="Robust z-score of an anomalous hour."
+    )
+    forecast_horizon_days: int = Field(
+        DEFAULT_HORIZON_DAYS, ge=1, description="Days a forecast covers (FORECAST_HORIZON_DAYS)."
+    )
+
+
+class OutputSettings(BaseModel):
+    """Response length control (see tokenomy.output.OutputControl)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_tokens: int | None = Field(
+        None, ge=1, description="Cap sent when the caller sets none and nothing is planned."
+    )
+    quantile: float = Field(
+        DEFAULT_QUANTILE,
+        gt=0.0,
+        le=1.0,
+        description="Share of a group's answers the planned cap leaves whole (before a "
+        "1.25x margin); learned from the ledger at monitor.ledger_path.",
+    )
+    cut_at: CutAtSetting = Field(
+        "sentence", description="Where an answer still cut by its cap is cut back to."
+    )
+    continue_max: int = Field(
+        0, ge=0, description="Times to ask the model to continue an answer cut by its cap."
+    )
+    stop_on: tuple[str, ...] = Field(
+        DEFAULT_STOP_ON,
+        description="Stream-monitor criteria: loop, json, stop, budget, validator.",
+    )
+
+
 class ServeSettings(BaseModel):
     """The gateway, ``tokenomy serve`` (its models, tenants and cache are in its own
     configuration file; see docs/gateway.md)."""
@@ -253,6 +386,9 @@ class Settings(BaseSettings):
     context: ContextSettings = ContextSettings()
     select: SelectSettings = SelectSettings()
     route: RouteSettings = RouteSettings()
+    budget: BudgetSettings = BudgetSettings()
+    alerts: AlertSettings = AlertSettings()
+    output: OutputSettings = OutputSettings()
     serve: ServeSettings = ServeSettings()
 
     @classmethod
@@ -355,3 +491,68 @@ class Settings(BaseSettings):
             model=self.tokens.default_model,
         )
         return router.load(c.fitted_path) if c.fitted_path is not None else router
+
+    def alert_sinks(self) -> Alerts | None:
+        """Where alerts go (``alerts.*``): logging and a webhook; None when disabled."""
+        a = self.alerts
+        if not a.enabled:
+            return None
+        sinks: list[AlertSink] = [LoggingSink()] if a.log else []
+        if a.webhook_url:
+            token = a.webhook_token.get_secret_value() if a.webhook_token else None
+            headers = {"Authorization": f"Bearer {token}"} if token else None
+            sinks.append(WebhookSink(a.webhook_url, headers=headers))
+        return Alerts(sinks=sinks, thresholds=a.thresholds)
+
+    def spend_budget(self, *, alerts: Alerts | None = None) -> Budget | None:
+        """The limits ``budget.*`` describes, shared in Redis when ``budget.redis_url``
+        is set; None when no limit is set. ``alerts`` default: :meth:`alert_sinks`."""
+        b = self.budget
+        limits = [x.limit() for x in b.limits]
+        if b.total_usd is not None:
+            total = Limit(
+                usd=b.total_usd,
+                window=b.window,
+                name="total",
+                low_share=b.low_share,
+                fair_by=b.fair_by,
+                weights=b.weights,
+                guaranteed=b.guaranteed,
+            )
+            limits.insert(0, total)
+        if not limits:
+            return None
+        alerts = alerts if alerts is not None else self.alert_sinks()
+        if b.redis_url:
+            return RedisBudget(
+                b.redis_url,
+                limits=limits,
+                prefix=b.prefix,
+                fallback_share=b.fallback_share,
+                retry_s=b.retry_s,
+                rejoin_s=b.rejoin_s,
+                timeout_s=b.timeout_s,
+                alerts=alerts,
+            )
+        return SpendBudget(limits=limits, alerts=alerts)
+
+    def anomaly_detector(self, *, alerts: Alerts | None = None) -> SpendAnomalyDetector:
+        """A spend-rate anomaly detector at ``alerts.anomaly_z``."""
+        alerts = alerts if alerts is not None else self.alert_sinks()
+        return SpendAnomalyDetector(threshold=self.alerts.anomaly_z, alerts=alerts)
+
+    def output_control(self, planner: OutputPlanner | None = None) -> OutputControl:
+        """Response length control with ``output.*``'s options; the planner (default:
+        one at ``output.quantile``) learns from the ledger at ``monitor.ledger_path``."""
+        c = self.output
+        if planner is None:
+            planner = OutputPlanner(quantile=c.quantile)
+            if self.monitor.ledger_path is not None:
+                planner.fit_records(self.ledger().records())
+        return OutputControl(
+            planner=planner,
+            max_tokens=c.max_tokens,
+            stop_on=c.stop_on,
+            cut_at=c.cut_at,
+            continue_max=c.continue_max,
+        )

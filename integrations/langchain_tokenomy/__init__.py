@@ -1,5 +1,9 @@
 """LangChain adapters for tokenomy (import name ``langchain_tokenomy``)."""
 
+from tokenomy._optional import require
+
+require("langchain_core", feature="langchain_tokenomy", package="langchain-core", extra="langchain")
+
 from langchain_tokenomy._convert import to_openai_messages
 from langchain_tokenomy.cache import TokenomyCache, cache_scope
 from langchain_tokenomy.callbacks import TokenomyCallbackHandler, disable, enable, track_usage

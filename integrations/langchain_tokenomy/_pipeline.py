@@ -16,6 +16,7 @@ from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
     BaseMessage,
+    HumanMessage,
     SystemMessage,
     convert_to_openai_messages,
 )
@@ -77,14 +78,15 @@ def needs(messages: Sequence[BaseMessage], tools: bool) -> frozenset[str]:
 
 def sent_messages(messages: Sequence[BaseMessage], sent: Sent) -> list[BaseMessage]:
     """The caller's own message objects for what the pipeline sends: a shortened
-    message is a copy with the new content; an inserted one is a system message."""
+    message is a copy with the new content; an inserted one is a message of its role
+    (a summary is a system message; a continuation, an AI then a human message)."""
     if not sent.changed:
         return list(messages)
     out: list[BaseMessage] = []
     for origin, message in zip(sent.origins, sent.messages, strict=True):
         content = message.get("content")
         if origin is None:
-            out.append(SystemMessage(content=str(content)))
+            out.append(_INSERTED.get(message.get("role", ""), SystemMessage)(content=str(content)))
             continue
         original = messages[origin]
         if content == sent.request.messages[origin].get("content"):
@@ -92,6 +94,9 @@ def sent_messages(messages: Sequence[BaseMessage], sent: Sent) -> list[BaseMessa
         else:
             out.append(original.model_copy(update={"content": content}))
     return out
+
+
+_INSERTED: dict[str, type[BaseMessage]] = {"assistant": AIMessage, "user": HumanMessage}
 
 
 class ChatCodec:
@@ -168,6 +173,24 @@ class ChatCodec:
     def last_chunk(self, trace: Trace) -> ChatGenerationChunk:
         return ChatGenerationChunk(
             message=AIMessageChunk(content="", response_metadata=_trace_metadata(trace))
+        )
+
+    def text_of(self, chunk: ChatGenerationChunk) -> str:
+        return chunk.text
+
+    def with_text(self, result: ChatResult, text: str, finish_reason: str | None) -> ChatResult:
+        """``result`` whose first message says ``text`` (usage and metadata kept)."""
+        generation = result.generations[0]
+        meta = dict(generation.message.response_metadata or {})
+        if finish_reason is not None:
+            meta["finish_reason"] = finish_reason
+        message = generation.message.model_copy(update={"content": text, "response_metadata": meta})
+        info = dict(generation.generation_info or {})
+        if finish_reason is not None and "finish_reason" in info:
+            info["finish_reason"] = finish_reason
+        first = ChatGeneration(message=message, generation_info=info or None)
+        return ChatResult(
+            generations=[first, *result.generations[1:]], llm_output=result.llm_output
         )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -23,8 +23,14 @@ from langchain_tokenomy._convert import (
     to_openai_messages,
     usage_from_result,
 )
-from tokenomy.monitor import BaseLedger, UsageRecorder
+from langchain_tokenomy._pipeline import ROUTE_KEY
+from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
+from tokenomy.pipeline import TRACE_KEY
+from tokenomy.telemetry import as_observers
 from tokenomy.tokens import PriceTable, TokenUsage
+
+if TYPE_CHECKING:
+    from tokenomy.telemetry import Telemetry
 
 __all__ = ["TokenomyCallbackHandler", "disable", "enable", "track_usage"]
 
@@ -40,6 +46,8 @@ class _Run:
     prompts: list[str] | None = None
     tools: Any = None
     streamed: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    provider: str | None = None
 
 
 class TokenomyCallbackHandler(BaseCallbackHandler):
@@ -57,6 +65,12 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         ledger: where records go (default: a new in-memory ledger).
         prices: price table (default: the bundled one).
         tags: tags added to every record.
+        telemetry: export every call as an OpenTelemetry span and metrics: a
+            :class:`tokenomy.telemetry.Telemetry`, or True for one on the global
+            OpenTelemetry providers (default None: nothing exported, nothing spent).
+        call_log: also append each call to this audit-format log
+            (``CallLog("calls.jsonl", include_text=False, redact=None)``), which
+            ``tokenomy audit`` reads (default None).
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
@@ -74,8 +88,17 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         ledger: BaseLedger | None = None,
         prices: PriceTable | None = None,
         tags: Mapping[str, str] | None = None,
+        telemetry: Telemetry | bool | None = None,
+        call_log: CallLog | None = None,
     ) -> None:
-        self.recorder = UsageRecorder(ledger=ledger, prices=prices, tags=tags, source="langchain")
+        self.recorder = UsageRecorder(
+            ledger=ledger,
+            prices=prices,
+            tags=tags,
+            source="langchain",
+            observers=as_observers(telemetry),
+            call_log=call_log,
+        )
         self._runs: dict[UUID, _Run] = {}
         self._forward: TokenomyCallbackHandler | None = None
 
@@ -104,6 +127,8 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
             tags=tags_from_run(tags, metadata),
             messages=messages[0] if messages else [],
             tools=params.get("tools"),
+            params=params,
+            provider=(metadata or {}).get("ls_provider"),
         )
 
     @override
@@ -124,6 +149,8 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
             model=model_from_run(serialized, params, metadata),
             tags=tags_from_run(tags, metadata),
             prompts=prompts,
+            params=params,
+            provider=(metadata or {}).get("ls_provider"),
         )
 
     @override
@@ -151,15 +178,17 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         if cache_marker is not None:
             cache_hit = cache_marker or _LC_CACHE
             latency = None  # the model did not run
+        prompt = self._prompt(run)
         self._record(
             model=model,
             usage=usage,
-            prompt=self._prompt(run),
+            prompt=prompt,
             output_text=output,
             latency_s=latency,
             tags=run.tags,
             cache_hit=cache_hit,
             tools=run.tools,
+            details=self._details(run, message, prompt, output) if self._observed() else None,
         )
 
     @override
@@ -167,12 +196,16 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         run = self._runs.pop(run_id, None)
         if run is None:
             return
+        details = None
+        if self._observed():
+            details = {**self._details(run, None, self._prompt(run), None), "error": error}
         self._record(
             model=run.model,
             usage=TokenUsage(),
             latency_s=time.perf_counter() - run.started,
             tags={**run.tags, "error": type(error).__name__},
             status="error",
+            details=details,
         )
 
     def sent(self, run_id: UUID, messages: list[BaseMessage]) -> None:
@@ -184,6 +217,34 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
             run.messages = list(messages)
 
     # -- helpers -----------------------------------------------------------------
+
+    def _observed(self) -> bool:
+        handler: TokenomyCallbackHandler | None = self
+        while handler is not None:
+            if handler.recorder.observers:
+                return True
+            handler = handler._forward
+        return False
+
+    @staticmethod
+    def _details(
+        run: _Run, message: BaseMessage | None, prompt: Any, output: str | None
+    ) -> dict[str, Any]:
+        """What telemetry exports beyond the record (see ``RecordObserver``)."""
+        meta = message.response_metadata if message is not None else {}
+        finish = meta.get("finish_reason") or meta.get("stop_reason")
+        return {
+            "operation": "chat" if run.messages is not None else "text_completion",
+            "request_model": run.model,
+            "provider": run.provider,
+            "max_tokens": run.params.get("max_tokens"),
+            "temperature": run.params.get("temperature"),
+            "finish_reasons": [finish] if finish else [],
+            "trace": meta.get(TRACE_KEY),
+            "route": meta.get(ROUTE_KEY),
+            "prompt": prompt,
+            "completion": output,
+        }
 
     def _record(self, **call: Any) -> None:
         self.recorder.record_call(**call)
@@ -262,6 +323,7 @@ def track_usage(
     ledger: BaseLedger | None = None,
     prices: PriceTable | None = None,
     tags: Mapping[str, str] | None = None,
+    telemetry: Telemetry | bool | None = None,
 ) -> Iterator[TokenomyCallbackHandler]:
     """Record every LangChain model call made inside the ``with`` block.
 
@@ -275,7 +337,7 @@ def track_usage(
         1
     """
     _register_hooks()
-    handler = TokenomyCallbackHandler(ledger=ledger, prices=prices, tags=tags)
+    handler = TokenomyCallbackHandler(ledger=ledger, prices=prices, tags=tags, telemetry=telemetry)
     handler._forward = _scoped.get()
     token = _scoped.set(handler)
     try:
@@ -289,16 +351,24 @@ def enable(
     ledger: BaseLedger | None = None,
     prices: PriceTable | None = None,
     tags: Mapping[str, str] | None = None,
+    telemetry: Telemetry | bool | None = None,
+    call_log: CallLog | None = None,
 ) -> TokenomyCallbackHandler:
     """Record every LangChain model call in this process, from any thread.
 
     Calling it again replaces the handler; :func:`disable` stops recording.
+    ``telemetry=True`` also exports each call as an OpenTelemetry span and metrics
+    (see :class:`tokenomy.telemetry.Telemetry`).
+    ``call_log`` also writes each call in the audit's format (see
+    :class:`~tokenomy.monitor.CallLog`).
 
     Returns:
         The handler; its ``ledger`` holds the records.
     """
     _register_hooks()
-    handler = TokenomyCallbackHandler(ledger=ledger, prices=prices, tags=tags)
+    handler = TokenomyCallbackHandler(
+        ledger=ledger, prices=prices, tags=tags, telemetry=telemetry, call_log=call_log
+    )
     _global.handler = handler
     return handler
 

@@ -30,10 +30,11 @@ from langchain_tokenomy._pipeline import ChatCodec, as_dict, needs, sent_message
 from langchain_tokenomy._rebind import rebind_model
 from langchain_tokenomy.cache import TokenomyCache, current_scope
 from langchain_tokenomy.callbacks import note_sent
-from tokenomy.budget import SpendBudget
+from tokenomy.budget import Budget
 from tokenomy.cache import SemanticCache
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
+from tokenomy.output import OutputControl
 from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
 from tokenomy.route import Router
 from tokenomy.tokens import PriceTable
@@ -63,10 +64,11 @@ class PipelineChatModel(BaseChatModel):
     compressor: ExtractiveCompressor | None = Field(default=None, exclude=True)
     compress_ratio: float = Field(default=DEFAULT_RATIO, gt=0.0, le=1.0)
     compress_min_tokens: int = Field(default=DEFAULT_MIN_TOKENS, ge=1)
-    budget: SpendBudget | None = Field(default=None, exclude=True)
+    budget: Budget | None = Field(default=None, exclude=True)
     timeout_s: float | None = Field(default=None, gt=0.0)
     fallback: bool = True
     prices: PriceTable | None = Field(default=None, exclude=True)
+    output: OutputControl | None = Field(default=None, exclude=True)
     _pipe: Pipeline[ChatResult, ChatGenerationChunk] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
@@ -123,6 +125,7 @@ class PipelineChatModel(BaseChatModel):
                 models=None if router is None else list(self._names()),
                 fallback=self.fallback,
                 timeout_s=self.timeout_s,
+                output=self.output,
                 prices=self.prices,
             )
         return self._pipe
@@ -308,12 +311,16 @@ class OptimizedChatModel(PipelineChatModel):
             (default 0.4) of each message of at least ``compress_min_tokens``
             (default 800) tokens; the question (the last paragraph of the last
             human message) is always kept.
-        budget: a :class:`tokenomy.budget.SpendBudget`; each call reserves its
+        budget: a :class:`tokenomy.budget.Budget`; each call reserves its
             upper-bound cost (the inner model must be priced: a known ``model``
             name) and settles to the actual cost.
         timeout_s: time limit of the inner call (default None).
         prices: the :class:`tokenomy.PriceTable` the budget prices calls with
             (default: the bundled one; add your own models with ``with_prices``).
+        output: a :class:`tokenomy.output.OutputControl`: plans ``max_tokens`` when
+            the call sets none, stops streams that loop or have finished their JSON
+            (``response_metadata["tokenomy_trace"]["output"]`` says why and how many
+            characters to keep), and continues answers cut by their cap.
 
     ``bind_tools`` and ``with_structured_output`` go through the inner model's own
     formatting, and the inner model's name is reported as ``ls_model_name``.

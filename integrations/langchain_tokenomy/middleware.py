@@ -10,6 +10,7 @@ counted and always sent.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,10 +22,11 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_tokenomy._convert import model_id_of
 from langchain_tokenomy._pipeline import ROUTE_KEY, as_dict, needs, sent_messages, session_of
 from langchain_tokenomy.routing import table_for
-from tokenomy.budget import SpendBudget
+from tokenomy.budget import Budget
 from tokenomy.cache import Answer
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
+from tokenomy.output import OutputControl
 from tokenomy.pipeline import TRACE_KEY, ContextStage, Pipeline, Request, Sent, Trace
 from tokenomy.route import Router
 from tokenomy.tokens import parse_usage
@@ -43,8 +45,11 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
         compress_ratio: share of a long message's tokens to keep (default 0.4).
         compress_min_tokens: messages shorter than this are sent as they are
             (default 800).
-        budget: a :class:`tokenomy.budget.SpendBudget` reserved and settled on
+        budget: a :class:`tokenomy.budget.Budget` reserved and settled on
             every model call of the agent (the agent's model must be priced).
+        output: a :class:`tokenomy.output.OutputControl`: plans each call's
+            ``max_tokens`` (sent in ``model_settings``) and continues answers cut by
+            their cap (agent model calls are not streamed through middleware).
 
     The conversation id for per-session state (rolling summaries, session
     budgets) is the run's ``thread_id`` (or ``session_id``).
@@ -62,7 +67,8 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
         compressor: ExtractiveCompressor | None = None,
         compress_ratio: float = DEFAULT_RATIO,
         compress_min_tokens: int = DEFAULT_MIN_TOKENS,
-        budget: SpendBudget | None = None,
+        budget: Budget | None = None,
+        output: OutputControl | None = None,
     ) -> None:
         super().__init__()
         self.models: dict[str, BaseChatModel] = {}
@@ -74,16 +80,19 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
                 ratio=compress_ratio,
                 min_tokens=compress_min_tokens,
             ),
+            output=output,
         )
 
     def _request(self, request: ModelRequest[Any]) -> tuple[Request, list[BaseMessage]]:
         system = [request.system_message] if request.system_message is not None else []
         messages: list[BaseMessage] = [*system, *request.messages]
         tools = [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in request.tools]
+        asked = (request.model_settings or {}).get("max_tokens")
         return Request(
             messages=tuple(as_dict(m) for m in messages),
             model=None if self.models else model_id_of(request.model),
             tools=tuple(tools) or None,
+            max_tokens=asked if isinstance(asked, int) and asked > 0 else None,
             session=_session(),
             require=needs(messages, bool(tools)),
         ), messages
@@ -99,6 +108,8 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
             changes["messages"] = out
         if sent.model is not None:
             changes["model"] = self.models[sent.model]
+        if sent.max_tokens is not None and sent.max_tokens != sent.request.max_tokens:
+            changes["model_settings"] = {**request.model_settings, "max_tokens": sent.max_tokens}
         return request.override(**changes) if changes else request
 
     def wrap_model_call(
@@ -129,7 +140,7 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
         models: the chat models by name; the agent's own model is not used.
         router: as for :class:`~langchain_tokenomy.RoutingChatModel` (default: built
             from the models' prices, unfitted).
-        budget: a :class:`tokenomy.budget.SpendBudget`, reserved and settled on
+        budget: a :class:`tokenomy.budget.Budget`, reserved and settled on
             every call; when it runs low the router picks cheaper models.
         window, compressor, compress_ratio, compress_min_tokens: as for
             :class:`TokenomyMiddleware`.
@@ -140,12 +151,13 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
         models: Mapping[str, BaseChatModel],
         *,
         router: Router | None = None,
-        budget: SpendBudget | None = None,
+        budget: Budget | None = None,
         timeout_s: float | None = None,
         window: ConversationWindow | None = None,
         compressor: ExtractiveCompressor | None = None,
         compress_ratio: float = DEFAULT_RATIO,
         compress_min_tokens: int = DEFAULT_MIN_TOKENS,
+        output: OutputControl | None = None,
     ) -> None:
         super().__init__(
             window=window,
@@ -161,6 +173,7 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
             router=self.router,
             models=list(self.models),
             timeout_s=timeout_s,
+            output=output,
         )
 
 
@@ -175,6 +188,7 @@ class _AgentCodec:
             text=message.text if message is not None else "",
             model=meta.get("model_name") or meta.get("model"),
             usage=parse_usage(message.usage_metadata) if message is not None else None,
+            finish_reason=meta.get("finish_reason") or meta.get("stop_reason"),
         )
 
     def rebuild(self, payload: str, served: str) -> Result:
@@ -197,6 +211,17 @@ class _AgentCodec:
 
     def last_chunk(self, trace: Trace) -> None:
         return None
+
+    def with_text(self, result: Result, text: str, finish_reason: str | None) -> Result:
+        message = _ai_message(result)
+        if message is None:
+            return result
+        meta = {**message.response_metadata, "finish_reason": finish_reason}
+        new = message.model_copy(update={"content": text, "response_metadata": meta})
+        if isinstance(result, AIMessage):
+            return new
+        messages = [new if m is message else m for m in result.result]
+        return dataclasses.replace(result, result=messages)
 
 
 def _ai_message(result: Result) -> AIMessage | None:

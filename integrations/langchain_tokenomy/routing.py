@@ -27,8 +27,7 @@ from langchain_tokenomy._pipeline import ROUTE_KEY
 from langchain_tokenomy.chat_model import PipelineChatModel
 from tokenomy.errors import ConfigError
 from tokenomy.pipeline import Sent
-from tokenomy.route import ModelSpec, ModelTable, Router
-from tokenomy.route.models import DEFAULT_QUALITY
+from tokenomy.route import ModelTable, Router
 from tokenomy.tokens.prices import PriceTable
 
 __all__ = ["ROUTE_KEY", "RoutingChatModel", "table_for"]
@@ -40,18 +39,8 @@ def table_for(
     models: Mapping[str, BaseChatModel], *, prices: PriceTable | None = None
 ) -> ModelTable:
     """A model table for LangChain models, priced by their ``model`` / ``model_name``."""
-    table = prices or PriceTable.default()
-    specs = []
-    for name, model in models.items():
-        model_id = model_id_of(model)
-        price = table.get(model_id)
-        if price is None:
-            raise ConfigError(
-                f"no price for model {name!r} ({model_id!r}); pass "
-                "router=Router(ModelTable([ModelSpec(...), ...])) to describe it."
-            )
-        specs.append(ModelSpec.from_price(name, price, DEFAULT_QUALITY.get(price.model, 0.7)))
-    return ModelTable(specs)
+    ids = {name: model_id_of(model) for name, model in models.items()}
+    return ModelTable.from_model_ids(ids, prices=prices)
 
 
 class RoutingChatModel(PipelineChatModel):
@@ -65,7 +54,7 @@ class RoutingChatModel(PipelineChatModel):
         models: the chat models by name.
         router: a :class:`tokenomy.route.Router` whose table names these models
             (default: one built from the models' prices, unfitted).
-        budget: a :class:`tokenomy.budget.SpendBudget`: each call reserves its
+        budget: a :class:`tokenomy.budget.Budget`: each call reserves its
             upper-bound cost and settles to the actual cost; when it runs low the
             router picks cheaper models.
         timeout_s: per-model time limit before falling back (default None).

@@ -1,4 +1,15 @@
-"""LlamaIndex adapters for tokenomy (import name ``llama_index_tokenomy``)."""
+"""LlamaIndex adapters for tokenomy (import name ``llama_index_tokenomy``; also importable
+the LlamaIndex way: ``llama_index.llms.tokenomy``, ``llama_index.postprocessor.tokenomy``,
+``llama_index.memory.tokenomy``, ``llama_index.callbacks.tokenomy``)."""
+
+from tokenomy._optional import require
+
+require(
+    "llama_index.core",
+    feature="llama_index_tokenomy",
+    package="llama-index-core",
+    extra="llamaindex",
+)
 
 from llama_index_tokenomy.cache_llm import SemanticCacheLLM
 from llama_index_tokenomy.events import TokenomyEventHandler, disable, enable

@@ -24,15 +24,14 @@ from llama_index.core.base.llms.types import (
     TextBlock,
 )
 from llama_index.core.llms import LLM
+from typing_extensions import override
 
 from llama_index_tokenomy._convert import model_from_payload, usage_from_response
 from tokenomy.cache import Answer
 from tokenomy.cache.stats import CACHE_HIT_KEY
-from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
 from tokenomy.pipeline import TRACE_KEY, Sent, Trace, jsonable
-from tokenomy.route import ModelSpec, ModelTable
-from tokenomy.route.models import DEFAULT_QUALITY
+from tokenomy.route import ModelTable
 from tokenomy.tokens.prices import PriceTable
 
 __all__ = [
@@ -63,6 +62,7 @@ _SECRET = re.compile(r"key|secret|password|auth|token(?!s$)", re.IGNORECASE)
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 R = TypeVar("R", ChatResponse, CompletionResponse)
+_INSERTED = {"assistant": MessageRole.ASSISTANT, "user": MessageRole.USER}
 
 
 # -- the request ----------------------------------------------------------------------
@@ -140,12 +140,14 @@ def own_messages(
 ) -> list[ChatMessage]:
     """``messages`` (whose OpenAI form is ``dicts``) as the context stage chose them
     (``chosen``, from ``origins``): a shortened message is a copy with its text
-    replaced (other blocks kept); an inserted one is a system message."""
+    replaced (other blocks kept); an inserted one keeps its role (a summary is a
+    system message; a continuation, an assistant then a user message)."""
     out: list[ChatMessage] = []
     for origin, message in zip(origins, chosen, strict=True):
         content = message.get("content")
         if origin is None:
-            out.append(ChatMessage(role=MessageRole.SYSTEM, content=str(content)))
+            role = _INSERTED.get(str(message.get("role")), MessageRole.SYSTEM)
+            out.append(ChatMessage(role=role, content=str(content)))
         elif content == dicts[origin].get("content"):
             out.append(messages[origin])
         else:
@@ -161,17 +163,9 @@ def with_text(message: ChatMessage, text: str) -> ChatMessage:
 
 def table_for(llms: Mapping[str, LLM], *, prices: PriceTable | None = None) -> ModelTable:
     """A model table for LlamaIndex LLMs, priced by their model names."""
-    table = prices or PriceTable.default()
-    specs = []
-    for name, llm in llms.items():
-        price = table.get(model_id(llm))
-        if price is None:
-            raise ConfigError(
-                f"no price for LLM {name!r} ({model_id(llm)!r}); pass "
-                "router=Router(ModelTable([ModelSpec(...), ...])) to describe it."
-            )
-        specs.append(ModelSpec.from_price(name, price, DEFAULT_QUALITY.get(price.model, 0.7)))
-    return ModelTable(specs)
+    return ModelTable.from_model_ids(
+        {name: model_id(llm) for name, llm in llms.items()}, prices=prices
+    )
 
 
 class HitRecorder:
@@ -264,6 +258,24 @@ class _Codec(Generic[R]):
         result.additional_kwargs = {**(result.additional_kwargs or {}), **trace_metadata(trace)}
         return result
 
+    def text_of(self, chunk: R) -> str:
+        return chunk.delta or ""
+
+    def with_text(self, result: R, text: str, finish_reason: str | None) -> R:
+        """``result`` saying ``text``, its raw response's finish reason replaced."""
+        old: Any = result.raw
+        raw: dict[str, Any] = {"choices": [{"finish_reason": finish_reason}]}
+        if isinstance(old, Mapping) and old.get("choices"):
+            first = {**dict(old["choices"][0]), "finish_reason": finish_reason}
+            raw = {**old, "choices": [first, *old["choices"][1:]]}
+        new = self._replaced(result, text, raw)
+        if result is self._merged:
+            self._merged = new  # the closing chunk of a stopped stream says the kept text
+        return new
+
+    def _replaced(self, result: R, text: str, raw: Any) -> R:
+        raise NotImplementedError
+
 
 class ChatCodec(_Codec[ChatResponse]):
     """``ChatResponse`` (and its stream chunks) for the pipeline."""
@@ -322,6 +334,11 @@ class ChatCodec(_Codec[ChatResponse]):
                 message=message, delta=piece, additional_kwargs=result.additional_kwargs
             )
 
+    @override
+    def _replaced(self, result: ChatResponse, text: str, raw: Any) -> ChatResponse:
+        message = with_text(result.message, text)
+        return result.model_copy(update={"message": message, "raw": raw})
+
     def last_chunk(self, trace: Trace) -> ChatResponse:
         """A closing chunk (empty delta) with the whole answer and the trace."""
         merged = self._merged
@@ -367,6 +384,10 @@ class CompletionCodec(_Codec[CompletionResponse]):
             yield CompletionResponse(
                 text=text, delta=piece, additional_kwargs=result.additional_kwargs
             )
+
+    @override
+    def _replaced(self, result: CompletionResponse, text: str, raw: Any) -> CompletionResponse:
+        return result.model_copy(update={"text": text, "raw": raw})
 
     def last_chunk(self, trace: Trace) -> CompletionResponse:
         merged = self._merged if self._merged is not None else CompletionResponse(text="")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]  # re-exported without __all__
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -27,8 +27,13 @@ from llama_index_tokenomy._convert import (
     to_openai_messages,
     usage_from_response,
 )
-from tokenomy.monitor import BaseLedger, UsageRecorder
+from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
+from tokenomy.pipeline import TRACE_KEY
+from tokenomy.telemetry import as_observers
 from tokenomy.tokens import PriceTable
+
+if TYPE_CHECKING:
+    from tokenomy.telemetry import Telemetry
 
 __all__ = ["TokenomyEventHandler", "disable", "enable"]
 
@@ -65,6 +70,11 @@ class TokenomyEventHandler(BaseEventHandler):
         ledger: where records go (default: a new in-memory ledger).
         prices: price table (default: the bundled one).
         tags: tags added to every record.
+        telemetry: export every call (and every cache hit of ``OptimizedLLM``) as an
+            OpenTelemetry span and metrics: a :class:`tokenomy.telemetry.Telemetry`,
+            or True for one on the global providers (default None).
+        call_log: also append each call to this audit-format log
+            (:class:`tokenomy.monitor.CallLog`), which ``tokenomy audit`` reads.
     """
 
     _recorder: UsageRecorder = PrivateAttr()
@@ -76,10 +86,17 @@ class TokenomyEventHandler(BaseEventHandler):
         ledger: BaseLedger | None = None,
         prices: PriceTable | None = None,
         tags: Mapping[str, str] | None = None,
+        telemetry: Telemetry | bool | None = None,
+        call_log: CallLog | None = None,
     ) -> None:
         super().__init__()
         self._recorder = UsageRecorder(
-            ledger=ledger, prices=prices, tags=tags, source="llama_index"
+            ledger=ledger,
+            prices=prices,
+            tags=tags,
+            source="llama_index",
+            observers=as_observers(telemetry),
+            call_log=call_log,
         )
 
     @classmethod
@@ -139,10 +156,19 @@ class TokenomyEventHandler(BaseEventHandler):
         usage, served_model, text = usage_from_response(response)
         if call.deltas:  # streamed: the deltas add up to the whole answer
             text = "".join(call.deltas)
-        if isinstance(event, LLMChatEndEvent):
-            prompt: Any = to_openai_messages(event.messages)
-        else:
-            prompt = event.prompt
+        chat = isinstance(event, LLMChatEndEvent)
+        prompt: Any = to_openai_messages(event.messages) if chat else event.prompt
+        details = None
+        if self._recorder.observers:
+            extra = getattr(response, "additional_kwargs", None) or {}
+            details = {
+                "operation": "chat" if chat else "text_completion",
+                "request_model": call.model,
+                "trace": extra.get(TRACE_KEY),
+                "route": extra.get("tokenomy_route"),
+                "prompt": prompt,
+                "completion": text,
+            }
         self._recorder.record_call(
             model=served_model or call.model,
             usage=usage,
@@ -150,6 +176,7 @@ class TokenomyEventHandler(BaseEventHandler):
             output_text=text,
             latency_s=time.perf_counter() - call.started,
             tags={str(k): str(v) for k, v in (event.tags or {}).items() if v is not None},
+            details=details,
         )
 
 
@@ -165,14 +192,19 @@ def enable(
     ledger: BaseLedger | None = None,
     prices: PriceTable | None = None,
     tags: Mapping[str, str] | None = None,
+    telemetry: Telemetry | bool | None = None,
+    call_log: CallLog | None = None,
 ) -> TokenomyEventHandler:
     """Attach a :class:`TokenomyEventHandler` to LlamaIndex's root dispatcher.
 
     Every LLM call of every LlamaIndex component is recorded from then on. Calling
-    it again replaces the handler; :func:`disable` detaches it.
+    it again replaces the handler; :func:`disable` detaches it. ``telemetry=True``
+    also exports each call as an OpenTelemetry span and metrics.
     """
     disable()
-    handler = TokenomyEventHandler(ledger=ledger, prices=prices, tags=tags)
+    handler = TokenomyEventHandler(
+        ledger=ledger, prices=prices, tags=tags, telemetry=telemetry, call_log=call_log
+    )
     get_dispatcher().add_event_handler(handler)
     _ENABLED.append(handler)
     return handler

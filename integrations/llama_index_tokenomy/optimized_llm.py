@@ -47,12 +47,13 @@ from llama_index_tokenomy._pipeline import (
     table_for,
     tools_of,
 )
-from tokenomy.budget import SpendBudget
+from tokenomy.budget import Budget
 from tokenomy.cache import SemanticCache
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
 from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
+from tokenomy.output import OutputControl
 from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
 from tokenomy.route import Router
 from tokenomy.tokens.prices import PriceTable
@@ -77,7 +78,7 @@ class OptimizedLLM(LLM):
         compressor: a :class:`tokenomy.compress.ExtractiveCompressor` for long user
             and tool messages (default None), keeping ``compress_ratio`` (default
             0.4) of each message of at least ``compress_min_tokens`` (default 800).
-        budget: a :class:`tokenomy.budget.SpendBudget`: each call reserves its
+        budget: a :class:`tokenomy.budget.Budget`: each call reserves its
             upper-bound cost (prompt, and the LLM's ``max_tokens`` or 256 expected
             answer tokens) and settles to the actual cost; the LLM must be priced
             (``prices`` or the bundled table), or routed by a priced table.
@@ -86,6 +87,11 @@ class OptimizedLLM(LLM):
             :func:`llama_index_tokenomy.enable` attached, if any).
         fallback: with ``llms``, try the others when the chosen LLM fails (default True).
         timeout_s: per-LLM time limit before falling back (default None).
+        output: a :class:`tokenomy.output.OutputControl`: plans ``max_tokens`` when
+            neither the call nor the LLM sets one, stops ``stream_*`` answers that
+            loop or have finished their JSON (the closing chunk holds the kept text;
+            ``additional_kwargs["tokenomy_trace"]["output"]`` says why), and continues
+            ``chat``/``complete`` answers cut by their cap.
 
     Example:
         >>> from llama_index.core.llms import MockLLM
@@ -115,11 +121,12 @@ class OptimizedLLM(LLM):
         compressor: ExtractiveCompressor | None = None,
         compress_ratio: float = DEFAULT_RATIO,
         compress_min_tokens: int = DEFAULT_MIN_TOKENS,
-        budget: SpendBudget | None = None,
+        budget: Budget | None = None,
         prices: PriceTable | None = None,
         recorder: UsageRecorder | None = None,
         fallback: bool = True,
         timeout_s: float | None = None,
+        output: OutputControl | None = None,
         **kwargs: Any,
     ) -> None:
         unknown = sorted(set(kwargs) - set(LLM.model_fields))
@@ -172,6 +179,7 @@ class OptimizedLLM(LLM):
             models=list(llms) if llms is not None else None,
             fallback=fallback,
             timeout_s=timeout_s,
+            output=output,
             prices=prices,
             recorder=HitRecorder(recorder, scope),
         )
@@ -203,7 +211,7 @@ class OptimizedLLM(LLM):
         return self._pipe.router
 
     @property
-    def budget(self) -> SpendBudget | None:
+    def budget(self) -> Budget | None:
         return self._pipe.budget
 
     @property

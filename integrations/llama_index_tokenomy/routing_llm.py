@@ -18,7 +18,7 @@ from typing_extensions import override
 
 from llama_index_tokenomy._pipeline import ROUTE_KEY
 from llama_index_tokenomy.optimized_llm import OptimizedLLM
-from tokenomy.budget import SpendBudget
+from tokenomy.budget import Budget
 from tokenomy.route import Router
 
 __all__ = ["ROUTE_KEY", "RoutingLLM"]
@@ -30,7 +30,7 @@ class RoutingLLM(OptimizedLLM):
     Args:
         llms: the LLMs by name; the router's model table must name them all.
         router: decides (its table carries prices, windows, quality).
-        budget: a :class:`tokenomy.budget.SpendBudget`: each call reserves its
+        budget: a :class:`tokenomy.budget.Budget`: each call reserves its
             upper-bound cost at the table's prices and settles to the actual cost;
             when it runs low the router picks cheaper LLMs.
         timeout_s: per-LLM time limit before falling back (default None).
@@ -43,7 +43,7 @@ class RoutingLLM(OptimizedLLM):
         llms: Mapping[str, LLM],
         router: Router,
         *,
-        budget: SpendBudget | None = None,
+        budget: Budget | None = None,
         timeout_s: float | None = None,
         **kwargs: Any,
     ) -> None:

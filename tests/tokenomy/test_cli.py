@@ -177,3 +177,103 @@ def _env():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(root / "core"), env.get("PYTHONPATH", "")])
     return env
+
+
+def test_version_and_python_dash_m():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "tokenomy", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and out.stdout.startswith("tokenomy ")
+
+
+def test_a_closed_pipe_is_a_clean_exit():
+    import subprocess
+    import sys
+
+    code = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'tokenomy', 'price', '--list'],\n"
+        "                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "p.stdout.readline(); p.stdout.close()\n"
+        "err = p.stderr.read().decode(); code = p.wait()\n"
+        "print(code, 'Traceback' in err, 'Broken pipe' in err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "0 False False", out.stdout + out.stderr
+
+
+def test_one_progress_display_names_each_step_on_a_terminal(monkeypatch, capsys):
+    import io
+    import sys
+
+    from tokenomy.audit import sample_workload_path
+    from tokenomy.cli import main
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    code = main(
+        ["audit", str(sample_workload_path()), "--no-html", "--only", "exact_cache,output_caps"]
+    )
+    assert code == 0
+    shown = err.getvalue()
+    assert "reading" in shown and "Exact-match cache" in shown and "Response length" in shown
+
+
+def test_json_summary_has_what_the_text_shows_and_null_for_unknown_costs(tmp_path):
+    import json
+
+    from tokenomy.cli import main
+
+    workload = tmp_path / "w.jsonl"
+    workload.write_text(
+        json.dumps(
+            {"model": "my-own-model", "prompt": "hi", "response": "ok", "tags": {"feature": "faq"}}
+        )
+    )
+    out = tmp_path / "a.json"
+    assert (
+        main(["audit", str(workload), "--no-html", "--json", str(out), "--only", "exact_cache"])
+        == 0
+    )
+    data = json.loads(out.read_text())
+    assert data["cost_usd"] is None and data["by_model"]["my-own-model"]["cost_usd"] is None
+    assert data["by_tag"]["feature"][0]["feature"] == "faq"
+    assert data["top_requests"][0]["model"] == "my-own-model"
+    assert data["timeline"]["rows"] == [] or "calls" in data["timeline"]["rows"][0]
+
+
+def test_price_update_converts_a_litellm_file_and_keeps_our_aliases(tmp_path, capsys):
+    import json
+
+    from tokenomy.cli import main
+    from tokenomy.tokens import PriceTable
+
+    source = tmp_path / "model_prices.json"
+    source.write_text(
+        json.dumps(
+            {
+                "sample_spec": {"mode": "chat"},  # no prices: skipped
+                "claude-sonnet-4-20250514": {
+                    "input_cost_per_token": 2e-6,
+                    "output_cost_per_token": 1e-5,
+                    "cache_creation_input_token_cost": 2.5e-6,
+                    "litellm_provider": "anthropic",
+                    "mode": "chat",
+                },
+                "text-embedding-3-small": {"input_cost_per_token": 2e-8, "mode": "embedding"},
+            }
+        )
+    )
+    out = tmp_path / "prices.json"
+    assert main(["price", "--update", str(source), "--out", str(out)]) == 0
+    assert "wrote 1 models" in capsys.readouterr().out
+    table = PriceTable.default().with_file(out)
+    price = table.get("claude-sonnet-4")  # the bundled alias still resolves
+    assert (price.input, price.output, price.cache_write) == (2.0, 10.0, 2.5)

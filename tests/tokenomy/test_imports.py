@@ -6,6 +6,7 @@ import tokenomy.audit
 import tokenomy.budget
 import tokenomy.context
 import tokenomy.monitor
+import tokenomy.output
 import tokenomy.pipeline
 import tokenomy.route
 import tokenomy.select
@@ -20,6 +21,8 @@ HEAVY = (
     "llama_index",
     "redis",
     "numpy",
+    "opentelemetry",
+    "prometheus_client",
 )
 
 
@@ -28,7 +31,7 @@ def test_importing_the_core_loads_no_framework_and_no_model():
         "import sys, tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.cli\n"
         "import tokenomy.cache, tokenomy.embed, tokenomy.cache.guards, tokenomy.cache.verifier\n"
         "import tokenomy.compress, tokenomy.text, tokenomy.context, tokenomy.select, tokenomy.route\n"
-        "import tokenomy.budget, tokenomy.pipeline\n"
+        "import tokenomy.budget, tokenomy.pipeline, tokenomy.telemetry, tokenomy.output\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -76,7 +79,9 @@ def test_public_names_are_pinned():
     assert tokenomy.monitor.__all__ == [
         "BaseLedger",
         "Bucket",
+        "CallLog",
         "InMemoryLedger",
+        "RecordObserver",
         "SQLiteLedger",
         "UsageRecord",
         "UsageRecorder",
@@ -116,7 +121,58 @@ def test_public_names_are_pinned():
         "complexity_features",
         "is_context_overflow",
     ]
-    assert tokenomy.budget.__all__ == ["Reservation", "SpendBudget"]
+    assert tokenomy.budget.__all__ == [
+        "DEFAULT_THRESHOLDS",
+        "Alert",
+        "AlertSink",
+        "Alerts",
+        "Budget",
+        "BudgetStatus",
+        "CallbackSink",
+        "Experiment",
+        "ExperimentLog",
+        "ExperimentReport",
+        "Limit",
+        "LoggingSink",
+        "RedisBudget",
+        "Reservation",
+        "SpendAnomaly",
+        "SpendAnomalyDetector",
+        "SpendBudget",
+        "SpendForecast",
+        "WebhookSink",
+        "experiment_report",
+        "forecast_alert",
+        "forecast_spend",
+    ]
+    assert tokenomy.output.__all__ == [
+        "CONTINUE_PROMPT",
+        "CRITERIA",
+        "CUT_AT",
+        "BaseCriterion",
+        "BoundaryKind",
+        "Completeness",
+        "Cut",
+        "CutAt",
+        "JsonComplete",
+        "LengthBudget",
+        "LengthSample",
+        "MonitorResult",
+        "OutputControl",
+        "OutputPlanner",
+        "RepetitionLoop",
+        "Stop",
+        "StopPatterns",
+        "StreamMonitor",
+        "Validator",
+        "boundaries",
+        "check_complete",
+        "continuation_messages",
+        "cut_at_boundary",
+        "join_parts",
+        "resume_point",
+        "template_key",
+    ]
     assert tokenomy.pipeline.__all__ == [
         "TRACE_KEY",
         "Codec",
@@ -147,7 +203,14 @@ def test_public_names_are_pinned():
         "Summarizer",
         "WindowResult",
     ]
-    for module in (tokenomy, tokenomy.tokens, tokenomy.monitor, tokenomy.audit, tokenomy.context):
+    for module in (
+        tokenomy,
+        tokenomy.tokens,
+        tokenomy.monitor,
+        tokenomy.audit,
+        tokenomy.context,
+        tokenomy.output,
+    ):
         for name in module.__all__:
             assert hasattr(module, name), name
 

@@ -17,6 +17,8 @@ from tokenomy.compress import (
 from tokenomy.context import ConversationWindow
 from tokenomy.embed import HashingEmbedder
 from tokenomy.errors import ConfigError
+from tokenomy.monitor import SQLiteLedger, UsageRecord
+from tokenomy.output import OutputControl, OutputPlanner
 from tokenomy.route import Router
 from tokenomy.select import ExampleSelector
 
@@ -48,6 +50,11 @@ def _default(component: object, argument: str) -> object:
         ("route.quality_target", Router, "quality_target"),
         ("route.tolerance", Router, "tolerance"),
         ("route.expected_output_tokens", Router, "expected_output_tokens"),
+        ("output.max_tokens", OutputControl, "max_tokens"),
+        ("output.cut_at", OutputControl, "cut_at"),
+        ("output.continue_max", OutputControl, "continue_max"),
+        ("output.stop_on", OutputControl, "stop_on"),
+        ("output.quantile", OutputPlanner, "quantile"),
     ],
 )
 def test_a_default_setting_equals_the_component_default(setting, component, argument):
@@ -104,3 +111,19 @@ def test_ratio_and_min_retention_reach_the_compressor():
     options = MessageCompression(ratio=0.2, min_tokens=1, min_retention=0.9)
     assert options.compress(Spy(embedder=HashingEmbedder()), text) is not None
     assert (seen[0]["ratio"], seen[0]["min_retention"]) == (0.2, 0.9)
+
+
+def test_output_settings_build_an_output_control_that_learns_from_the_ledger(monkeypatch, tmp_path):
+    path = tmp_path / "usage.db"
+    ledger = SQLiteLedger(path)
+    ledger.record_many(UsageRecord("gpt-4o", 5, n, tags={"feature": "faq"}) for n in range(1, 41))
+    ledger.close()
+    monkeypatch.setenv("TOKENOMY_MONITOR__LEDGER_PATH", str(path))
+    monkeypatch.setenv("TOKENOMY_OUTPUT__CONTINUE_MAX", "2")
+    monkeypatch.setenv("TOKENOMY_OUTPUT__STOP_ON", '["loop"]')
+    monkeypatch.setenv("TOKENOMY_OUTPUT__QUANTILE", "0.5")
+    control = Settings.from_env().output_control()
+    assert (control.continue_max, control.stop_on, control.cut_at) == (2, ("loop",), "sentence")
+    assert control.planner is not None and control.planner.cap_for(feature="faq") == 25
+    with pytest.raises(ConfigError, match="valid: loop"):
+        Settings(output={"stop_on": ["loops"]}).output_control()

@@ -1,5 +1,6 @@
-"""Waste ``tokenomy audit`` can see without any model: repeated identical requests,
-large system prompts repeated on every call, and output caps far from real use.
+"""Waste ``tokenomy audit`` can see without any model: repeated identical requests and
+large system prompts repeated on every call (the response-length group, caps far from
+real use, loops and JSON tails, is in ``response_length``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ from typing import Any, Final
 
 from tokenomy.audit.plugins import AuditContext, AuditedCall, AuditPlugin, SavingsEstimate
 from tokenomy.audit.text import shorten
-from tokenomy.tokens.usage import TokenUsage
 
-__all__ = ["BUILTIN_PLUGINS", "ExactRepeatPlugin", "OutputCapPlugin", "PromptCachingPlugin"]
+__all__ = ["BUILTIN_PLUGINS", "ExactRepeatPlugin", "PromptCachingPlugin"]
 
 _MIN_CACHEABLE_PREFIX: Final = 1024  # OpenAI caches prompts from 1,024 tokens on
 _PREFIX_TTL_S: Final = 300.0  # providers drop a cached prefix after ~5 min idle
-_MIN_GROUP_CALLS: Final = 20
-_CAP_PERCENTILE: Final = 0.95
 
 
 def _request_key(call: AuditedCall) -> str:
@@ -140,49 +138,10 @@ def _system_prompt(messages: Any) -> str:
     return ""
 
 
-def _percentile(values: list[int], q: float) -> int:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+def _response_length() -> AuditPlugin:
+    from tokenomy.audit.response_length import ResponseLengthPlugin
 
-
-class OutputCapPlugin:
-    """Output caps at each feature's 95th-percentile answer length.
-
-    Per feature tag (or model, without one) with at least 20 calls, answers longer
-    than the group's p95 would be cut there. This saves output tokens on runaway
-    answers but shortens them: the response-length capability cuts at a semantic
-    boundary instead. It also flags ``max_tokens`` caps far above real use.
-    """
-
-    name = "output_caps"
-    title = "Output caps at p95 length"
-
-    def estimate(self, context: AuditContext) -> SavingsEstimate:
-        groups: dict[str, list[AuditedCall]] = defaultdict(list)
-        for c in context.calls:
-            groups[c.call.tags.get("feature") or c.call.model].append(c)
-        affected = out = 0
-        cost = 0.0
-        findings = []
-        for name, calls in sorted(groups.items()):
-            if len(calls) < _MIN_GROUP_CALLS:
-                continue
-            cap = _percentile([c.usage.output_tokens for c in calls], _CAP_PERCENTILE)
-            for c in calls:
-                excess = c.usage.output_tokens - cap
-                if excess > 0:
-                    affected += 1
-                    out += excess
-                    cost += context.cost(c.call.model, TokenUsage(0, excess)) or 0.0
-            caps = [c.call.max_tokens for c in calls if c.call.max_tokens]
-            if caps and min(caps) >= 4 * max(cap, 1):
-                findings.append(
-                    f"{name}: max_tokens is {min(caps):,}+ but 95% of answers use <= {cap:,} "
-                    "tokens; the cap is unused headroom."
-                )
-            elif not caps:
-                findings.append(f"{name}: no max_tokens set; 95% of answers use <= {cap:,} tokens.")
-        return SavingsEstimate(self.name, self.title, affected, 0, out, cost, tuple(findings))
+    return ResponseLengthPlugin()
 
 
 def _semantic_cache(shared: bool) -> Callable[[], AuditPlugin]:
@@ -229,5 +188,5 @@ BUILTIN_PLUGINS: Final[dict[str, Callable[[], AuditPlugin]]] = {
     "context_window": _window,
     "few_shot": _few_shot,
     "routing": _routing,
-    OutputCapPlugin.name: OutputCapPlugin,
+    "output_caps": _response_length,  # the "Response length" group (caps, loops, JSON tails)
 }

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from tokenomy.audit.ledger_source import load_source
 from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
 from tokenomy.audit.registry import create_plugins
-from tokenomy.audit.workload import LineError, Workload, WorkloadCall, load_workload
-from tokenomy.errors import ConfigError, WorkloadError
+from tokenomy.audit.workload import LineError, Workload, WorkloadCall
+from tokenomy.errors import ConfigError, MissingDependencyError, WorkloadError
 from tokenomy.monitor.aggregate import Bucket, aggregate
 from tokenomy.monitor.records import UsageRecord, UsageSummary
 from tokenomy.tokens.counter import TokenCounter
@@ -52,6 +53,8 @@ class AuditReport:
     prices_as_of: str | None
     seconds: float
     truncated: str | None = None
+    notes: tuple[str, ...] = ()
+    """What the reader should know about the estimates (e.g. calls without text)."""
 
     @property
     def period(self) -> tuple[float, float] | None:
@@ -67,6 +70,13 @@ def sample_workload_path() -> Path:
     # Editable install: the file lives in the repository's examples folder.
     repo = Path(__file__).resolve().parents[3] / "examples" / "workloads" / "sample.jsonl.gz"
     return repo
+
+
+def _row_model(model: str, prices: PriceTable) -> str:
+    """The model's row in the tables: a dated snapshot or provider-prefixed alias
+    (``gpt-4o-mini-2024-07-18``) joins its model's row; the call keeps its own name."""
+    price = prices.get(model)
+    return price.model if price is not None else model
 
 
 def _price_call(call: WorkloadCall, counter: TokenCounter, prices: PriceTable) -> AuditedCall:
@@ -91,8 +101,10 @@ def audit_calls(
     plugins: Sequence[str] | None = None,
     top: int = 10,
     bucket: Bucket | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> AuditReport:
-    """Audit already-loaded calls; see :func:`run_audit`."""
+    """Audit already-loaded calls; see :func:`run_audit`. ``on_step(title)`` is called
+    before each savings plug-in runs (for a progress display)."""
     if isinstance(top, bool) or not isinstance(top, int) or top < 0:
         raise ConfigError(f"top is how many requests to list, an integer >= 0; got {top!r}.")
     started = time.perf_counter()
@@ -116,7 +128,7 @@ def audit_calls(
         )
     records = [
         UsageRecord.from_usage(
-            a.call.model,
+            _row_model(a.call.model, prices),
             a.usage,
             cost_usd=a.cost_usd,
             exact=a.exact,
@@ -134,11 +146,31 @@ def audit_calls(
     chosen: Bucket = bucket or (
         "hour" if span <= 2 * 86400 else "day" if span <= 120 * 86400 else "week"
     )
-    context = AuditContext(audited, prices)
+    # a call without any prompt text (a ledger record, a redacted call log) is in the
+    # spend tables, but gives the savings plug-ins nothing to judge: they never see it
+    with_text = [a for a in audited if a.call.messages is not None or a.call.prompt]
+    notes: list[str] = []
+    if len(with_text) < len(audited):
+        notes.append(
+            f"{len(audited) - len(with_text):,} of {len(audited):,} calls carry no prompt text "
+            "(a usage ledger, or a call log written without include_text): they count in the "
+            "spend tables, and the savings estimates cover only the calls with text."
+        )
+    context = AuditContext(with_text, prices)
     savings = []
     for plugin in create_plugins(plugins):
+        if on_step is not None:
+            on_step(plugin.title)
         try:
             savings.append(plugin.estimate(context))
+        except MissingDependencyError as exc:  # a light install: say which extra adds it
+            note = str(exc).rsplit("`", 2)[-2] if "`" in str(exc) else str(exc)
+            logger.info("tokenomy audit: %r skipped: %s", plugin.name, exc)
+            savings.append(
+                SavingsEstimate(
+                    plugin.name, plugin.title, 0, 0, 0, 0.0, (f"not estimated: needs `{note}`",)
+                )
+            )
         except Exception as exc:  # one broken plug-in must not sink the report
             logger.warning(
                 "tokenomy audit: plug-in %r failed (%s: %s); its column is left empty",
@@ -173,6 +205,7 @@ def audit_calls(
         prices_as_of=prices.as_of,
         seconds=time.perf_counter() - started,
         truncated=workload.truncated,
+        notes=tuple(notes),
     )
 
 
@@ -183,20 +216,23 @@ def run_audit(
     plugins: Sequence[str] | None = None,
     top: int = 10,
     progress: Callable[[int], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """Audit a workload file (default: the bundled sample).
 
     Args:
-        path: a ``.jsonl``/``.jsonl.gz`` workload; None audits the bundled sample.
+        path: a ``.jsonl``/``.jsonl.gz`` workload or a SQLite usage ledger; None
+            audits the bundled sample.
         prices: price table (default: the bundled one).
         plugins: names of the savings plug-ins to run (default: all registered).
         top: how many of the most expensive requests to list (>= 0).
         progress: called with bytes read, for a progress bar.
+        on_step: called with each savings plug-in's title before it runs.
 
     Raises:
         WorkloadError: the file cannot be opened or holds no valid call. Bad lines
             never raise: they are skipped and listed in :attr:`AuditReport.errors`.
         ConfigError: ``top`` is negative.
     """
-    workload = load_workload(path or sample_workload_path(), progress=progress)
-    return audit_calls(workload, prices=prices, plugins=plugins, top=top)
+    workload = load_source(path or sample_workload_path(), progress=progress)
+    return audit_calls(workload, prices=prices, plugins=plugins, top=top, on_step=on_step)

@@ -1,5 +1,6 @@
-"""The audit as one self-contained HTML file with inline SVG charts (no scripts,
-no external assets, so it opens offline and can be attached to a ticket)."""
+"""The audit as one self-contained HTML file: inline SVG charts that scale to the window,
+tables that sort on a click and filter as you type (a few lines of inline script), no
+external assets, so it opens offline and can be attached to a ticket."""
 
 from __future__ import annotations
 
@@ -27,7 +28,45 @@ border-bottom:1px solid #edf2f7;text-align:right}th:first-child,td:first-child{t
 th{background:#f7fafc;font-weight:600}td.text{text-align:left;max-width:380px;overflow:hidden;
 text-overflow:ellipsis;white-space:nowrap}ul{padding-left:1.2rem}.warn{color:#c53030}
 svg text{font:11px system-ui,sans-serif;fill:#4a5568}
+svg.chart{width:100%;height:auto;max-width:100%}.scroll{overflow-x:auto}
+th.sort{cursor:pointer;user-select:none}th.sort:after{content:" \\2195";color:#a0aec0}
+input.filter{margin:.4rem 0;padding:.3rem .5rem;border:1px solid #cbd5e0;border-radius:6px;
+width:min(320px,100%)}
+@media (max-width:640px){body{margin:1rem auto;font-size:13px}.card{min-width:120px}}
 """
+
+# Sorting and filtering, inline so the file stays self-contained and works offline.
+_SCRIPT = """
+document.querySelectorAll('table.sortable').forEach(function (table) {
+  table.querySelectorAll('th').forEach(function (th, col) {
+    th.classList.add('sort');
+    th.addEventListener('click', function () {
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      var up = th.getAttribute('data-dir') !== 'up';
+      table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('data-dir'); });
+      th.setAttribute('data-dir', up ? 'up' : 'down');
+      rows.sort(function (a, b) {
+        var x = a.cells[col].getAttribute('data-v'), y = b.cells[col].getAttribute('data-v');
+        var c = (x !== null && y !== null) ? (parseFloat(x) - parseFloat(y))
+          : a.cells[col].textContent.localeCompare(b.cells[col].textContent);
+        return up ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+document.querySelectorAll('input.filter').forEach(function (input) {
+  var table = document.getElementById(input.getAttribute('data-table'));
+  input.addEventListener('input', function () {
+    var q = input.value.toLowerCase();
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (r) {
+      r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
+    });
+  });
+});
+"""
+
+_BUCKET_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 
 
 def _bars(labels: Sequence[str], values: Sequence[float], *, width: int = 640) -> str:
@@ -37,7 +76,9 @@ def _bars(labels: Sequence[str], values: Sequence[float], *, width: int = 640) -
     row, label_w = 22, 190
     top = max(values) or 1.0
     height = row * len(values) + 8
-    parts = [f"<svg width='{width}' height='{height}' role='img'>"]
+    parts = [
+        f"<svg class='chart' viewBox='0 0 {width} {height}' style='max-width:{width}px' role='img'>"
+    ]
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
         y = 4 + i * row
         w = max(1.0, (width - label_w - 90) * v / top)
@@ -56,7 +97,7 @@ def _time_chart(
     rows: Sequence[UsageSummary], bucket: str, *, width: int = 1000, height: int = 220
 ) -> str:
     """Vertical bars of cost per time bucket."""
-    points = [(r.bucket_start or 0.0, r.cost_usd) for r in rows if r.bucket_start is not None]
+    points = _continuous(rows, bucket)
     if not points:
         return "<p class='muted'>No timestamps in the workload.</p>"
     left, bottom = 60, 30
@@ -64,7 +105,7 @@ def _time_chart(
     top = max(v for _, v in points) or 1.0
     bar_w = max(1.0, plot_w / len(points) - 1)
     parts = [
-        f"<svg width='{width}' height='{height}' role='img'>",
+        f"<svg class='chart' viewBox='0 0 {width} {height}' role='img'>",
         f"<line x1='{left}' y1='{10 + plot_h}' x2='{width - 10}' y2='{10 + plot_h}' "
         "stroke='#a0aec0'/>",
         f"<text x='{left - 6}' y='16' text-anchor='end'>{usd(top)}</text>",
@@ -86,20 +127,58 @@ def _time_chart(
     return "".join(parts)
 
 
+def _continuous(rows: Sequence[UsageSummary], bucket: str) -> list[tuple[float, float]]:
+    """Cost per bucket from the first to the last, empty buckets included as $0, so
+    the axis is time (11-02 14:00 is not drawn next to 11-03 00:00)."""
+    known = {r.bucket_start: r.cost_usd for r in rows if r.bucket_start is not None}
+    if not known:
+        return []
+    step = _BUCKET_SECONDS.get(bucket)
+    first, last = min(known), max(known)
+    if step is None or (last - first) / step > 5000:  # months, or a runaway span: as is
+        return sorted(known.items())
+    out, t = [], first
+    while t <= last:
+        out.append((t, known.get(t, 0.0)))
+        t += step
+    return out
+
+
+_table_ids = iter(range(1, 1 << 30))
+
+
 def _table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], text_cols: Sequence[int] = ()
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str | tuple[str, float | None]]],
+    text_cols: Sequence[int] = (),
+    *,
+    filter_label: str | None = None,
 ) -> str:
+    """A sortable table; a cell given as ``(text, number)`` sorts by the number. With
+    ``filter_label``, a search box above it hides the rows that do not match."""
+    table_id = f"t{next(_table_ids)}"
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for r in rows:
-        cells = "".join(
-            f"<td class='text' title='{escape(c)}'>{escape(c)}</td>"
-            if i in text_cols
-            else f"<td>{escape(c)}</td>"
-            for i, c in enumerate(r)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        cells = []
+        for i, cell in enumerate(r):
+            text, value = cell if isinstance(cell, tuple) else (cell, None)
+            sort = f" data-v='{value:.10g}'" if value is not None else ""
+            if i in text_cols:
+                cells.append(f"<td class='text' title='{escape(text)}'{sort}>{escape(text)}</td>")
+            else:
+                cells.append(f"<td{sort}>{escape(text)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    search = (
+        f"<input class='filter' type='search' data-table='{table_id}' "
+        f"placeholder='{escape(filter_label)}' aria-label='{escape(filter_label)}'>"
+        if filter_label
+        else ""
+    )
+    return (
+        f"{search}<div class='scroll'><table class='sortable' id='{table_id}'><thead><tr>"
+        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _summary_table(rows: Sequence[UsageSummary], key: str, total: float) -> str:
@@ -108,14 +187,15 @@ def _summary_table(rows: Sequence[UsageSummary], key: str, total: float) -> str:
         [
             [
                 s.group.get(key, ""),
-                f"{s.calls:,}",
-                f"{s.input_tokens:,}",
-                f"{s.output_tokens:,}",
-                cost_cell(s),
-                f"{(s.cost_usd / total if total else 0):.1%}",
+                (f"{s.calls:,}", s.calls),
+                (f"{s.input_tokens:,}", s.input_tokens),
+                (f"{s.output_tokens:,}", s.output_tokens),
+                (cost_cell(s), s.cost_usd),
+                (f"{(s.cost_usd / total if total else 0):.1%}", s.cost_usd),
             ]
             for s in rows
         ],
+        filter_label=f"filter by {key}" if len(rows) > 8 else None,
     )
 
 
@@ -129,7 +209,7 @@ def render_html(report: AuditReport) -> str:
             dt.datetime.fromtimestamp(x, tz=dt.timezone.utc).strftime("%Y-%m-%d") for x in period
         )
         when = f"{a} to {b}"
-    saved = sum(s.cost_saved_usd for s in report.savings)
+    best = max(report.savings, key=lambda s: s.cost_saved_usd, default=None)
     cards = [
         ("Calls", f"{t.calls:,}"),
         ("Input tokens", human(t.input_tokens)),
@@ -139,6 +219,7 @@ def render_html(report: AuditReport) -> str:
     ]
     html = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
         f"<title>tokenomy audit - {escape(report.workload)}</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Where the tokens and dollars go</h1>",
@@ -166,7 +247,20 @@ def render_html(report: AuditReport) -> str:
         top = rows[:12]
         html.append(_bars([s.group[key] for s in top], [s.cost_usd for s in top]))
         html.append(_summary_table(top, key, t.cost_usd))
-    html.append(f"<h2>What each technique would save ({usd(saved)} in all, not additive)</h2>")
+    html.append("<h2>What each technique would save</h2>")
+    html.append(
+        "<p class='muted'>Each technique measured alone on the whole workload. They overlap "
+        "(a call served from the cache is not also compressed), so the rows do not add up"
+        + (
+            f"; the largest alone is {escape(best.title)}, {usd(best.cost_saved_usd)}."
+            if best
+            else "."
+        )
+        + "</p>"
+    )
+    html.append(
+        _bars([s.title for s in report.savings], [s.cost_saved_usd for s in report.savings])
+    )
     html.append(
         _table(
             [
@@ -180,11 +274,14 @@ def render_html(report: AuditReport) -> str:
             [
                 [
                     s.title,
-                    f"{s.calls_affected:,}",
-                    f"{s.input_tokens_saved:,}",
-                    f"{s.output_tokens_saved:,}",
-                    usd(s.cost_saved_usd),
-                    f"{(s.cost_saved_usd / t.cost_usd if t.cost_usd else 0):.1%}",
+                    (f"{s.calls_affected:,}", s.calls_affected),
+                    (f"{s.input_tokens_saved:,}", s.input_tokens_saved),
+                    (f"{s.output_tokens_saved:,}", s.output_tokens_saved),
+                    (usd(s.cost_saved_usd), s.cost_saved_usd),
+                    (
+                        f"{(s.cost_saved_usd / t.cost_usd if t.cost_usd else 0):.1%}",
+                        s.cost_saved_usd,
+                    ),
                 ]
                 for s in report.savings
             ],
@@ -205,23 +302,25 @@ def render_html(report: AuditReport) -> str:
                 [
                     a.call.id,
                     a.call.model,
-                    f"{a.usage.input_tokens:,}",
-                    f"{a.usage.output_tokens:,}",
-                    usd(a.cost_usd),
+                    (f"{a.usage.input_tokens:,}", a.usage.input_tokens),
+                    (f"{a.usage.output_tokens:,}", a.usage.output_tokens),
+                    (usd(a.cost_usd), a.cost_usd or 0.0),
                     ", ".join(f"{k}={v}" for k, v in a.call.tags.items()),
                     a.call.last_user_text[:300],
                 ]
                 for a in report.top_requests
             ],
             text_cols=(5, 6),
+            filter_label="filter requests (model, tag, text)",
         )
     )
     if report.truncated:
         html.append(f"<p class='warn'>Reading stopped early: {escape(report.truncated)}</p>")
+    html.extend(f"<p class='warn'>{escape(note)}</p>" for note in report.notes)
     if report.errors:
         html.append(f"<h2 class='warn'>Skipped lines ({len(report.errors)})</h2><ul>")
         html.extend(f"<li>{escape(str(e))}</li>" for e in report.errors[:200])
         html.append("</ul>")
-    html.append("</body></html>")
+    html.append(f"<script>{_SCRIPT}</script></body></html>")
     # lone surrogates (from a workload's text) cannot be written as UTF-8
     return "\n".join(html).encode("utf-8", "replace").decode("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -55,9 +56,15 @@ def human(n: float) -> str:
 
 
 def usd(x: float | None) -> str:
+    """Dollars with enough digits to see a tiny cost: $1,234.50, $0.0157, $0.000042."""
     if x is None:
         return "n/a"
-    return f"${x:,.2f}" if abs(x) >= 1 else f"${x:.4f}"
+    if abs(x) >= 1:
+        return f"${x:,.2f}"
+    if x == 0:
+        return "$0.00"
+    digits = max(4, 1 - math.floor(math.log10(abs(x))))
+    return f"${x:.{digits}f}"
 
 
 def day(ts: float) -> str:
@@ -176,6 +183,7 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
         parts.append("\nFindings\n" + "\n".join(findings))
     if report.truncated:
         parts.append(f"\nReading stopped early: {report.truncated}")
+    parts.extend(f"\nNote: {note}" for note in report.notes)
     if report.errors:
         shown_errors = [f"- {e}" for e in report.errors[:20]]
         if len(report.errors) > 20:

@@ -27,6 +27,7 @@ up to the break, and the break is reported (:attr:`Workload.truncated`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -332,6 +333,52 @@ def read_line(raw: bytes, number: int) -> WorkloadCall:
     return parse_call(obj, number)
 
 
+class _Interner:
+    """Makes repeated messages and answers one object each: a log repeats its system
+    prompts, documents and canned answers thousands of times, and a million calls would
+    otherwise hold a million copies. Bounded: past ``limit`` distinct values it stops
+    sharing new ones (still correct, just less frugal)."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._messages: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+        self._texts: dict[str, str] = {}
+
+    def _message(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
+        content = message.get("content")
+        if not isinstance(content, str) or len(message) > 3:
+            return message
+        key = (message.get("role"), content, message.get("name"))
+        found = self._messages.get(key)
+        if found is not None:
+            return found
+        if len(self._messages) < self.limit:
+            self._messages[key] = message
+        return message
+
+    def _text(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        found = self._texts.get(text)
+        if found is not None:
+            return found
+        if len(self._texts) < self.limit:
+            self._texts[text] = text
+        return text
+
+    def call(self, call: WorkloadCall) -> WorkloadCall:
+        messages = call.messages
+        if messages is not None:
+            messages = tuple(self._message(m) for m in messages)
+        return dataclasses.replace(
+            call,
+            messages=messages,
+            prompt=self._text(call.prompt),
+            response=self._text(call.response),
+            model=self._text(call.model) or call.model,
+        )
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -359,12 +406,13 @@ def load_workload(path: str | Path, *, progress: Callable[[int], None] | None = 
     calls: list[WorkloadCall] = []
     errors: list[LineError] = []
     truncated = None
+    shared = _Interner()
     try:
         for number, raw in iter_lines(p, progress):
             if not raw.strip():
                 continue
             try:
-                calls.append(read_line(raw.strip(), number))
+                calls.append(shared.call(read_line(raw.strip(), number)))
             except Exception as exc:  # the documented boundary: one line never stops the audit
                 reason = str(exc) if isinstance(exc, ValueError | TypeError) else repr(exc)
                 errors.append(LineError(number, reason[:300] or type(exc).__name__))

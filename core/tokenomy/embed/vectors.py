@@ -137,7 +137,7 @@ class VectorGroup:
     def _build_ann(self) -> None:
         from tokenomy._optional import require
 
-        faiss = require("faiss", feature="the HNSW cache index", package="faiss-cpu", extra="all")
+        faiss = require("faiss", feature="the HNSW cache index", package="faiss-cpu", extra="local")
         index = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = 64

@@ -19,20 +19,33 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from tokenomy.errors import ConfigError, LedgerError
+from tokenomy.monitor.calllog import CallLog
 from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
 from tokenomy.monitor.records import Status, UsageRecord
 from tokenomy.tokens.counter import TokenCounter, TokenizerRegistry
 from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
-__all__ = ["UsageRecorder"]
+__all__ = ["RecordObserver", "UsageRecorder"]
 
 logger = logging.getLogger(__name__)
 
 _DEFAULT_MAX_PENDING = 100_000
+
+
+class RecordObserver(Protocol):
+    """Sees every record a :class:`UsageRecorder` writes (telemetry exporters).
+
+    ``details`` holds what the front door knew of the call beyond the record:
+    ``operation`` (``"chat"``/``"text_completion"``), ``request_model``,
+    ``provider``, ``max_tokens``, ``temperature``, ``finish_reasons``, ``trace`` (the
+    pipeline's per-stage trace), ``route``, ``prompt``, ``completion``, ``error``.
+    """
+
+    def on_record(self, record: UsageRecord, details: Mapping[str, Any]) -> None: ...
 
 
 class UsageRecorder:
@@ -45,6 +58,11 @@ class UsageRecorder:
         tags: tags added to every record (a call's own tags win).
         source: label stored on each record, e.g. ``"langchain"``.
         max_pending: records kept in memory while the ledger fails (default 100,000).
+        observers: see every record after it is written (e.g. a
+            :class:`tokenomy.telemetry.Telemetry`); one that raises is logged once and
+            never fails the call.
+        call_log: also append each call to this audit-format JSON Lines log
+            (:class:`~tokenomy.monitor.CallLog`; default None).
     """
 
     def __init__(
@@ -56,6 +74,8 @@ class UsageRecorder:
         tags: Mapping[str, str] | None = None,
         source: str = "core",
         max_pending: int = _DEFAULT_MAX_PENDING,
+        observers: Sequence[RecordObserver] = (),
+        call_log: CallLog | None = None,
     ) -> None:
         if ledger is not None and not isinstance(ledger, BaseLedger):
             raise ConfigError(
@@ -69,11 +89,14 @@ class UsageRecorder:
         self._registry = registry
         self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
         self.source = source
+        self.call_log = call_log
         self._max_pending = max_pending
         self._pending: list[UsageRecord] = []
         self._lock = threading.Lock()
         self.dropped = 0
         """Records dropped because the ledger failed for longer than ``max_pending`` allows."""
+        self.observers: list[RecordObserver] = list(observers)
+        self._observer_errors: set[tuple[int, str]] = set()
 
     @property
     def pending(self) -> int:
@@ -93,6 +116,7 @@ class UsageRecorder:
         status: Status = "ok",
         tools: Sequence[Mapping[str, Any]] | None = None,
         timestamp: float | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> UsageRecord:
         """Record one call and return the record.
 
@@ -104,6 +128,8 @@ class UsageRecorder:
             cache_hit: the technique that served the call from a cache (e.g.
                 ``"llm_cache"``), or None for a real model call.
             status: ``"error"`` for a failed call (recorded with what it reported).
+            details: what else the front door knows of the call, for the observers
+                (see :class:`RecordObserver`).
         """
         exact = usage is not None
         if usage is None:
@@ -133,7 +159,25 @@ class UsageRecorder:
                 model, usage, cost_usd=None if cost is None else cost.total_usd, **fields
             )
         self.write(record)
+        if self.observers:
+            self._notify(record, details or {})
+        if self.call_log is not None:  # never raises: a failed line is counted
+            self.call_log.write(record, prompt=prompt, output_text=output_text, tools=tools)
         return record
+
+    def _notify(self, record: UsageRecord, details: Mapping[str, Any]) -> None:
+        for observer in self.observers:
+            try:
+                observer.on_record(record, details)
+            except Exception as exc:  # an exporter must never fail the user's call
+                key = (id(observer), type(exc).__name__)
+                if key not in self._observer_errors:
+                    self._observer_errors.add(key)
+                    logger.warning(
+                        "tokenomy: usage observer %s failed (%r); logged once per error type.",
+                        type(observer).__name__,
+                        exc,
+                    )
 
     def write(self, record: UsageRecord) -> None:
         """Write ``record`` (and any pending ones); keep them pending if the ledger fails."""

@@ -71,5 +71,11 @@ class TextCodec:
     def annotate(self, result: str, trace: Trace) -> str:
         return result
 
+    def text_of(self, chunk: str) -> str:
+        return chunk
+
+    def with_text(self, result: str, text: str, finish_reason: str | None) -> str:
+        return text
+
     def last_chunk(self, trace: Trace) -> str | None:
         return None

@@ -20,6 +20,7 @@ every fallback reach the caller.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -40,6 +41,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tokenomy.cache import Answer, CacheHit, SemanticCache
 from tokenomy.errors import BudgetExceededError, ConfigError
+from tokenomy.output import OutputControl
+from tokenomy.pipeline import output as out_stage
 from tokenomy.pipeline.context import ContextStage
 from tokenomy.pipeline.request import Request, Sent, Trace
 from tokenomy.route import FallbackChain, Router
@@ -50,7 +53,7 @@ from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
 if TYPE_CHECKING:
-    from tokenomy.budget import Reservation, SpendBudget
+    from tokenomy.budget import Budget, Reservation
     from tokenomy.cache.singleflight import Flight
 
 __all__ = ["DEFAULT_EXPECTED_OUTPUT_TOKENS", "Codec", "OutputPlanner", "Pipeline", "Recorder"]
@@ -120,10 +123,12 @@ class Pipeline(Generic[R, C]):
     """The stages of a request, in one order, for every call path.
 
     Args:
-        budget: a :class:`~tokenomy.budget.SpendBudget`: each call reserves its
-            upper-bound cost first (prompt tokens and ``max_tokens``, or
-            ``expected_output_tokens``, at the most expensive candidate model's
-            price) and settles to the actual cost.
+        budget: a :class:`~tokenomy.budget.Budget` (``SpendBudget`` in process,
+            ``RedisBudget`` shared): each call reserves its upper-bound cost first
+            (prompt tokens and ``max_tokens``, or ``expected_output_tokens``, at the
+            most expensive candidate model's price) under its ``Request.labels``
+            (tags, model, scope, session: the limits that cover it) and settles to
+            the actual cost.
         cache: a :class:`~tokenomy.cache.SemanticCache` (None: no caching).
         context: a :class:`~tokenomy.pipeline.ContextStage` (None: messages sent
             as they are).
@@ -152,7 +157,7 @@ class Pipeline(Generic[R, C]):
     def __init__(
         self,
         *,
-        budget: SpendBudget | None = None,
+        budget: Budget | None = None,
         cache: SemanticCache | None = None,
         context: ContextStage | None = None,
         router: Router | None = None,
@@ -242,9 +247,10 @@ class Pipeline(Generic[R, C]):
             try:
                 sent, order = await self._athread(self._prepares(), self._prepare, request, trace)
                 result, model = await self._ainvoke(order, sent, call, trace)
+                result, extra_usd = await self._acontinue(sent, model, result, call, codec, trace)
                 answer = await self._athread(
                     self._cache_blocks(),
-                    self._settle,
+                    functools.partial(self._settle, extra_usd=extra_usd),
                     sent,
                     model,
                     result,
@@ -271,7 +277,7 @@ class Pipeline(Generic[R, C]):
             hit = self._lookup(request, trace)
             served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
-                yield from codec.replay(served)
+                yield from self._replayed(served, request, codec, trace)
                 return
             flight = self._follow(request, trace)
             if isinstance(flight, _Done):
@@ -283,16 +289,19 @@ class Pipeline(Generic[R, C]):
             sent, order = self._prepare(request, trace)
             chunks: list[C] = []
             attempts: list[Attempt] = []
+            watch = self._watch(sent, codec, trace)
+            upstream = self._stream_call(order, sent, start, attempts)
             try:
-                for chunk in self._stream_call(order, sent, start, attempts):
+                for chunk in upstream if watch is None else watch.sync(upstream):
                     chunks.append(chunk)
                     yield chunk
             except BaseException:
                 self._cut(sent, order, attempts, chunks, codec, reservation, trace)
                 _abandon(flight)
                 raise
+            _stopped(watch, order, attempts, trace)
             yield from self._finish_stream(
-                sent, attempts, chunks, codec, reservation, trace, flight
+                sent, attempts, chunks, codec, reservation, trace, flight, watch=watch
             )
         finally:
             self._release(reservation)
@@ -310,7 +319,7 @@ class Pipeline(Generic[R, C]):
             hit = await self._athread(self._cache_blocks(), self._lookup, request, trace)
             served = self._serve(request, hit, codec, trace) if hit is not None else None
             if served is not None:
-                for chunk in codec.replay(served):
+                for chunk in self._replayed(served, request, codec, trace):
                     yield chunk
                 return
             flight = await self._afollow(request, trace)
@@ -324,18 +333,21 @@ class Pipeline(Generic[R, C]):
             sent, order = await self._athread(self._prepares(), self._prepare, request, trace)
             chunks: list[C] = []
             attempts: list[Attempt] = []
+            watch = self._watch(sent, codec, trace)
+            upstream = self._astream_call(order, sent, start, attempts)
             try:
-                async for chunk in self._astream_call(order, sent, start, attempts):
+                async for chunk in upstream if watch is None else watch.asynchronous(upstream):
                     chunks.append(chunk)
                     yield chunk
             except BaseException:
                 self._cut(sent, order, attempts, chunks, codec, reservation, trace)
                 _abandon(flight)
                 raise
+            _stopped(watch, order, attempts, trace)
             tail = await self._athread(
                 self._cache_blocks(),
                 _listed,
-                self._finish_stream,
+                functools.partial(self._finish_stream, watch=watch),
                 sent,
                 attempts,
                 chunks,
@@ -355,7 +367,8 @@ class Pipeline(Generic[R, C]):
         if self.budget is None:
             return None
         usd = self._upper_bound(request, trace)
-        reservation = self.budget.reserve(usd)  # BudgetExceededError reaches the caller
+        # the request's labels pick the limits (per user, feature, model, tag) it counts in
+        reservation = self.budget.reserve(usd, labels=request.labels)  # errors reach the caller
         trace.add("budget", "reserved", f"${usd:.6f}")
         return reservation
 
@@ -559,6 +572,7 @@ class Pipeline(Generic[R, C]):
             planned = self._guarded("output", trace, lambda: output.plan(sent))
             if planned is not None and planned != sent.max_tokens:
                 trace.add("output", "planned", f"max_tokens {sent.max_tokens} -> {planned}")
+                out_stage.note(trace, planned=planned)
                 sent = replace(sent, max_tokens=planned)
         return sent, order
 
@@ -572,7 +586,9 @@ class Pipeline(Generic[R, C]):
             current = last_user_message(sent.messages) or sent.messages[-1]
             text = message_text(current)
             tokens = router.counter.count_messages(sent.messages, tools=request.tools)
-        budget = self.budget if self.budget is not None and self.budget.state == "low" else None
+        # the tightest limit covering this request, as last seen (no round trip)
+        status = self.budget.status(request.labels) if self.budget is not None else None
+        budget = status if status is not None and status.state == "low" else None
         decision = router.route_or_best(
             text, input_tokens=tokens, require=request.require, budget=budget, among=self.models
         )
@@ -651,8 +667,14 @@ class Pipeline(Generic[R, C]):
         attempts: list[Attempt],
     ) -> AsyncIterator[C]:
         if len(order) == 1:
-            async for chunk in start(replace(sent, model=order[0])):
-                yield chunk
+            stream = start(replace(sent, model=order[0]))
+            try:
+                async for chunk in stream:
+                    yield chunk
+            finally:  # closed early (a stop): the provider's stream closes now, not at GC
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
             attempts.append(Attempt(order[0] or "", "ok"))
             return
         async for chunk in astream_first(
@@ -683,7 +705,8 @@ class Pipeline(Generic[R, C]):
     ) -> tuple[R, Answer | None]:
         sent, order = self._prepare(request, trace)
         result, model = self._invoke(order, sent, call, trace)
-        answer = self._settle(sent, model, result, codec, reservation, trace)
+        result, extra_usd = self._continue(sent, model, result, call, codec, trace)
+        answer = self._settle(sent, model, result, codec, reservation, trace, extra_usd=extra_usd)
         return codec.annotate(result, trace), answer
 
     def _settle(
@@ -696,15 +719,17 @@ class Pipeline(Generic[R, C]):
         trace: Trace,
         *,
         store: bool = True,
+        extra_usd: float = 0.0,
     ) -> Answer | None:
-        """Charge the actual cost, store the answer, record the call; never raises."""
+        """Charge the actual cost (plus ``extra_usd``: the continuation calls), store
+        the answer, record the call; never raises."""
         needed = self.cache is not None or reservation is not None or self.record_calls
         answer = (
             self._guarded("settle", trace, lambda: codec.answer(result, sent)) if needed else None
         )
         if reservation is not None and self.budget is not None:
             cost = self._guarded("settle", trace, lambda: self._cost(sent, model, answer))
-            actual = reservation.usd if cost is None else cost
+            actual = (reservation.usd if cost is None else cost) + extra_usd
             self.budget.settle(reservation, actual)
             trace.add("budget", "charged", f"${actual:.6f}")
         cache = self.cache
@@ -742,15 +767,24 @@ class Pipeline(Generic[R, C]):
         reservation: Reservation | None,
         trace: Trace,
         flight: Flight | None,
+        *,
+        watch: out_stage.Watch | None = None,
     ) -> Iterator[C]:
         self._attempts(trace, attempts)
         model = attempts[-1].model if attempts else None
         answer = None
+        stopped = watch is not None and watch.stopped
         if chunks:
             result = self._guarded("settle", trace, lambda: codec.merge(chunks))
             if result is not None:
-                answer = self._settle(sent, model or None, result, codec, reservation, trace)
-        _resolve(flight, answer)
+                # a stream the monitor stopped is charged for all it generated, not stored
+                answer = self._settle(
+                    sent, model or None, result, codec, reservation, trace, store=not stopped
+                )
+                if stopped and watch is not None:
+                    kept = watch.monitor.result().kept
+                    self._guarded("output", trace, lambda: _with_text(codec, result, kept))
+        _resolve(flight, None if stopped else answer)
         last = self._guarded("settle", trace, lambda: codec.last_chunk(trace))
         if last is not None:
             yield last
@@ -772,6 +806,105 @@ class Pipeline(Generic[R, C]):
         result = self._guarded("settle", trace, lambda: codec.merge(chunks))
         if result is not None:
             self._settle(sent, model, result, codec, reservation, trace, store=False)
+
+    # -- stage: output (stream monitor, continuation) -------------------------------------
+
+    def _watch(self, sent: Sent, codec: Codec[R, C], trace: Trace) -> out_stage.Watch | None:
+        """A monitor for this stream, when the output stage has one."""
+        control = self.output
+        if not isinstance(control, OutputControl):
+            return None
+        count = self._counter(self._model_id(sent, sent.model)).count
+        return self._guarded(
+            "output", trace, lambda: out_stage.watch_for(control, codec, sent.max_tokens, count)
+        )
+
+    def _replayed(
+        self, served: R, request: Request, codec: Codec[R, C], trace: Trace
+    ) -> Iterable[C]:
+        """A cached answer as a stream, through the same monitor as a live one."""
+        control = self.output
+        if not isinstance(control, OutputControl) or not control.monitor_replays:
+            return codec.replay(served)
+        sent = Sent(request, request.messages, (), max_tokens=None, prompt=request.prompt)
+        watch = self._watch(sent, codec, trace)
+        if watch is None:
+            return codec.replay(served)
+        for chunk in codec.replay(served):
+            if watch.monitor.feed(watch.text_of(chunk)) is not None:
+                break
+        if not watch.stopped:
+            return codec.replay(served)
+        watch.report(trace)
+        kept = watch.monitor.result().kept
+        trimmed = self._guarded("output", trace, lambda: _with_text(codec, served, kept))
+        return codec.replay(codec.annotate(trimmed if trimmed is not None else served, trace))
+
+    def _continue(
+        self,
+        sent: Sent,
+        model: str | None,
+        result: R,
+        call: Callable[[Sent], R],
+        codec: Codec[R, C],
+        trace: Trace,
+    ) -> tuple[R, float]:
+        """An answer cut by its cap, continued (or cut back and flagged); with the
+        dollars the continuation calls cost."""
+        parts = self._cut_answer(sent, model, result, codec, trace)
+        if parts is None:
+            return result, 0.0
+        extra = 0.0
+        while parts.more():
+            ask = parts.ask()
+            try:
+                more = call(ask)
+            except Exception as exc:  # a failed continuation: keep what there is
+                self._failed("output", exc, trace)
+                break
+            extra += parts.add(more)
+        return parts.finish(result), extra
+
+    async def _acontinue(
+        self,
+        sent: Sent,
+        model: str | None,
+        result: R,
+        call: Callable[[Sent], Awaitable[R]],
+        codec: Codec[R, C],
+        trace: Trace,
+    ) -> tuple[R, float]:
+        """:meth:`_continue` for a coroutine provider."""
+        parts = self._cut_answer(sent, model, result, codec, trace)
+        if parts is None:
+            return result, 0.0
+        extra = 0.0
+        while parts.more():
+            ask = parts.ask()
+            try:
+                more = await call(ask)
+            except Exception as exc:
+                self._failed("output", exc, trace)
+                break
+            extra += parts.add(more)
+        return parts.finish(result), extra
+
+    def _cut_answer(
+        self, sent: Sent, model: str | None, result: R, codec: Codec[R, C], trace: Trace
+    ) -> out_stage.Parts[R] | None:
+        """The parts of an answer the provider cut at its cap, or None (not cut, or no
+        output control, or a codec that cannot replace a result's text)."""
+        control = self.output
+        if not isinstance(control, OutputControl) or not hasattr(codec, "with_text"):
+            return None
+        first = self._guarded("output", trace, lambda: codec.answer(result, sent))
+        if first is None or first.finish_reason != "length":
+            return None
+        counter = self._counter(self._model_id(sent, model))
+        cost = None if self.budget is None else self._cost
+        return out_stage.Parts(
+            control, sent, model, codec, trace, first.text, counter.count, self._guarded, cost
+        )
 
     def _cost(self, sent: Sent, model: str | None, answer: Answer | None) -> float:
         request = sent.request
@@ -851,6 +984,22 @@ class Pipeline(Generic[R, C]):
         if blocking:
             return await asyncio.to_thread(fn, *args)
         return fn(*args)
+
+
+def _with_text(codec: Any, result: Any, text: str, finish_reason: str | None = "stop") -> Any:
+    return codec.with_text(result, text, finish_reason)
+
+
+def _stopped(
+    watch: out_stage.Watch | None, order: list[str | None], attempts: list[Attempt], trace: Trace
+) -> None:
+    """After a monitored stream: report, and name the model a stopped stream came from
+    (a stream closed early never reached its own ``ok`` attempt)."""
+    if watch is None:
+        return
+    watch.report(trace)
+    if watch.stopped and not any(a.outcome == "ok" for a in attempts):
+        attempts.append(Attempt(order[min(len(attempts), len(order) - 1)] or "", "ok"))
 
 
 @dataclass(frozen=True)

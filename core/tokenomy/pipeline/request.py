@@ -61,6 +61,17 @@ class Request:
         """What the cache keys on: the caller's own messages, or the prompt."""
         return self.prompt if self.prompt is not None else self.messages
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Who and what the call is for, as a budget's limits read it: the tags, then
+        ``model``, ``scope`` and ``session`` when set (a tag of the same name wins)."""
+        out = {
+            k: v
+            for k, v in (("model", self.model), ("scope", self.scope), ("session", self.session))
+            if v
+        }
+        return {**out, **{str(k): str(v) for k, v in self.tags.items()}}
+
 
 @dataclass(frozen=True)
 class Sent:
@@ -135,6 +146,10 @@ class Trace:
         self._lock = threading.Lock()
         self.route: dict[str, Any] | None = None
         """The routing decision (model, reason, success, attempts), when routed."""
+        self.output: dict[str, Any] | None = None
+        """What the output stage did: ``planned`` cap, ``stopped_by``, ``saved_tokens``,
+        ``kept_chars`` (the usable prefix of a stopped stream), ``continued`` parts,
+        ``truncated``; None when it did nothing."""
 
     def add(self, stage: str, outcome: str, detail: str = "", **saved: Any) -> None:
         with self._lock:
@@ -157,11 +172,14 @@ class Trace:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"stages": [...], "saved_tokens": n, "saved_usd": x}``."""
         records = self.records
-        return {
+        out: dict[str, Any] = {
             "stages": [r.as_dict() for r in records],
             "saved_tokens": sum(r.saved_tokens for r in records),
             "saved_usd": round(sum(r.saved_usd for r in records), 8),
         }
+        if self.output is not None:
+            out["output"] = dict(self.output)
+        return out
 
     def __repr__(self) -> str:
         return f"Trace({', '.join(f'{r.stage}:{r.outcome}' for r in self.records)})"

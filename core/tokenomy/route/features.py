@@ -7,6 +7,7 @@ neighbours' outcomes, and explain its decisions.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Final
@@ -64,8 +65,15 @@ def complexity_features(text: str) -> list[float]:
         >>> f["math"] > 0, f["reasoning"] > 0, f["code"]
         (True, True, 0.0)
     """
+    return list(_features(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _features(text: str) -> tuple[float, ...]:
+    """The features of one text, memoized: an audit or a router sees the same prompts
+    (templates, retries, repeated questions) many times, and the regexes dominate."""
     words = len(text.split())
-    return [
+    return (
         math.log1p(len(text)),
         math.log1p(words),
         math.log1p(text.count("\n")),
@@ -76,4 +84,4 @@ def complexity_features(text: str) -> list[float]:
         math.log1p(len(_REASONING.findall(text))),
         1.0 if len(_CHOICES.findall(text)) >= 2 else 0.0,
         *(math.log1p(len(p.findall(text))) for p in _DOMAINS.values()),
-    ]
+    )

@@ -119,6 +119,29 @@ class ModelTable:
         return cls(specs)
 
     @classmethod
+    def from_model_ids(
+        cls, models: Mapping[str, str | None], *, prices: PriceTable | None = None
+    ) -> ModelTable:
+        """Specs for a front door's models, ``{name: model id}``, priced from the table,
+        with the default quality prior of the priced model (0.7 when it has none).
+
+        Raises:
+            ConfigError: a model the table cannot price (the message says how to fix it).
+        """
+        table = prices or PriceTable.default()
+        specs = []
+        for name, model_id in models.items():
+            price = table.get(model_id)
+            if price is None:
+                raise ConfigError(
+                    f"no price for model {name!r} ({model_id!r}); pass "
+                    "router=Router(ModelTable([ModelSpec(...), ...])) to describe it, or "
+                    "prices=PriceTable.default().with_prices({...})."
+                )
+            specs.append(ModelSpec.from_price(name, price, DEFAULT_QUALITY.get(price.model, 0.7)))
+        return cls(specs)
+
+    @classmethod
     def default(cls, *, prices: PriceTable | None = None) -> ModelTable:
         """Nine current models from nano to frontier, priced from the bundled table."""
         return cls.from_prices({m: (m, q) for m, q in DEFAULT_QUALITY.items()}, prices=prices)

@@ -71,7 +71,7 @@ class RouteDecision:
 
 
 class BudgetView(Protocol):
-    """What the router reads of a spending budget (:class:`tokenomy.budget.SpendBudget`)."""
+    """What the router reads of a spending budget (:class:`tokenomy.budget.BudgetStatus`)."""
 
     @property
     def limit_usd(self) -> float: ...

@@ -300,6 +300,10 @@ def register_tokenizer(
     _counters.clear()
 
 
+_MEMO_MIN_CHARS = 512
+_MEMO_SIZE = 2048
+
+
 class TokenCounter:
     """Counts tokens for one model.
 
@@ -311,7 +315,7 @@ class TokenCounter:
         9
     """
 
-    __slots__ = ("_count", "_text_result", "chat_format", "model", "tokenizer")
+    __slots__ = ("_count_raw", "_memo", "_text_result", "chat_format", "model", "tokenizer")
 
     def __init__(
         self, model: str | None = DEFAULT_MODEL, *, registry: TokenizerRegistry | None = None
@@ -320,7 +324,8 @@ class TokenCounter:
         self.model = model
         self.tokenizer = resolved.tokenizer
         self.chat_format = resolved.chat_format
-        self._count = resolved.tokenizer.count
+        self._count_raw = resolved.tokenizer.count
+        self._memo: dict[str, int] = {}
         # (model, tokenizer name, exact) of a plain-text count, precomputed for the hot path
         self._text_result = (
             model,
@@ -336,6 +341,20 @@ class TokenCounter:
     def count(self, text: str) -> int:
         """Tokens in ``text``."""
         return self._count(text)
+
+    def _count(self, text: str) -> int:
+        """Count, remembering long texts: system prompts, documents and tool schemas
+        repeat across calls, and encoding them again is most of an audit's time."""
+        if len(text) < _MEMO_MIN_CHARS:
+            return self._count_raw(text)
+        memo = self._memo
+        tokens = memo.get(text)
+        if tokens is None:
+            tokens = self._count_raw(text)
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()  # bounded: a cheap reset beats an LRU's bookkeeping here
+            memo[text] = tokens
+        return tokens
 
     def count_messages(
         self, messages: Sequence[Message], *, tools: Sequence[Mapping[str, Any]] | None = None

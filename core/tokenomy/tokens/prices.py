@@ -11,6 +11,7 @@ and warns once, naming how to add the price. It never returns a silent 0.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -43,6 +44,9 @@ class ModelPrice:
         output: USD per 1M output tokens (reasoning tokens are billed as output).
         cached_input: USD per 1M cached input tokens; None when the provider has no
             discount, in which case cached tokens cost ``input``.
+        cache_write: USD per 1M input tokens written to the provider's prompt cache;
+            None: ``input`` x the provider's multiplier (Anthropic 1.25, else 1).
+            Writes with a 1-hour lifetime cost twice ``input`` (Anthropic).
         context_window: maximum input tokens, when known.
         max_output_tokens: maximum output tokens, when known.
         provider: e.g. ``"openai"``.
@@ -54,6 +58,7 @@ class ModelPrice:
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
     context_window: int | None = None
     max_output_tokens: int | None = None
     provider: str | None = None
@@ -63,7 +68,7 @@ class ModelPrice:
     aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("input", "output", "cached_input"):
+        for name in ("input", "output", "cached_input", "cache_write"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int | float) or value < 0):
                 raise PriceError(
@@ -72,12 +77,20 @@ class ModelPrice:
                 )
 
     def cost(self, usage: TokenUsage) -> Cost:
-        """Cost of ``usage`` at this price."""
+        """Cost of ``usage`` at this price (cache reads discounted, cache writes at the
+        provider's premium)."""
         cached = min(usage.cached_input_tokens, usage.input_tokens)
         cached_price = self.input if self.cached_input is None else self.cached_input
+        write_5m = min(usage.cache_write_tokens, usage.input_tokens - cached)
+        write_1h = min(usage.cache_write_1h_tokens, usage.input_tokens - cached - write_5m)
+        write_price = self.cache_write
+        if write_price is None:
+            write_price = self.input * _CACHE_WRITE.get(self.provider or "", 1.0)
+        long_price = self.input * (2.0 if self.provider == "anthropic" else 1.0)
+        plain = usage.input_tokens - cached - write_5m - write_1h
         return Cost(
             model=self.model,
-            input_usd=(usage.input_tokens - cached) * self.input / _PER,
+            input_usd=(plain * self.input + write_5m * write_price + write_1h * long_price) / _PER,
             cached_input_usd=cached * cached_price / _PER,
             output_usd=usage.output_tokens * self.output / _PER,
         )
@@ -99,6 +112,13 @@ class Cost:
     def __str__(self) -> str:
         return f"${self.total_usd:.6f} ({self.model})"
 
+
+def _per_million(value: Any) -> float | None:
+    return float(value) * _PER if isinstance(value, int | float) else None
+
+
+_CACHE_WRITE = {"anthropic": 1.25}
+"""Price of a prompt-cache write as a multiple of the input price, by provider."""
 
 _DATE_SUFFIX = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|@latest|-v\d+:\d+|:\w+)$")
 _VENDOR_DOT = re.compile(r"^(?:(?:us|eu|apac|global)\.)?(?:anthropic|meta|mistral|cohere|amazon)\.")
@@ -160,7 +180,7 @@ class PriceTable:
         """Build a table from ``{"models": {name: {...}}, "as_of": ...}`` or ``{name: {...}}``.
 
         Each model entry needs ``input`` and ``output`` (USD per 1M tokens); optional
-        keys are ``cached_input``, ``context_window``, ``max_output_tokens``,
+        keys are ``cached_input``, ``cache_write``, ``context_window``, ``max_output_tokens``,
         ``provider``, ``supports_tools``, ``supports_vision``, ``supports_json`` and
         ``aliases``.
         """
@@ -175,6 +195,79 @@ class PriceTable:
             if name not in ("as_of", "source", "currency", "unit")
         }
         return cls(prices, as_of=data.get("as_of"), source=data.get("source"))
+
+    @classmethod
+    def from_litellm(cls, data: Mapping[str, Any], *, as_of: str | None = None) -> PriceTable:
+        """Every chat model of a LiteLLM ``model_prices_and_context_window.json`` (or
+        tokencost's copy of it), converted from USD per token to USD per 1M tokens,
+        with cache-read and cache-write prices when given.
+
+        Example:
+            >>> table = PriceTable.from_litellm({"my-llm": {
+            ...     "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+            ...     "litellm_provider": "acme", "mode": "chat"}})
+            >>> table.get("my-llm").output
+            2.0
+        """
+        if not isinstance(data, Mapping):
+            raise PriceError(f"A LiteLLM price file is a JSON object; got {type(data).__name__}.")
+        models: dict[str, ModelPrice] = {}
+        for name, entry in data.items():
+            if not isinstance(entry, Mapping) or entry.get("mode", "chat") != "chat":
+                continue
+            inp, out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+            if not isinstance(inp, int | float) or not isinstance(out, int | float):
+                continue
+            try:
+                models[name] = _price_from_entry(
+                    name,
+                    {
+                        "input": inp * _PER,
+                        "output": out * _PER,
+                        "cached_input": _per_million(entry.get("cache_read_input_token_cost")),
+                        "cache_write": _per_million(entry.get("cache_creation_input_token_cost")),
+                        "context_window": entry.get("max_input_tokens") or entry.get("max_tokens"),
+                        "max_output_tokens": entry.get("max_output_tokens"),
+                        "provider": entry.get("litellm_provider"),
+                        "supports_tools": bool(entry.get("supports_function_calling")),
+                        "supports_vision": bool(entry.get("supports_vision")),
+                        "supports_json": bool(entry.get("supports_response_schema")),
+                    },
+                )
+            except PriceError:  # one malformed entry does not spoil the update
+                continue
+        if not models:
+            raise PriceError("No chat model with input and output prices in that file.")
+        return cls(models, as_of=as_of, source="LiteLLM model_prices_and_context_window.json")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table in the format :meth:`from_dict` and ``--prices FILE`` read."""
+        return {
+            "as_of": self.as_of,
+            "currency": "USD",
+            "unit": "per 1M tokens",
+            "source": self.source,
+            "models": {
+                p.model: {
+                    k: v
+                    for k, v in (
+                        ("provider", p.provider),
+                        ("input", p.input),
+                        ("output", p.output),
+                        ("cached_input", p.cached_input),
+                        ("cache_write", p.cache_write),
+                        ("context_window", p.context_window),
+                        ("max_output_tokens", p.max_output_tokens),
+                        ("supports_tools", p.supports_tools),
+                        ("supports_vision", p.supports_vision),
+                        ("supports_json", p.supports_json),
+                        ("aliases", list(p.aliases)),
+                    )
+                    if v is not None
+                }
+                for p in self
+            },
+        }
 
     @classmethod
     def from_file(cls, path: str | Path) -> PriceTable:
@@ -198,6 +291,11 @@ class PriceTable:
             extra = {name: _price_from_entry(name, entry) for name, entry in prices.items()}
         else:
             extra = {p.model: p for p in prices}
+        for name, price in extra.items():  # a newer price keeps the names the old one had
+            old = self.prices.get(name)
+            if old is not None and old.aliases:
+                aliases = tuple(dict.fromkeys((*old.aliases, *price.aliases)))
+                extra[name] = dataclasses.replace(price, aliases=aliases)
         return PriceTable({**self.prices, **extra}, as_of=self.as_of, source=self.source)
 
     def with_file(self, path: str | Path) -> PriceTable:
@@ -260,6 +358,7 @@ def _price_from_entry(name: str, entry: Any) -> ModelPrice:
         "input",
         "output",
         "cached_input",
+        "cache_write",
         "context_window",
         "max_output_tokens",
         "provider",
@@ -279,6 +378,7 @@ def _price_from_entry(name: str, entry: Any) -> ModelPrice:
         input=entry["input"],
         output=entry["output"],
         cached_input=entry.get("cached_input"),
+        cache_write=entry.get("cache_write"),
         context_window=entry.get("context_window"),
         max_output_tokens=entry.get("max_output_tokens"),
         provider=entry.get("provider"),

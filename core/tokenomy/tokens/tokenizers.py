@@ -69,7 +69,7 @@ class HuggingFaceTokenizer:
     def __init__(self, path: str | Path, *, name: str | None = None) -> None:
         from tokenomy._optional import require
 
-        tokenizers = require("tokenizers", feature="a Hugging Face tokenizer.json", extra="all")
+        tokenizers = require("tokenizers", feature="a Hugging Face tokenizer.json", extra="local")
         p = Path(path)
         if not p.is_file():
             raise TokenizerError(

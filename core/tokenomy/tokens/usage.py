@@ -42,14 +42,19 @@ class TokenCount(NamedTuple):
 class TokenUsage:
     """Tokens of one or more LLM calls; ``a + b`` adds field by field.
 
-    ``input_tokens`` includes ``cached_input_tokens`` and ``output_tokens`` includes
-    ``reasoning_tokens``, as in OpenAI's and LangChain's usage records.
+    ``input_tokens`` includes ``cached_input_tokens`` and the cache writes, and
+    ``output_tokens`` includes ``reasoning_tokens``, as in OpenAI's and LangChain's
+    usage records. ``cache_write_tokens`` are input tokens written to a provider's
+    prompt cache (Anthropic bills them at 1.25x the input price), and
+    ``cache_write_1h_tokens`` those written with a 1-hour lifetime (2x).
     """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -63,6 +68,8 @@ class TokenUsage:
             self.output_tokens + other.output_tokens,
             self.cached_input_tokens + other.cached_input_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
         )
 
 
@@ -87,9 +94,10 @@ def parse_usage(raw: Any) -> TokenUsage | None:
     Understands OpenAI Chat Completions (``prompt_tokens``/``completion_tokens`` with
     ``*_details``), OpenAI Responses and LangChain ``UsageMetadata``
     (``input_tokens``/``output_tokens`` with ``input_token_details.cache_read``),
-    Anthropic's raw usage (cache reads and writes reported beside ``input_tokens``)
-    and Gemini's ``usage_metadata`` (``prompt_token_count``…). Mappings and objects
-    with those attributes both work.
+    Anthropic's raw usage (cache reads and writes reported beside ``input_tokens``,
+    1-hour writes apart), and Gemini's usage in the Python SDK's shape
+    (``prompt_token_count``…) and the REST / Vertex shape (``promptTokenCount``…).
+    Mappings and objects with those attributes both work.
 
     Returns:
         None when ``raw`` carries no recognisable token counts.
@@ -106,14 +114,29 @@ def parse_usage(raw: Any) -> TokenUsage | None:
             _int(_get(pdet, "cached_tokens")),
             _int(_get(cdet, "reasoning_tokens")),
         )
-    gemini = _get(raw, "prompt_token_count")
-    if gemini is not None:  # Gemini
-        return TokenUsage(
-            _int(gemini),
-            _int(_get(raw, "candidates_token_count")) + _int(_get(raw, "thoughts_token_count")),
-            _int(_get(raw, "cached_content_token_count")),
-            _int(_get(raw, "thoughts_token_count")),
-        )
+    for prompt_key, candidates, thoughts, cached_key in (
+        (
+            "prompt_token_count",
+            "candidates_token_count",
+            "thoughts_token_count",
+            "cached_content_token_count",
+        ),  # Gemini, Python SDK
+        (
+            "promptTokenCount",
+            "candidatesTokenCount",
+            "thoughtsTokenCount",
+            "cachedContentTokenCount",
+        ),  # Gemini REST and Vertex AI
+    ):
+        gemini = _get(raw, prompt_key)
+        if gemini is not None:
+            thought = _int(_get(raw, thoughts))
+            return TokenUsage(
+                _int(gemini),
+                _int(_get(raw, candidates)) + thought,
+                _int(_get(raw, cached_key)),
+                thought,
+            )
     inp = _get(raw, "input_tokens")
     if inp is None:
         return None
@@ -123,7 +146,8 @@ def parse_usage(raw: Any) -> TokenUsage | None:
         # Anthropic reports cache reads and writes *beside* input_tokens.
         read = _int(anthropic_read)
         write = _int(_get(raw, "cache_creation_input_tokens"))
-        return TokenUsage(_int(inp) + read + write, out, read, 0)
+        one_hour = _int(_get(_get(raw, "cache_creation") or {}, "ephemeral_1h_input_tokens"))
+        return TokenUsage(_int(inp) + read + write, out, read, 0, write - one_hour, one_hour)
     idet = _get(raw, "input_token_details") or _get(raw, "input_tokens_details") or {}
     odet = _get(raw, "output_token_details") or _get(raw, "output_tokens_details") or {}
     cached = _get(idet, "cache_read")
@@ -132,4 +156,10 @@ def parse_usage(raw: Any) -> TokenUsage | None:
     reasoning = _get(odet, "reasoning")
     if reasoning is None:
         reasoning = _get(odet, "reasoning_tokens")
-    return TokenUsage(_int(inp), out, _int(cached), _int(reasoning))
+    # LangChain's UsageMetadata for Anthropic: writes under input_token_details
+    one_hour = _int(_get(idet, "ephemeral_1h_input_tokens"))
+    write = (
+        _int(_get(idet, "cache_creation"))
+        or _int(_get(idet, "ephemeral_5m_input_tokens")) + one_hour
+    )
+    return TokenUsage(_int(inp), out, _int(cached), _int(reasoning), write - one_hour, one_hour)

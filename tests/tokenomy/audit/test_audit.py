@@ -106,4 +106,24 @@ def test_reports_render(workload):
         assert needle in text
     html = render_html(report)
     assert html.startswith("<!doctype html>") and html.count("<svg") >= 3
-    assert "line 42" in html and "<script" not in html and "http" not in html.split("<body>")[1]
+    assert "line 42" in html and "http" not in html.split("<body>")[1]
+    # one inline script of ours (sorting, filtering): nothing external, nothing from the data
+    assert html.count("<script") == 1 and "src=" not in html
+
+
+def test_dated_aliases_join_their_models_row_and_tiny_costs_show_their_digits(tmp_path):
+    import json
+
+    from tokenomy.audit import run_audit
+    from tokenomy.audit.text import usd
+
+    lines = [
+        {"model": model, "messages": [{"role": "user", "content": "hi"}], "response": "ok"}
+        for model in ("gpt-4o-mini", "gpt-4o-mini-2024-07-18", "openai/gpt-4o-mini")
+    ]
+    path = tmp_path / "w.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    report = run_audit(path, plugins=[])
+    assert [(dict(s.group), s.calls) for s in report.by_model] == [({"model": "gpt-4o-mini"}, 3)]
+    assert usd(0.000042) == "$0.000042" and usd(0.0157) == "$0.0157" and usd(0) == "$0.00"
+    assert usd(1234.5) == "$1,234.50"

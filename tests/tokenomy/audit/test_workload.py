@@ -268,3 +268,28 @@ def test_fuzz_the_audit_never_raises_and_reports_every_bad_line(tmp_path, bad, s
     text = render_text(report)
     assert not any(ch in text for ch in "\x1b\x07\x00\x9b")
     render_html(report).encode("utf-8")
+
+
+def test_repeated_texts_are_held_once(tmp_path):
+    import json
+
+    from tokenomy.audit import load_workload
+
+    system = "You are a support assistant. " * 50
+    lines = [
+        {
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": f"q{i}"},
+            ],
+            "response": "Thanks for reaching out!",
+        }
+        for i in range(3)
+    ]
+    path = tmp_path / "w.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    calls = load_workload(path).calls
+    assert calls[0].messages[0] is calls[2].messages[0]  # one system prompt object
+    assert calls[0].response is calls[1].response
+    assert [c.messages[1]["content"] for c in calls] == ["q0", "q1", "q2"]

@@ -1,5 +1,7 @@
 from types import SimpleNamespace
 
+import pytest
+
 from tokenomy.tokens import TokenUsage, parse_usage
 
 
@@ -49,7 +51,45 @@ def test_anthropic_raw_usage_adds_cache_reads_and_writes_to_input():
         "cache_read_input_tokens": 1000,
         "cache_creation_input_tokens": 200,
     }
-    assert parse_usage(raw) == TokenUsage(1220, 5, 1000, 0)
+    assert parse_usage(raw) == TokenUsage(1220, 5, 1000, 0, cache_write_tokens=200)
+
+
+def test_anthropic_cache_writes_are_billed_at_their_premium():
+    from tokenomy.tokens import PriceTable
+
+    price = PriceTable.default().get("claude-sonnet-4")  # $3 in, $0.30 cached, $15 out
+    raw = {
+        "input_tokens": 100,
+        "output_tokens": 10,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 3000,
+        "cache_creation": {"ephemeral_5m_input_tokens": 2000, "ephemeral_1h_input_tokens": 1000},
+    }
+    usage = parse_usage(raw)
+    assert (usage.cache_write_tokens, usage.cache_write_1h_tokens) == (2000, 1000)
+    cost = price.cost(usage)
+    # 100 plain at $3, 2,000 at 1.25 x $3, 1,000 at 2 x $3, 1,000 read at $0.30, 10 out at $15
+    assert cost.total_usd == pytest.approx((300 + 7500 + 6000 + 300 + 150) / 1e6)
+
+
+def test_langchain_usage_metadata_carries_cache_writes():
+    raw = {
+        "input_tokens": 3000,
+        "output_tokens": 10,
+        "input_token_details": {"cache_read": 1000, "cache_creation": 1500},
+    }
+    assert parse_usage(raw) == TokenUsage(3000, 10, 1000, 0, cache_write_tokens=1500)
+
+
+def test_gemini_rest_and_vertex_usage():
+    raw = {
+        "promptTokenCount": 12,
+        "candidatesTokenCount": 5,
+        "thoughtsTokenCount": 3,
+        "cachedContentTokenCount": 4,
+        "totalTokenCount": 20,
+    }
+    assert parse_usage(raw) == TokenUsage(12, 8, 4, 3)
 
 
 def test_gemini_usage():

@@ -1,0 +1,7 @@
+"""``python -m tokenomy``: the ``tokenomy`` command."""
+
+import sys
+
+from tokenomy.cli import main
+
+sys.exit(main())

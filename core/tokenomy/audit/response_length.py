@@ -1,0 +1,132 @@
+"""The "response length" column of ``tokenomy audit``, measured on the workload's own
+answers: caps far above use, answers that loop, JSON answers that talk on after the
+object closed.
+
+Per call, the tokens saved are the largest of three (they overlap, so they are not
+added): the answer's tokens after a repetition loop began (the stream monitor would
+have stopped there), after its JSON value closed, or beyond its group's 95th
+percentile (a cap planned there).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Final
+
+from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
+from tokenomy.output import JsonComplete, RepetitionLoop, StreamMonitor
+from tokenomy.tokens.usage import TokenUsage
+
+__all__ = ["ResponseLengthPlugin"]
+
+_MIN_GROUP_CALLS: Final = 20
+_CAP_PERCENTILE: Final = 0.95
+
+
+def _percentile(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+def _tail(text: str, criterion: RepetitionLoop | JsonComplete) -> str | None:
+    """The part of ``text`` after the criterion would have stopped it, or None."""
+    monitor = StreamMonitor([criterion], count=len)
+    monitor.feed(text)
+    if monitor.stop is None:
+        return None
+    return text[monitor.stop.keep_chars :] or None
+
+
+class ResponseLengthPlugin:
+    """Answer tokens a response-length control would not have paid for.
+
+    * **caps**: per feature tag (or model) with at least 20 calls, answers longer
+      than the group's p95 would be cut there; ``max_tokens`` caps 4x above that
+      p95, or no cap at all, are named.
+    * **loops**: answers whose text repeats a span (the stream monitor's
+      ``RepetitionLoop``), and the tokens after the loop began.
+    * **JSON tails**: answers opening with a JSON value that go on after it closed.
+    """
+
+    name = "output_caps"
+    title = "Response length"
+
+    def estimate(self, context: AuditContext) -> SavingsEstimate:
+        caps = self._caps(context)
+        saved: dict[int, int] = defaultdict(int)
+        loops = json_tails = loop_tokens = json_tokens = 0
+        examples: list[str] = []
+        for i, c in enumerate(context.calls):
+            excess = c.usage.output_tokens - caps.get(_group(c), c.usage.output_tokens)
+            saved[i] = max(saved[i], excess)
+            text = c.call.response or ""
+            if not text:
+                continue
+            count = context.counter(c.call.model).count
+            loop = _tail(text, RepetitionLoop())
+            if loop is not None:
+                n = count(loop)
+                loops, loop_tokens = loops + 1, loop_tokens + n
+                saved[i] = max(saved[i], n)
+                if len(examples) < 2:
+                    examples.append(f"loop in {c.call.id}: {n:,} tokens after it began")
+            tail = _tail(text, JsonComplete())
+            if tail is not None and tail.strip():
+                n = count(tail)
+                json_tails, json_tokens = json_tails + 1, json_tokens + n
+                saved[i] = max(saved[i], n)
+        affected = out = 0
+        cost_usd = 0.0
+        for i, n in saved.items():
+            if n > 0:
+                c = context.calls[i]
+                affected += 1
+                out += n
+                cost_usd += context.cost(c.call.model, TokenUsage(0, n)) or 0.0
+        findings = [
+            f"{loops} answers loop (a span repeated back to back): {loop_tokens:,} tokens "
+            "after the loop began; the stream monitor stops a loop 25-50 tokens in.",
+            f"{json_tails} JSON answers go on after the object closed: {json_tokens:,} "
+            "tokens of trailing text.",
+            *examples,
+            *self._cap_findings(context, caps),
+        ]
+        metrics = {
+            "loops": float(loops),
+            "loop_tokens": float(loop_tokens),
+            "json_trailing": float(json_tails),
+            "json_trailing_tokens": float(json_tokens),
+        }
+        return SavingsEstimate(
+            self.name, self.title, affected, 0, out, cost_usd, tuple(findings), metrics
+        )
+
+    @staticmethod
+    def _caps(context: AuditContext) -> dict[str, int]:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for c in context.calls:
+            groups[_group(c)].append(c.usage.output_tokens)
+        return {
+            name: _percentile(lengths, _CAP_PERCENTILE)
+            for name, lengths in groups.items()
+            if len(lengths) >= _MIN_GROUP_CALLS
+        }
+
+    @staticmethod
+    def _cap_findings(context: AuditContext, caps: dict[str, int]) -> list[str]:
+        findings = []
+        for name, cap in sorted(caps.items()):
+            asked = [c.call.max_tokens for c in context.calls if _group(c) == name]
+            set_caps = [a for a in asked if a]
+            if set_caps and min(set_caps) >= 4 * max(cap, 1):
+                findings.append(
+                    f"{name}: max_tokens is {min(set_caps):,}+ but 95% of answers use <= "
+                    f"{cap:,} tokens; the cap is unused headroom."
+                )
+            elif not set_caps:
+                findings.append(f"{name}: no max_tokens set; 95% of answers use <= {cap:,} tokens.")
+        return findings
+
+
+def _group(c: AuditedCall) -> str:
+    return c.call.tags.get("feature") or c.call.model

@@ -1,0 +1,220 @@
+"""The pipeline's output stage: watching streams, continuing answers cut by their cap.
+
+The cap itself is planned in the pipeline's response-length slot (any
+:class:`~tokenomy.pipeline.OutputPlanner`; :class:`tokenomy.output.OutputControl`
+is one). With an ``OutputControl``, this module also
+
+* runs each stream (and each cached answer replayed as a stream) through a
+  :class:`~tokenomy.output.StreamMonitor`; a stop closes the provider's stream, so
+  the provider stops generating, and the trace says what stopped it and the tokens
+  saved against the cap;
+* continues an answer that ended with ``finish_reason == "length"`` up to
+  ``continue_max`` times and joins the parts at a clean seam, or cuts it back to a
+  boundary and flags it truncated.
+
+Codecs take part through two optional methods (:class:`OutputCodec`): ``text_of``
+(a chunk's text) and ``with_text`` (a result whose text is replaced). A codec
+without them is streamed and returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Protocol, TypeVar
+
+from tokenomy.output import (
+    CONTINUE_PROMPT,
+    OutputControl,
+    StreamMonitor,
+    check_complete,
+    continuation_messages,
+    cut_at_boundary,
+    join_parts,
+    resume_point,
+)
+from tokenomy.pipeline.request import Sent, Trace
+
+__all__ = ["OutputCodec", "Parts", "Watch", "cut_back", "next_part", "note", "watch_for"]
+
+R = TypeVar("R")
+C = TypeVar("C")
+C_contra = TypeVar("C_contra", contravariant=True)
+
+
+class OutputCodec(Protocol[R, C_contra]):
+    """What the output stage needs of a codec (both optional)."""
+
+    def text_of(self, chunk: C_contra) -> str:
+        """The text a stream chunk adds."""
+        ...
+
+    def with_text(self, result: R, text: str, finish_reason: str | None) -> R:
+        """``result`` with its text (and finish reason) replaced."""
+        ...
+
+
+@dataclass
+class Watch:
+    """One stream under a monitor."""
+
+    monitor: StreamMonitor
+    text_of: Callable[[Any], str]
+
+    @property
+    def stopped(self) -> bool:
+        return self.monitor.stop is not None
+
+    def sync(self, upstream: Iterator[C]) -> Iterator[C]:
+        """``upstream``'s chunks until the monitor stops it; then it is closed."""
+        try:
+            for chunk in upstream:
+                stop = self.monitor.feed(self.text_of(chunk))
+                yield chunk
+                if stop is not None:
+                    return
+        finally:
+            close = getattr(upstream, "close", None)
+            if close is not None:
+                close()
+
+    async def asynchronous(self, upstream: AsyncIterator[C]) -> AsyncIterator[C]:
+        """:meth:`sync` for an async stream."""
+        try:
+            async for chunk in upstream:
+                stop = self.monitor.feed(self.text_of(chunk))
+                yield chunk
+                if stop is not None:
+                    return
+        finally:
+            aclose = getattr(upstream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def report(self, trace: Trace) -> None:
+        """Put what the monitor decided in the trace."""
+        result = self.monitor.result()
+        if result.stopped_by is None:
+            trace.add("output", "watched", f"{result.generated_tokens} tokens, no stop")
+            return
+        trace.add(
+            "output",
+            "stopped",
+            f"{result.stopped_by}: {result.detail}",
+            saved_tokens=result.saved_tokens,
+        )
+        note(
+            trace,
+            stopped_by=result.stopped_by,
+            saved_tokens=result.saved_tokens,
+            generated_tokens=result.generated_tokens,
+            kept_chars=len(result.kept),
+        )
+
+
+def watch_for(
+    control: Any, codec: Any, cap: int | None, count: Callable[[str], int]
+) -> Watch | None:
+    """A watch for one stream, or None (no control, no criteria, or a codec that
+    cannot give a chunk's text)."""
+    if not isinstance(control, OutputControl) or not hasattr(codec, "text_of"):
+        return None
+    monitor = control.monitor(cap=cap, count=count)
+    return Watch(monitor, codec.text_of) if monitor is not None else None
+
+
+def next_part(sent: Sent, text: str) -> Sent:
+    """What to send to continue ``text``: the conversation with the answer so far and
+    a request to go on (a completion prompt simply grows by the answer)."""
+    if sent.prompt is not None:
+        return replace(sent, prompt=sent.prompt + text)
+    messages = continuation_messages(sent.messages, text, prompt=CONTINUE_PROMPT)
+    return replace(sent, messages=messages, origins=(*sent.origins, None, None))
+
+
+def cut_back(text: str, control: OutputControl, count: Callable[[str], int]) -> str:
+    """A truncated answer cut back to its last boundary (unchanged when it ends clean,
+    when ``cut_at`` is ``"none"``, or when no boundary is left)."""
+    if control.cut_at == "none" or check_complete(text).complete:
+        return text
+    total = count(text)
+    cut = cut_at_boundary(text, max(total - 1, 0), count=count, cut_at=control.cut_at)
+    return cut.text or text
+
+
+def note(trace: Trace, **fields: Any) -> None:
+    """Add ``fields`` to what the trace says the output stage did."""
+    trace.output = {**(trace.output or {}), **fields}
+
+
+class Parts(Generic[R]):
+    """The parts of an answer being continued (shared by the sync and async paths).
+
+    Args:
+        guarded: runs a step, or returns None when it raised (the pipeline's
+            never-fail rule for the ``output`` stage).
+        cost: prices one continuation call (None: no budget to charge it to).
+    """
+
+    def __init__(
+        self,
+        control: OutputControl,
+        sent: Sent,
+        model: str | None,
+        codec: Any,
+        trace: Trace,
+        text: str,
+        count: Callable[[str], int],
+        guarded: Callable[[str, Trace, Callable[[], Any]], Any],
+        cost: Callable[[Sent, str | None, Any], float] | None,
+    ) -> None:
+        self.control, self.sent, self.model = control, sent, model
+        self.codec, self.trace, self.count = codec, trace, count
+        self.guarded, self.cost = guarded, cost
+        self.text = text
+        self.reason: str | None = "length"  # the last part's finish reason
+        self.parts = 1
+        self.stalled = False
+        self._base = text
+        self._asked: Sent | None = None
+
+    def more(self) -> bool:
+        return (
+            self.reason == "length" and not self.stalled and self.parts <= self.control.continue_max
+        )
+
+    def ask(self) -> Sent:
+        """What to send for the next part (from the answer's last clean boundary)."""
+        self._base = resume_point(self.text)
+        self._asked = replace(next_part(self.sent, self._base), model=self.model)
+        return self._asked
+
+    def add(self, more: Any) -> float:
+        """Join the next part; its cost in dollars (0 when it cannot be priced)."""
+        asked = self._asked
+        assert asked is not None
+        answer = self.codec.answer(more, asked)
+        joined = join_parts(self._base, answer.text)
+        self.parts += 1
+        if len(joined) > len(self.text):
+            self.text, self.reason = joined, answer.finish_reason
+        else:  # the part added nothing: stop asking (the answer stays truncated)
+            self.stalled = True
+        price = self.cost
+        if price is None:
+            return 0.0
+        return self.guarded("output", self.trace, lambda: price(asked, self.model, answer)) or 0.0
+
+    def finish(self, result: R) -> R:
+        """The joined answer, or the cut one flagged truncated."""
+        truncated = self.reason == "length"
+        text = cut_back(self.text, self.control, self.count) if truncated else self.text
+        if self.parts > 1:
+            self.trace.add("output", "continued", f"{self.parts} parts joined")
+        if truncated:
+            self.trace.add("output", "truncated", f"cut by the cap after {self.parts} part(s)")
+        note(self.trace, continued=self.parts - 1, truncated=truncated)
+        changed = self.guarded(
+            "output", self.trace, lambda: self.codec.with_text(result, text, self.reason)
+        )
+        return result if changed is None else changed

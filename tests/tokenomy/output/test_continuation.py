@@ -1,0 +1,33 @@
+from tokenomy.output import CONTINUE_PROMPT, continuation_messages, join_parts, resume_point
+
+
+def test_join_drops_the_repeated_seam_once():
+    assert join_parts("Step one is to boil the water.", "boil the water. Then add tea.") == (
+        "Step one is to boil the water. Then add tea."
+    )
+
+
+def test_join_spacing():
+    assert join_parts("It is", "raining.") == "It is raining."
+    assert join_parts("Done.", "Next part.") == "Done. Next part."
+    assert join_parts("List:", "1. first") == "List:\n1. first"
+    assert join_parts("a ", "b") == "a b"
+    assert join_parts("", "b") == "b" and join_parts("a", "") == "a"
+
+
+def test_resume_point_drops_a_dangling_half_sentence_only():
+    assert resume_point("The first sentence is here and long. Second sen") == (
+        "The first sentence is here and long."
+    )
+    assert resume_point("no boundary at all in this long run of words wit") == (
+        "no boundary at all in this long run of words"
+    )
+    assert resume_point("abc") == "abc"
+
+
+def test_continuation_messages_append_the_partial_and_the_ask():
+    messages = ({"role": "user", "content": "Write a poem."},)
+    out = continuation_messages(messages, "Roses are")
+    assert out[-2] == {"role": "assistant", "content": "Roses are"}
+    assert out[-1] == {"role": "user", "content": CONTINUE_PROMPT}
+    assert messages == ({"role": "user", "content": "Write a poem."},)
