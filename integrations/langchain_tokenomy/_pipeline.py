@@ -24,7 +24,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from langchain_tokenomy._cache_convert import answer_from_generations, generations_from_payload
 from tokenomy.cache import Answer
-from tokenomy.pipeline import TRACE_KEY, Sent, Trace
+from tokenomy.pipeline import ROUTE_KEY, Sent, Trace
 from tokenomy.text.messages import message_text
 
 __all__ = [
@@ -37,8 +37,6 @@ __all__ = [
     "session_of",
 ]
 
-ROUTE_KEY = "tokenomy_route"
-"""``response_metadata`` key holding the routing decision of a call."""
 
 SESSION_KEYS = ("session_id", "thread_id", "conversation_id")
 """Run-metadata (or ``configurable``) keys read, in order, as the conversation's id."""
@@ -80,20 +78,11 @@ def sent_messages(messages: Sequence[BaseMessage], sent: Sent) -> list[BaseMessa
     """The caller's own message objects for what the pipeline sends: a shortened
     message is a copy with the new content; an inserted one is a message of its role
     (a summary is a system message; a continuation, an AI then a human message)."""
-    if not sent.changed:
-        return list(messages)
-    out: list[BaseMessage] = []
-    for origin, message in zip(sent.origins, sent.messages, strict=True):
-        content = message.get("content")
-        if origin is None:
-            out.append(_INSERTED.get(message.get("role", ""), SystemMessage)(content=str(content)))
-            continue
-        original = messages[origin]
-        if content == sent.request.messages[origin].get("content"):
-            out.append(original)
-        else:
-            out.append(original.model_copy(update={"content": content}))
-    return out
+    return sent.own(
+        messages,
+        shorten=lambda m, text: m.model_copy(update={"content": text}),
+        insert=lambda role, text: _INSERTED.get(role, SystemMessage)(content=text),
+    )
 
 
 _INSERTED: dict[str, type[BaseMessage]] = {"assistant": AIMessage, "user": HumanMessage}
@@ -164,7 +153,7 @@ class ChatCodec:
         )
 
     def annotate(self, result: ChatResult, trace: Trace) -> ChatResult:
-        extra = _trace_metadata(trace)
+        extra = trace.metadata()
         for generation in result.generations:
             message = generation.message
             message.response_metadata = {**(message.response_metadata or {}), **extra}
@@ -172,7 +161,7 @@ class ChatCodec:
 
     def last_chunk(self, trace: Trace) -> ChatGenerationChunk:
         return ChatGenerationChunk(
-            message=AIMessageChunk(content="", response_metadata=_trace_metadata(trace))
+            message=AIMessageChunk(content="", response_metadata=trace.metadata())
         )
 
     def text_of(self, chunk: ChatGenerationChunk) -> str:
@@ -192,10 +181,3 @@ class ChatCodec:
         return ChatResult(
             generations=[first, *result.generations[1:]], llm_output=result.llm_output
         )
-
-
-def _trace_metadata(trace: Trace) -> dict[str, Any]:
-    extra: dict[str, Any] = {TRACE_KEY: trace.as_dict()}
-    if trace.route is not None:
-        extra[ROUTE_KEY] = dict(trace.route)
-    return extra

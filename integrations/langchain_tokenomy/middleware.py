@@ -20,14 +20,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from langchain_tokenomy._convert import model_id_of
-from langchain_tokenomy._pipeline import ROUTE_KEY, as_dict, needs, sent_messages, session_of
+from langchain_tokenomy._pipeline import as_dict, needs, sent_messages, session_of
 from langchain_tokenomy.routing import table_for
 from tokenomy.budget import Budget
 from tokenomy.cache import Answer
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
 from tokenomy.output import OutputControl
-from tokenomy.pipeline import TRACE_KEY, ContextStage, Pipeline, Request, Sent, Trace
+from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent, Trace
 from tokenomy.route import Router
 from tokenomy.tokens import parse_usage
 
@@ -203,10 +203,7 @@ class _AgentCodec:
     def annotate(self, result: Result, trace: Trace) -> Result:
         message = _ai_message(result)
         if message is not None:
-            extra: dict[str, Any] = {TRACE_KEY: trace.as_dict()}
-            if trace.route is not None:
-                extra[ROUTE_KEY] = dict(trace.route)
-            message.response_metadata = {**message.response_metadata, **extra}
+            message.response_metadata = {**message.response_metadata, **trace.metadata()}
         return result
 
     def last_chunk(self, trace: Trace) -> None:

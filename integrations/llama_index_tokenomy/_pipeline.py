@@ -30,7 +30,8 @@ from llama_index_tokenomy._convert import model_from_payload, usage_from_respons
 from tokenomy.cache import Answer
 from tokenomy.cache.stats import CACHE_HIT_KEY
 from tokenomy.monitor import UsageRecorder
-from tokenomy.pipeline import TRACE_KEY, Sent, Trace, jsonable
+from tokenomy.pipeline import ROUTE_KEY, TRACE_KEY, Sent, Trace, jsonable
+from tokenomy.pipeline import own_messages as core_own_messages
 from tokenomy.route import ModelTable
 from tokenomy.tokens.prices import PriceTable
 
@@ -51,8 +52,6 @@ __all__ = [
     "with_text",
 ]
 
-ROUTE_KEY = "tokenomy_route"
-"""``additional_kwargs`` key holding the routing decision of a call."""
 UNCACHEABLE_KEY = "tokenomy_cacheable"
 """Set ``response.additional_kwargs[UNCACHEABLE_KEY] = False`` to keep a response out
 of the cache."""
@@ -127,9 +126,7 @@ def needs(messages: Sequence[ChatMessage], tools: bool) -> frozenset[str]:
 
 def sent_messages(messages: Sequence[ChatMessage], sent: Sent) -> list[ChatMessage]:
     """The caller's own messages for what the pipeline sends."""
-    if not sent.changed:
-        return list(messages)
-    return own_messages(messages, sent.request.messages, sent.messages, sent.origins)
+    return sent.own(messages, shorten=with_text, insert=_inserted)
 
 
 def own_messages(
@@ -138,21 +135,13 @@ def own_messages(
     chosen: Sequence[Mapping[str, Any]],
     origins: Sequence[int | None],
 ) -> list[ChatMessage]:
-    """``messages`` (whose OpenAI form is ``dicts``) as the context stage chose them
-    (``chosen``, from ``origins``): a shortened message is a copy with its text
-    replaced (other blocks kept); an inserted one keeps its role (a summary is a
-    system message; a continuation, an assistant then a user message)."""
-    out: list[ChatMessage] = []
-    for origin, message in zip(origins, chosen, strict=True):
-        content = message.get("content")
-        if origin is None:
-            role = _INSERTED.get(str(message.get("role")), MessageRole.SYSTEM)
-            out.append(ChatMessage(role=role, content=str(content)))
-        elif content == dicts[origin].get("content"):
-            out.append(messages[origin])
-        else:
-            out.append(with_text(messages[origin], str(content)))
-    return out
+    """``messages`` as a context stage chose them (:func:`tokenomy.pipeline.own_messages`):
+    a shortened message keeps its other blocks; an inserted one keeps its role."""
+    return core_own_messages(messages, dicts, chosen, origins, shorten=with_text, insert=_inserted)
+
+
+def _inserted(role: str, text: str) -> ChatMessage:
+    return ChatMessage(role=_INSERTED.get(role, MessageRole.SYSTEM), content=text)
 
 
 def with_text(message: ChatMessage, text: str) -> ChatMessage:
@@ -221,14 +210,6 @@ def _joined(chunks: Sequence[Any], last_text: str) -> str:
     return "".join(deltas) if any(deltas) else last_text
 
 
-def trace_metadata(trace: Trace) -> dict[str, Any]:
-    """What every LlamaIndex front door adds to ``additional_kwargs``."""
-    extra: dict[str, Any] = {TRACE_KEY: trace.as_dict()}
-    if trace.route is not None:
-        extra[ROUTE_KEY] = dict(trace.route)
-    return extra
-
-
 class _Codec(Generic[R]):
     """What chat and completion responses share. One codec serves one call.
 
@@ -255,7 +236,7 @@ class _Codec(Generic[R]):
         )
 
     def annotate(self, result: R, trace: Trace) -> R:
-        result.additional_kwargs = {**(result.additional_kwargs or {}), **trace_metadata(trace)}
+        result.additional_kwargs = {**(result.additional_kwargs or {}), **trace.metadata()}
         return result
 
     def text_of(self, chunk: R) -> str:
@@ -348,7 +329,7 @@ class ChatCodec(_Codec[ChatResponse]):
             message=merged.message,
             delta="",
             raw=merged.raw,
-            additional_kwargs={**merged.additional_kwargs, **trace_metadata(trace)},
+            additional_kwargs={**merged.additional_kwargs, **trace.metadata()},
         )
 
 
@@ -395,5 +376,5 @@ class CompletionCodec(_Codec[CompletionResponse]):
             text=merged.text,
             delta="",
             raw=merged.raw,
-            additional_kwargs={**merged.additional_kwargs, **trace_metadata(trace)},
+            additional_kwargs={**merged.additional_kwargs, **trace.metadata()},
         )

@@ -174,6 +174,7 @@ def test_public_names_are_pinned():
         "template_key",
     ]
     assert tokenomy.pipeline.__all__ == [
+        "ROUTE_KEY",
         "TRACE_KEY",
         "Codec",
         "ContextStage",
@@ -187,6 +188,7 @@ def test_public_names_are_pinned():
         "TextCodec",
         "Trace",
         "jsonable",
+        "own_messages",
     ]
     assert tokenomy.select.__all__ == [
         "STRATEGIES",

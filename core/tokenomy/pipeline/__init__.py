@@ -3,9 +3,18 @@
 from tokenomy.pipeline.codecs import TextCodec, jsonable
 from tokenomy.pipeline.context import ContextStage, Prepared
 from tokenomy.pipeline.pipeline import Codec, OutputPlanner, Pipeline, Recorder
-from tokenomy.pipeline.request import TRACE_KEY, Request, Sent, StageRecord, Trace
+from tokenomy.pipeline.request import (
+    ROUTE_KEY,
+    TRACE_KEY,
+    Request,
+    Sent,
+    StageRecord,
+    Trace,
+    own_messages,
+)
 
 __all__ = [
+    "ROUTE_KEY",
     "TRACE_KEY",
     "Codec",
     "ContextStage",
@@ -19,4 +28,5 @@ __all__ = [
     "TextCodec",
     "Trace",
     "jsonable",
+    "own_messages",
 ]

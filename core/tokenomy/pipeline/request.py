@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tokenomy.errors import ConfigError
 
-__all__ = ["TRACE_KEY", "Request", "Sent", "StageRecord", "Trace"]
+M = TypeVar("M")
+
+__all__ = ["ROUTE_KEY", "TRACE_KEY", "Request", "Sent", "StageRecord", "Trace", "own_messages"]
 
 TRACE_KEY = "tokenomy_trace"
 """Response-metadata key (LangChain ``response_metadata``, LlamaIndex
 ``additional_kwargs``) under which every front door puts the per-stage trace."""
+ROUTE_KEY = "tokenomy_route"
+"""Response-metadata key of the routing decision (model, reason, success, attempts)."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +105,61 @@ class Sent:
     prompt: str | None = None
     trace: Trace | None = field(default=None, compare=False, repr=False)
 
+    def own(
+        self,
+        originals: Sequence[M],
+        *,
+        shorten: Callable[[M, str], M],
+        insert: Callable[[str, str], M],
+    ) -> list[M]:
+        """The front door's own message objects for what is sent (see :func:`own_messages`)."""
+        if not self.changed:
+            return list(originals)
+        return own_messages(
+            originals,
+            self.request.messages,
+            self.messages,
+            self.origins,
+            shorten=shorten,
+            insert=insert,
+        )
+
     @property
     def changed(self) -> bool:
         """Whether the messages (or the prompt) differ from the caller's."""
         return self.messages != self.request.messages or self.prompt != self.request.prompt
+
+
+def own_messages(
+    originals: Sequence[M],
+    dicts: Sequence[Mapping[str, Any]],
+    chosen: Sequence[Mapping[str, Any]],
+    origins: Sequence[int | None],
+    *,
+    shorten: Callable[[M, str], M],
+    insert: Callable[[str, str], M],
+) -> list[M]:
+    """``originals`` (whose OpenAI form is ``dicts``) as the context stage chose them
+    (``chosen``, from ``origins``): an unchanged message is the caller's own object, a
+    shortened one ``shorten(original, text)``, one the stage inserted
+    ``insert(role, text)`` (a summary: "system"; a continuation: "assistant", then "user").
+
+    Example:
+        >>> own_messages(["a", "b"], [{"content": "A"}, {"content": "B"}],
+        ...              [{"role": "system", "content": "S"}, {"content": "b."}], [None, 1],
+        ...              shorten=lambda m, t: m + "!", insert=lambda role, t: role)
+        ['system', 'b!']
+    """
+    out: list[M] = []
+    for origin, message in zip(origins, chosen, strict=True):
+        content = message.get("content")
+        if origin is None:
+            out.append(insert(str(message.get("role") or "system"), str(content)))
+        elif content == dicts[origin].get("content"):
+            out.append(originals[origin])
+        else:
+            out.append(shorten(originals[origin], str(content)))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +223,14 @@ class Trace:
     def skipped(self) -> tuple[str, ...]:
         """The stages that failed and were bypassed on this call."""
         return tuple(r.stage for r in self.records if r.outcome == "skipped")
+
+    def metadata(self) -> dict[str, Any]:
+        """What a front door adds to its response's metadata: the trace under
+        :data:`TRACE_KEY`, and the routing decision under :data:`ROUTE_KEY` when routed."""
+        extra: dict[str, Any] = {TRACE_KEY: self.as_dict()}
+        if self.route is not None:
+            extra[ROUTE_KEY] = dict(self.route)
+        return extra
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"stages": [...], "saved_tokens": n, "saved_usd": x}``."""
