@@ -101,8 +101,9 @@ class PipelineChatModel(BaseChatModel):
         return list(tools) if isinstance(tools, Sequence) and tools else None
 
     def _kwargs_for(self, sent: Sent, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if sent.max_tokens is not None and sent.max_tokens != sent.request.max_tokens:
-            return {**kwargs, "max_tokens": sent.max_tokens}
+        planned = sent.planned_max_tokens
+        if planned is not None:
+            return {**kwargs, "max_tokens": planned}
         return kwargs
 
     # -- the pipeline ------------------------------------------------------------------

@@ -108,8 +108,11 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
             changes["messages"] = out
         if sent.model is not None:
             changes["model"] = self.models[sent.model]
-        if sent.max_tokens is not None and sent.max_tokens != sent.request.max_tokens:
-            changes["model_settings"] = {**request.model_settings, "max_tokens": sent.max_tokens}
+        if sent.planned_max_tokens is not None:
+            changes["model_settings"] = {
+                **request.model_settings,
+                "max_tokens": sent.planned_max_tokens,
+            }
         return request.override(**changes) if changes else request
 
     def wrap_model_call(

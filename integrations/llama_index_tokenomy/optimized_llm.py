@@ -280,8 +280,9 @@ class OptimizedLLM(LLM):
 
     @staticmethod
     def _kwargs_for(sent: Sent, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if sent.max_tokens is not None and sent.max_tokens != sent.request.max_tokens:
-            return {**kwargs, "max_tokens": sent.max_tokens}
+        planned = sent.planned_max_tokens
+        if planned is not None:
+            return {**kwargs, "max_tokens": planned}
         return kwargs
 
     # -- chat -----------------------------------------------------------------------------

@@ -125,6 +125,14 @@ class Sent:
         )
 
     @property
+    def planned_max_tokens(self) -> int | None:
+        """The answer cap to send in place of the caller's, when the pipeline planned
+        one that differs; None: send the caller's parameters as they are."""
+        if self.max_tokens is not None and self.max_tokens != self.request.max_tokens:
+            return self.max_tokens
+        return None
+
+    @property
     def changed(self) -> bool:
         """Whether the messages (or the prompt) differ from the caller's."""
         return self.messages != self.request.messages or self.prompt != self.request.prompt
