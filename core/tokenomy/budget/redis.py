@@ -237,8 +237,7 @@ class RedisBudget(Budget):
                 reservation.usd,
                 mine / _NANO,
             )
-            with self._lock:
-                self._seen[account.key] = (spent / _NANO, reserved / _NANO)
+            self._saw([account], [spent, reserved])  # may arrive after a later settle's
             self._refuse(refused)
         totals: list[int] = []
         at = 1

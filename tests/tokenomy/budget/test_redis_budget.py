@@ -179,6 +179,29 @@ def test_many_threads_of_two_budgets_hold_the_limit(budgets):
     one.check()
 
 
+def test_a_refusal_that_answers_late_does_not_hide_spend_settled_meanwhile(budgets):
+    # A refused reserve's reply can be read after later settles' replies (its thread was
+    # descheduled between the script and the read): status must not go back to it.
+    budget = budgets([Limit(usd=5)])
+    real = budget._reserve_script
+    spend(budget, 3.0)
+    held = budget.reserve(1.0)
+    replies = []
+
+    def reserve_then_answer_late(**kw):
+        budget._reserve_script = real
+        replies.append(real(**kw))  # refused: $3 spent, $1 reserved, $2 asked
+        budget.settle(held, 1.0)  # ...and these settle before its reply is read
+        spend(budget, 1.0)
+        return replies[0]
+
+    budget._reserve_script = reserve_then_answer_late
+    with pytest.raises(BudgetExceededError):
+        budget.reserve(2.0)
+    assert replies[0][0] == 0 and replies[0][3] == 3 * 10**9  # the stale reply
+    assert budget.status().spent_usd == pytest.approx(5.0)
+
+
 def test_bad_options_say_what_to_pass(redis_url):
     with pytest.raises(ConfigError, match="url='redis://host:port'"):
         RedisBudget(limits=[Limit(usd=1)])
