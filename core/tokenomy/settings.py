@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +63,9 @@ from tokenomy.select.selector import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MAX_TOKENS,
 from tokenomy.tokens.counter import DEFAULT_MODEL
 from tokenomy.tokens.prices import PriceTable
 
+if TYPE_CHECKING:
+    from tokenomy.telemetry import Telemetry
+
 __all__ = [
     "AlertSettings",
     "BudgetSettings",
@@ -76,6 +79,7 @@ __all__ = [
     "SelectSettings",
     "ServeSettings",
     "Settings",
+    "TelemetrySettings",
     "TokensSettings",
 ]
 
@@ -355,6 +359,26 @@ class OutputSettings(BaseModel):
     )
 
 
+class TelemetrySettings(BaseModel):
+    """OpenTelemetry spans and metrics of every recorded call (see
+    tokenomy.telemetry.Telemetry); exporters are configured the OpenTelemetry way
+    (``OTEL_EXPORTER_OTLP_ENDPOINT``…)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        False,
+        description="Export spans and metrics from enable() in both frameworks and from "
+        "the gateway, without code changes.",
+    )
+    capture_content: bool = Field(
+        False, description="Add prompt and answer text to spans (off: no text leaves)."
+    )
+    user_ids: Literal["hashed", "plain", "off"] = Field(
+        "hashed", description="How the 'user' tag appears on spans (never a metric label)."
+    )
+
+
 class ServeSettings(BaseModel):
     """The gateway, ``tokenomy serve`` (its models, tenants and cache are in its own
     configuration file; see docs/gateway.md)."""
@@ -390,6 +414,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     output: OutputSettings = OutputSettings()
     serve: ServeSettings = ServeSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -556,3 +581,13 @@ class Settings(BaseSettings):
             cut_at=c.cut_at,
             continue_max=c.continue_max,
         )
+
+    def telemetry_exporter(self) -> Telemetry | None:
+        """A :class:`~tokenomy.telemetry.Telemetry` on the global OpenTelemetry
+        providers with ``telemetry.*``'s options; None when ``telemetry.enabled`` is off."""
+        t = self.telemetry
+        if not t.enabled:
+            return None
+        from tokenomy.telemetry import Telemetry
+
+        return Telemetry(capture_content=t.capture_content, user_ids=t.user_ids)

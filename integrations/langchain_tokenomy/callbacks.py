@@ -26,7 +26,7 @@ from langchain_tokenomy._convert import (
 from langchain_tokenomy._pipeline import ROUTE_KEY
 from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
 from tokenomy.pipeline import TRACE_KEY
-from tokenomy.telemetry import as_observers
+from tokenomy.telemetry import as_observers, from_environment
 from tokenomy.tokens import PriceTable, TokenUsage
 
 if TYPE_CHECKING:
@@ -358,7 +358,8 @@ def enable(
 
     Calling it again replaces the handler; :func:`disable` stops recording.
     ``telemetry=True`` also exports each call as an OpenTelemetry span and metrics
-    (see :class:`tokenomy.telemetry.Telemetry`).
+    (see :class:`tokenomy.telemetry.Telemetry`); left None, the environment decides
+    (``TOKENOMY_TELEMETRY__ENABLED=true``).
     ``call_log`` also writes each call in the audit's format (see
     :class:`~tokenomy.monitor.CallLog`).
 
@@ -367,7 +368,11 @@ def enable(
     """
     _register_hooks()
     handler = TokenomyCallbackHandler(
-        ledger=ledger, prices=prices, tags=tags, telemetry=telemetry, call_log=call_log
+        ledger=ledger,
+        prices=prices,
+        tags=tags,
+        telemetry=from_environment(telemetry),
+        call_log=call_log,
     )
     _global.handler = handler
     return handler

@@ -29,7 +29,7 @@ from llama_index_tokenomy._convert import (
 )
 from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
 from tokenomy.pipeline import TRACE_KEY
-from tokenomy.telemetry import as_observers
+from tokenomy.telemetry import as_observers, from_environment
 from tokenomy.tokens import PriceTable
 
 if TYPE_CHECKING:
@@ -199,11 +199,16 @@ def enable(
 
     Every LLM call of every LlamaIndex component is recorded from then on. Calling
     it again replaces the handler; :func:`disable` detaches it. ``telemetry=True``
-    also exports each call as an OpenTelemetry span and metrics.
+    also exports each call as an OpenTelemetry span and metrics; left None, the
+    environment decides (``TOKENOMY_TELEMETRY__ENABLED=true``).
     """
     disable()
     handler = TokenomyEventHandler(
-        ledger=ledger, prices=prices, tags=tags, telemetry=telemetry, call_log=call_log
+        ledger=ledger,
+        prices=prices,
+        tags=tags,
+        telemetry=from_environment(telemetry),
+        call_log=call_log,
     )
     get_dispatcher().add_event_handler(handler)
     _ENABLED.append(handler)

@@ -24,6 +24,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import (
     AsyncIterator,
@@ -110,6 +111,7 @@ class Recorder(Protocol):
         output_text: str | None = ...,
         tags: Mapping[str, str] | None = ...,
         cache_hit: str | None = ...,
+        details: Mapping[str, Any] | None = ...,
     ) -> Any: ...
 
 
@@ -444,7 +446,11 @@ class Pipeline(Generic[R, C]):
                 "settle",
                 trace,
                 lambda: recorder.record_call(
-                    model=hit.model, usage=usage, cache_hit=technique, tags=tags or None
+                    model=hit.model,
+                    usage=usage,
+                    cache_hit=technique,
+                    tags=tags or None,
+                    details=_details(request, trace, request.model),
                 ),
             )
         return codec.annotate(result, trace)
@@ -754,6 +760,7 @@ class Pipeline(Generic[R, C]):
                     prompt=sent.messages or sent.request.prompt,
                     output_text=answer.text,
                     tags=dict(sent.request.tags) or None,
+                    details=_details(sent.request, trace, sent.model, sent, answer.text),
                 ),
             )
         return answer
@@ -945,7 +952,9 @@ class Pipeline(Generic[R, C]):
         return counter.count_messages(messages or request.messages, tools=request.tools)
 
     def _guarded(self, stage: str, trace: Trace, fn: Callable[[], T]) -> T | None:
-        """``fn()``, or None with the stage skipped, logged once and counted."""
+        """``fn()``, or None with the stage skipped, logged once and counted; the time
+        it took is added to the stage's (``Trace.stage_ms``)."""
+        start = time.perf_counter()
         try:
             return fn()
         except BudgetExceededError:
@@ -953,6 +962,8 @@ class Pipeline(Generic[R, C]):
         except Exception as exc:  # the never-fail boundary of every optimization stage
             self._failed(stage, exc, trace)
             return None
+        finally:
+            trace.timed(stage, time.perf_counter() - start)
 
     def _failed(
         self, stage: str, exc: BaseException, trace: Trace, outcome: str = "skipped"
@@ -1023,3 +1034,24 @@ def _resolve(flight: Flight | None, answer: Answer | None) -> None:
 def _abandon(flight: Flight | None) -> None:
     if flight is not None:
         flight.abandon()
+
+
+def _details(
+    request: Request,
+    trace: Trace,
+    model: str | None,
+    sent: Sent | None = None,
+    completion: str | None = None,
+) -> dict[str, Any]:
+    """What a recorder's observers (telemetry) read beyond the record: the request's
+    shape, the per-stage trace (with stage times) and the routing decision; the text
+    only for observers that opt in to exporting it."""
+    return {
+        "operation": "chat" if request.messages else "text_completion",
+        "request_model": model or request.model,
+        "max_tokens": sent.max_tokens if sent is not None else request.max_tokens,
+        "trace": trace.as_dict(),
+        "route": dict(trace.route) if trace.route is not None else None,
+        "prompt": (sent.messages or sent.prompt) if sent is not None else request.cache_prompt,
+        "completion": completion,
+    }

@@ -213,6 +213,18 @@ class Trace:
         """What the output stage did: ``planned`` cap, ``stopped_by``, ``saved_tokens``,
         ``kept_chars`` (the usable prefix of a stopped stream), ``continued`` parts,
         ``truncated``; None when it did nothing."""
+        self._seconds: dict[str, float] = {}
+
+    def timed(self, stage: str, seconds: float) -> None:
+        """Add ``seconds`` to the time ``stage`` took on this call."""
+        with self._lock:
+            self._seconds[stage] = self._seconds.get(stage, 0.0) + seconds
+
+    @property
+    def stage_ms(self) -> dict[str, float]:
+        """Milliseconds each stage took on this call (the provider call excluded)."""
+        with self._lock:
+            return {k: round(v * 1000, 3) for k, v in self._seconds.items()}
 
     def add(self, stage: str, outcome: str, detail: str = "", **saved: Any) -> None:
         with self._lock:
@@ -241,13 +253,17 @@ class Trace:
         return extra
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``{"stages": [...], "saved_tokens": n, "saved_usd": x}``."""
+        """JSON-ready: ``{"stages": [...], "saved_tokens": n, "saved_usd": x,
+        "stage_ms": {stage: ms}}``."""
         records = self.records
         out: dict[str, Any] = {
             "stages": [r.as_dict() for r in records],
             "saved_tokens": sum(r.saved_tokens for r in records),
             "saved_usd": round(sum(r.saved_usd for r in records), 8),
         }
+        timings = self.stage_ms
+        if timings:
+            out["stage_ms"] = timings
         if self.output is not None:
             out["output"] = dict(self.output)
         return out

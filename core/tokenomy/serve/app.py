@@ -49,6 +49,7 @@ from tokenomy.serve.translate import (
     outgoing,
 )
 from tokenomy.serve.upstream import Upstream, error_body
+from tokenomy.telemetry.otel import Telemetry, join_trace
 
 if TYPE_CHECKING:
     import httpx
@@ -86,6 +87,7 @@ def create_app(
     environ: Mapping[str, str],
     transport: httpx.AsyncBaseTransport | None = None,
     redis: Redis | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Starlette:
     """The gateway as an ASGI app (serve it with uvicorn).
 
@@ -94,6 +96,9 @@ def create_app(
         environ: where the secrets the configuration names are read (``os.environ``).
         transport: an httpx transport for upstream calls (tests; default: the network).
         redis: an asyncio Redis client (tests; default: one for ``redis_url_env``).
+        telemetry: where spans and metrics go (default: the global OpenTelemetry
+            providers when the file says ``telemetry: true`` or the environment
+            ``TOKENOMY_TELEMETRY__ENABLED=true``; else nothing is exported).
     """
     from tokenomy._optional import require
 
@@ -101,7 +106,9 @@ def create_app(
     from starlette.applications import Starlette
     from starlette.routing import Route
 
-    gateway = Gateway(config, environ=environ, transport=transport, redis=redis)
+    gateway = Gateway(
+        config, environ=environ, transport=transport, redis=redis, telemetry=telemetry
+    )
     api = _Api(gateway)
 
     @contextlib.asynccontextmanager
@@ -291,6 +298,8 @@ class _Api:
         options = Options.read(body, http.headers)
         state = CallState(want_trace=options.trace)
         CURRENT.set(state)  # this request's task only; the ledger reads it
+        if self.g.telemetry:
+            join_trace(http.headers)  # the call's span becomes a child of the caller's
         user = body.get("user") if isinstance(body.get("user"), str) else None
         scope = tenant.scope(user)
         tags = tenant_tags(tenant, {**options.tags, **({"user": user} if user else {})})

@@ -266,6 +266,7 @@ class GatewayConfig(_Strict):
     context: ContextConfig = ContextConfig()
     batch: BatchConfig = BatchConfig()
     ledger_path: Path | None = None
+    telemetry: bool = False
     trace_header: bool = True
     upstream_client: Literal["aiohttp", "httpx"] = "aiohttp"
     max_body_bytes: int = Field(16 * 2**20, ge=1024)

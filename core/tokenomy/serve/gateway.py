@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tokenomy.cache import CacheTier, MemoryTier, RedisTier, SemanticCache
 from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
+from tokenomy.monitor.ledger import BaseLedger, InMemoryLedger
 from tokenomy.pipeline import ContextStage, Pipeline, Sent
 from tokenomy.route import ModelSpec, ModelTable, Router
 from tokenomy.route.models import DEFAULT_QUALITY
@@ -29,6 +30,7 @@ from tokenomy.serve.dedup import Deduplicator
 from tokenomy.serve.metrics import Metrics
 from tokenomy.serve.tenants import KeyRing, RateLimiter, Tenant
 from tokenomy.serve.upstream import Upstream
+from tokenomy.telemetry.otel import Telemetry, as_observers, from_environment
 
 if TYPE_CHECKING:
     import httpx
@@ -93,6 +95,8 @@ class Gateway:
         environ: where the secrets the file names are read (usually ``os.environ``).
         transport: an httpx transport for the upstreams (tests); default: the network.
         redis: an asyncio Redis client (tests); default: one for ``redis_url_env``.
+        telemetry: where spans and metrics go (default: the global providers when the
+            file or the environment switches telemetry on).
 
     Raises:
         ConfigError: a secret is not set, a routed or budgeted model has no price.
@@ -105,6 +109,7 @@ class Gateway:
         environ: Mapping[str, str],
         transport: httpx.AsyncBaseTransport | None = None,
         redis: Redis | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
         self.secrets = config.secrets(environ)
@@ -124,12 +129,22 @@ class Gateway:
         self.price_names = {name: config.price_name(name) for name in config.models}
         self._check_budgets()
         self.recorder: _Recorder | None = None
-        if config.ledger_path is not None:
-            from tokenomy.monitor.sqlite import SQLiteLedger
+        wanted = telemetry or (True if config.telemetry else None)
+        observers = as_observers(from_environment(wanted))
+        self.telemetry = bool(observers)
+        """Whether calls are exported as OpenTelemetry spans (``telemetry: true`` in the
+        file, or ``TOKENOMY_TELEMETRY__ENABLED=true``); spans join the caller's trace
+        (its ``traceparent`` header)."""
+        if config.ledger_path is not None or observers:
+            ledger: BaseLedger = InMemoryLedger(max_records=1)  # telemetry only: no growth
+            if config.ledger_path is not None:
+                from tokenomy.monitor.sqlite import SQLiteLedger
 
-            ledger = SQLiteLedger(config.ledger_path)
+                ledger = SQLiteLedger(config.ledger_path)
             self.recorder = _Recorder(
-                UsageRecorder(ledger=ledger, prices=self.prices, source="gateway")
+                UsageRecorder(
+                    ledger=ledger, prices=self.prices, source="gateway", observers=observers
+                )
             )
         self._transport = transport
         self._redis = redis

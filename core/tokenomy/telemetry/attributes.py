@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["call_attributes", "hashed", "saved_by_technique"]
+__all__ = ["call_attributes", "hashed", "saved_by_technique", "stage_times"]
 
 OPERATION = "gen_ai.operation.name"
 PROVIDER = "gen_ai.provider.name"
@@ -41,6 +41,16 @@ def saved_by_technique(
         if tokens and name != "cache":  # the cache's savings are the record's already
             before = out.get(name, (0, 0.0))
             out[name] = (before[0] + tokens, before[1] + float(stage.get("saved_usd") or 0.0))
+    return out
+
+
+def stage_times(trace: Mapping[str, Any] | None) -> dict[str, float]:
+    """``{stage: milliseconds}`` the pipeline's stages took on a call (its trace's
+    ``stage_ms``); empty for calls that did not go through a pipeline."""
+    out: dict[str, float] = {}
+    for stage, ms in ((trace or {}).get("stage_ms") or {}).items():
+        if isinstance(ms, int | float) and not isinstance(ms, bool) and ms >= 0:
+            out[str(stage)] = float(ms)
     return out
 
 

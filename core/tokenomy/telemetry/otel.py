@@ -16,6 +16,7 @@ from tokenomy.telemetry.attributes import (
     call_attributes,
     hashed,
     saved_by_technique,
+    stage_times,
     text_of,
 )
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from tokenomy.monitor import UsageRecord
     from tokenomy.telemetry.prometheus import PrometheusMetrics
 
-__all__ = ["Telemetry", "as_observers"]
+__all__ = ["Telemetry", "as_observers", "from_environment", "join_trace"]
 
 _VERSION = "0.1.0"
 _DETAIL_CHARS = 200
@@ -110,6 +111,11 @@ class Telemetry:
         self._cache = meter.create_counter(
             "tokenomy.cache.requests", unit="{request}", description="Cache lookups, by result."
         )
+        self._stage = meter.create_histogram(
+            "tokenomy.stage.duration",
+            unit="s",
+            description="Time a pipeline stage took on a call (the model call excluded).",
+        )
         self.prometheus = prometheus
         self.capture_content = capture_content
         self.redact = redact
@@ -186,8 +192,13 @@ class Telemetry:
         result = _cache_result(record, details)
         if result is not None:
             self._cache.add(1, {"tokenomy.cache.result": result})
+        stage_ms = stage_times(details.get("trace"))
+        for stage, ms in stage_ms.items():
+            self._stage.record(ms / 1000, {"tokenomy.stage": stage})
         if self.prometheus is not None:
-            self.prometheus.observe(record, saved, result, model=str(base[REQUEST_MODEL]))
+            self.prometheus.observe(
+                record, saved, result, model=str(base[REQUEST_MODEL]), stage_ms=stage_ms
+            )
 
 
 def as_observers(telemetry: Telemetry | bool | None) -> list[Telemetry]:
@@ -198,6 +209,17 @@ def as_observers(telemetry: Telemetry | bool | None) -> list[Telemetry]:
     return [Telemetry() if telemetry is True else telemetry]
 
 
+def from_environment(telemetry: Telemetry | bool | None) -> Telemetry | bool | None:
+    """An ``enable()``'s ``telemetry`` argument, or when it is None what the environment
+    says: ``TOKENOMY_TELEMETRY__ENABLED=true`` switches export on without a code change
+    (options in :class:`~tokenomy.settings.TelemetrySettings`)."""
+    if telemetry is not None:
+        return telemetry
+    from tokenomy.settings import Settings
+
+    return Settings.from_env().telemetry_exporter()
+
+
 def _cache_result(record: UsageRecord, details: Mapping[str, Any]) -> str | None:
     """``"hit"`` or ``"miss"`` when the call consulted a cache, else None."""
     if record.cache_hit:
@@ -206,3 +228,13 @@ def _cache_result(record: UsageRecord, details: Mapping[str, Any]) -> str | None
         if stage.get("stage") == "cache":
             return "hit" if stage.get("outcome") in ("hit", "shared") else "miss"
     return None
+
+
+def join_trace(headers: Mapping[str, str]) -> None:
+    """Make the trace an incoming request carries (W3C ``traceparent``/``tracestate``
+    headers) the current OpenTelemetry context of the running task, so that the spans
+    of the calls it causes join the caller's trace (the gateway calls it per request;
+    the context ends with the request's task)."""
+    from opentelemetry import context, propagate
+
+    context.attach(propagate.extract(headers))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tokenomy._optional import require
@@ -15,12 +16,18 @@ __all__ = ["PrometheusMetrics", "serve_metrics"]
 MAX_MODELS = 50
 """Distinct model labels kept; later ones are counted as ``"other"`` (bounded cardinality)."""
 
+STAGE_BUCKETS_S = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0)
+"""Upper bounds of the stage-duration histogram, seconds: stages take microseconds to
+milliseconds (an embedding lookup), far less than a model call."""
+
+_STAGES = frozenset(("budget", "cache", "context", "route", "output", "call", "settle"))
+
 
 class PrometheusMetrics:
-    """Counters and a histogram in a ``prometheus_client`` registry.
+    """Counters and histograms in a ``prometheus_client`` registry.
 
     Labels are bounded: the model (at most :data:`MAX_MODELS` values), the token type,
-    the technique and the cache result; never a prompt or a user id.
+    the technique, the cache result and the pipeline stage; never a prompt or a user id.
 
     Args:
         registry: a ``prometheus_client.CollectorRegistry`` (default: a new one, so
@@ -63,6 +70,13 @@ class PrometheusMetrics:
         self.duration = client.Histogram(
             "tokenomy_call_duration_seconds", "Model call duration.", ["model"], registry=r
         )
+        self.stage = client.Histogram(
+            "tokenomy_stage_duration_seconds",
+            "Time a pipeline stage took on a call (the model call excluded).",
+            ["stage"],
+            buckets=STAGE_BUCKETS_S,
+            registry=r,
+        )
         self._models: set[str] = set()
         self._lock = threading.Lock()
 
@@ -82,6 +96,7 @@ class PrometheusMetrics:
         cache_result: str | None,
         *,
         model: str,
+        stage_ms: Mapping[str, float] | None = None,
     ) -> None:
         """Count one recorded call."""
         label = self._model(model)
@@ -98,6 +113,9 @@ class PrometheusMetrics:
                 self.saved_usd.labels(technique).inc(usd)
         if cache_result is not None:
             self.cache.labels(cache_result).inc()
+        for stage, ms in (stage_ms or {}).items():
+            if stage in _STAGES:  # bounded label values
+                self.stage.labels(stage).observe(ms / 1000)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format (what a scrape returns)."""

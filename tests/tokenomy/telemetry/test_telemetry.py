@@ -251,3 +251,37 @@ def test_a_llamaindex_query_engine_gives_one_span_per_llm_call(otel):
     assert len(calls) == handler.ledger.totals().calls >= 1
     assert all(s.parent.span_id == parent.get_span_context().span_id for s in calls)
     assert all(s.attributes["gen_ai.usage.output_tokens"] > 0 for s in calls)
+
+
+def test_stage_times_are_a_bounded_histogram_in_prometheus():
+    from tokenomy.monitor import UsageRecord
+
+    metrics = PrometheusMetrics()
+    call = UsageRecord(model="gpt-4o", input_tokens=10, output_tokens=5)
+    metrics.observe(call, {}, "miss", model="gpt-4o", stage_ms={"cache": 0.4, "x" * 40: 1.0})
+    text = metrics.exposition().decode()
+    assert 'tokenomy_stage_duration_seconds_count{stage="cache"} 1.0' in text
+    assert 'tokenomy_stage_duration_seconds_bucket{le="0.0005",stage="cache"} 1.0' in text
+    assert "x" * 40 not in text  # only the pipeline's stage names become labels
+
+
+def test_the_environment_switches_telemetry_on_for_enable(monkeypatch):
+    import langchain_tokenomy
+    import llama_index_tokenomy
+    from tokenomy.telemetry import from_environment
+
+    monkeypatch.delenv("TOKENOMY_TELEMETRY__ENABLED", raising=False)
+    assert from_environment(None) is None
+    assert from_environment(False) is False  # an explicit argument wins
+    monkeypatch.setenv("TOKENOMY_TELEMETRY__ENABLED", "true")
+    monkeypatch.setenv("TOKENOMY_TELEMETRY__USER_IDS", "off")
+    made = from_environment(None)
+    assert isinstance(made, Telemetry) and made.user_ids == "off"
+    try:
+        for framework in (langchain_tokenomy, llama_index_tokenomy):
+            handler = framework.enable()
+            observers = getattr(handler, "recorder", None) or handler._recorder
+            assert [type(o) for o in observers.observers] == [Telemetry]
+    finally:
+        langchain_tokenomy.disable()
+        llama_index_tokenomy.disable()
