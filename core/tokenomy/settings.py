@@ -81,6 +81,7 @@ __all__ = [
     "Settings",
     "TelemetrySettings",
     "TokensSettings",
+    "telemetry_from_env",
 ]
 
 
@@ -591,3 +592,13 @@ class Settings(BaseSettings):
         from tokenomy.telemetry import Telemetry
 
         return Telemetry(capture_content=t.capture_content, user_ids=t.user_ids)
+
+
+def telemetry_from_env(telemetry: Telemetry | bool | None) -> Telemetry | bool | None:
+    """A front door's ``telemetry`` argument, or when it is None what the environment
+    says: ``TOKENOMY_TELEMETRY__ENABLED=true`` switches export on without a code change
+    (``enable()`` in both frameworks and the gateway read it; options in
+    :class:`TelemetrySettings`)."""
+    if telemetry is not None:
+        return telemetry
+    return Settings.from_env().telemetry_exporter()

@@ -24,7 +24,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from langchain_tokenomy._cache_convert import answer_from_generations, generations_from_payload
 from tokenomy.cache import Answer
-from tokenomy.pipeline import ROUTE_KEY, Sent, Trace
+from tokenomy.pipeline import ROUTE_KEY, Sent, Trace, replay_pieces
 from tokenomy.text.messages import message_text
 
 __all__ = [
@@ -127,11 +127,8 @@ class ChatCodec:
         calls = getattr(message, "tool_calls", None) or []
         usage = getattr(message, "usage_metadata", None)
         if isinstance(content, str) and not calls:
-            pieces = content.split(" ")
-            for i, piece in enumerate(pieces):
-                text = piece if i == len(pieces) - 1 else piece + " "
-                if text:
-                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+            for piece in replay_pieces(content):
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
             content = ""
         yield ChatGenerationChunk(
             message=AIMessageChunk(

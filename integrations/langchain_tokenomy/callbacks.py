@@ -26,7 +26,8 @@ from langchain_tokenomy._convert import (
 from langchain_tokenomy._pipeline import ROUTE_KEY
 from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
 from tokenomy.pipeline import TRACE_KEY
-from tokenomy.telemetry import as_observers, from_environment
+from tokenomy.settings import telemetry_from_env
+from tokenomy.telemetry import as_observers
 from tokenomy.tokens import PriceTable, TokenUsage
 
 if TYPE_CHECKING:
@@ -371,7 +372,7 @@ def enable(
         ledger=ledger,
         prices=prices,
         tags=tags,
-        telemetry=from_environment(telemetry),
+        telemetry=telemetry_from_env(telemetry),
         call_log=call_log,
     )
     _global.handler = handler

@@ -30,7 +30,7 @@ from llama_index_tokenomy._convert import model_from_payload, usage_from_respons
 from tokenomy.cache import Answer
 from tokenomy.cache.stats import CACHE_HIT_KEY
 from tokenomy.monitor import UsageRecorder
-from tokenomy.pipeline import ROUTE_KEY, TRACE_KEY, Sent, Trace, jsonable
+from tokenomy.pipeline import ROUTE_KEY, TRACE_KEY, Sent, Trace, jsonable, replay_pieces
 from tokenomy.pipeline import own_messages as core_own_messages
 from tokenomy.route import ModelTable
 from tokenomy.tokens.prices import PriceTable
@@ -199,11 +199,6 @@ def _finish_reason(raw: Any) -> str | None:
     return str(reason) if reason else None
 
 
-def _pieces(text: str) -> list[str]:
-    words = text.split(" ")
-    return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words) if w or i == 0]
-
-
 def _joined(chunks: Sequence[Any], last_text: str) -> str:
     """The text a stream adds up to: its deltas, or the last chunk's running text."""
     deltas = [c.delta or "" for c in chunks]
@@ -304,7 +299,7 @@ class ChatCodec(_Codec[ChatResponse]):
         """A finished answer as stream chunks: a word at a time, running text in
         ``message.content``, the answer's metadata on each."""
         text = ""
-        for piece in _pieces(result.message.content or ""):
+        for piece in replay_pieces(result.message.content or ""):
             text += piece
             message = ChatMessage(
                 role=result.message.role,
@@ -360,7 +355,7 @@ class CompletionCodec(_Codec[CompletionResponse]):
 
     def replay(self, result: CompletionResponse) -> Iterator[CompletionResponse]:
         text = ""
-        for piece in _pieces(result.text):
+        for piece in replay_pieces(result.text):
             text += piece
             yield CompletionResponse(
                 text=text, delta=piece, additional_kwargs=result.additional_kwargs

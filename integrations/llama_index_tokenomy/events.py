@@ -29,7 +29,8 @@ from llama_index_tokenomy._convert import (
 )
 from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
 from tokenomy.pipeline import TRACE_KEY
-from tokenomy.telemetry import as_observers, from_environment
+from tokenomy.settings import telemetry_from_env
+from tokenomy.telemetry import as_observers
 from tokenomy.tokens import PriceTable
 
 if TYPE_CHECKING:
@@ -207,7 +208,7 @@ def enable(
         ledger=ledger,
         prices=prices,
         tags=tags,
-        telemetry=from_environment(telemetry),
+        telemetry=telemetry_from_env(telemetry),
         call_log=call_log,
     )
     get_dispatcher().add_event_handler(handler)

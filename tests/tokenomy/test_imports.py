@@ -189,6 +189,7 @@ def test_public_names_are_pinned():
         "Trace",
         "jsonable",
         "own_messages",
+        "replay_pieces",
     ]
     assert tokenomy.select.__all__ == [
         "STRATEGIES",

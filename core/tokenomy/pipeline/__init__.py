@@ -1,6 +1,6 @@
 """The request pipeline: one neutral request, the stages in one order, for every front door."""
 
-from tokenomy.pipeline.codecs import TextCodec, jsonable
+from tokenomy.pipeline.codecs import TextCodec, jsonable, replay_pieces
 from tokenomy.pipeline.context import ContextStage, Prepared
 from tokenomy.pipeline.pipeline import Codec, OutputPlanner, Pipeline, Recorder
 from tokenomy.pipeline.request import (
@@ -29,4 +29,5 @@ __all__ = [
     "Trace",
     "jsonable",
     "own_messages",
+    "replay_pieces",
 ]

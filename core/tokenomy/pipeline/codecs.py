@@ -6,15 +6,39 @@ import base64
 import datetime as dt
 import decimal
 import enum
+import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
 from tokenomy.cache import Answer
 from tokenomy.pipeline.request import Sent, Trace
 
-__all__ = ["TextCodec", "jsonable"]
+__all__ = ["TextCodec", "jsonable", "replay_pieces"]
+
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+def replay_pieces(text: str, min_chars: int = 1) -> Iterator[str]:
+    """``text`` as the pieces a stream replays it in (a cached answer served to a
+    streaming caller): words with their trailing whitespace, grouped until a piece has
+    ``min_chars``; a word is never split and the pieces join back to ``text``.
+
+    Example:
+        >>> list(replay_pieces("Paris is  the capital."))
+        ['Paris ', 'is  ', 'the ', 'capital.']
+        >>> list(replay_pieces("Paris is the capital.", min_chars=8))
+        ['Paris is ', 'the capital.']
+    """
+    piece = ""
+    for word in _PIECE.findall(text):
+        piece += word
+        if len(piece) >= min_chars:
+            yield piece
+            piece = ""
+    if piece:
+        yield piece
 
 
 def jsonable(value: Any) -> Any:

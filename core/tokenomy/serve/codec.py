@@ -11,7 +11,6 @@ a stored answer replays as chunks a client cannot tell from the upstream's.
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any, Literal
 
 from tokenomy.cache import Answer
 from tokenomy.pipeline import Sent, Trace
+from tokenomy.pipeline.codecs import replay_pieces
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
 
 Json = dict[str, Any]
 Kind = Literal["chat", "completion"]
-_PIECE = re.compile(r"\S+\s*|\s+")
 _PIECE_CHARS = 24
 
 
@@ -346,18 +345,6 @@ def merge_completion(chunks: Sequence[Json]) -> Json:
 # -- replaying a result as chunks ---------------------------------------------------------
 
 
-def _pieces(text: str) -> Iterator[str]:
-    """``text`` in pieces of a few words (whitespace kept), never splitting a word."""
-    piece = ""
-    for word in _PIECE.findall(text):
-        piece += word
-        if len(piece) >= _PIECE_CHARS:
-            yield piece
-            piece = ""
-    if piece:
-        yield piece
-
-
 def chat_chunks(result: Json) -> Iterator[Json]:
     """A ``chat.completion`` as the chunks a streaming upstream would have sent: the
     role, the content a few words at a time, each tool call whole, the finish reason,
@@ -378,7 +365,7 @@ def chat_chunks(result: Json) -> Iterator[Json]:
         content = message.get("content")
         start = "" if isinstance(content, str) else None  # a tool call's content stays null
         yield chunk({"role": message.get("role") or "assistant", "content": start})
-        for piece in _pieces(content if isinstance(content, str) else ""):
+        for piece in replay_pieces(content if isinstance(content, str) else "", _PIECE_CHARS):
             yield chunk({"content": piece})
         if message.get("refusal"):
             yield chunk({"refusal": message["refusal"]})
@@ -394,7 +381,7 @@ def completion_chunks(result: Json) -> Iterator[Json]:
     head = _header([result], "text_completion")
     for choice in result.get("choices") or ():
         index = int(choice.get("index") or 0)
-        for piece in _pieces(str(choice.get("text") or "")):
+        for piece in replay_pieces(str(choice.get("text") or ""), _PIECE_CHARS):
             yield {
                 **head,
                 "choices": [

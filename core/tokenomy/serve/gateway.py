@@ -30,7 +30,8 @@ from tokenomy.serve.dedup import Deduplicator
 from tokenomy.serve.metrics import Metrics
 from tokenomy.serve.tenants import KeyRing, RateLimiter, Tenant
 from tokenomy.serve.upstream import Upstream
-from tokenomy.telemetry.otel import Telemetry, as_observers, from_environment
+from tokenomy.settings import telemetry_from_env
+from tokenomy.telemetry.otel import Telemetry, as_observers
 
 if TYPE_CHECKING:
     import httpx
@@ -130,7 +131,7 @@ class Gateway:
         self._check_budgets()
         self.recorder: _Recorder | None = None
         wanted = telemetry or (True if config.telemetry else None)
-        observers = as_observers(from_environment(wanted))
+        observers = as_observers(telemetry_from_env(wanted))
         self.telemetry = bool(observers)
         """Whether calls are exported as OpenTelemetry spans (``telemetry: true`` in the
         file, or ``TOKENOMY_TELEMETRY__ENABLED=true``); spans join the caller's trace

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tokenomy.monitor import UsageRecord
     from tokenomy.telemetry.prometheus import PrometheusMetrics
 
-__all__ = ["Telemetry", "as_observers", "from_environment", "join_trace"]
+__all__ = ["Telemetry", "as_observers", "join_trace"]
 
 _VERSION = "0.1.0"
 _DETAIL_CHARS = 200
@@ -207,17 +207,6 @@ def as_observers(telemetry: Telemetry | bool | None) -> list[Telemetry]:
     if telemetry is None or telemetry is False:
         return []
     return [Telemetry() if telemetry is True else telemetry]
-
-
-def from_environment(telemetry: Telemetry | bool | None) -> Telemetry | bool | None:
-    """An ``enable()``'s ``telemetry`` argument, or when it is None what the environment
-    says: ``TOKENOMY_TELEMETRY__ENABLED=true`` switches export on without a code change
-    (options in :class:`~tokenomy.settings.TelemetrySettings`)."""
-    if telemetry is not None:
-        return telemetry
-    from tokenomy.settings import Settings
-
-    return Settings.from_env().telemetry_exporter()
 
 
 def _cache_result(record: UsageRecord, details: Mapping[str, Any]) -> str | None:

@@ -268,7 +268,7 @@ def test_stage_times_are_a_bounded_histogram_in_prometheus():
 def test_the_environment_switches_telemetry_on_for_enable(monkeypatch):
     import langchain_tokenomy
     import llama_index_tokenomy
-    from tokenomy.telemetry import from_environment
+    from tokenomy.settings import telemetry_from_env as from_environment
 
     monkeypatch.delenv("TOKENOMY_TELEMETRY__ENABLED", raising=False)
     assert from_environment(None) is None
