@@ -140,7 +140,9 @@ class TenantConfig(_Strict):
             other's entries unless they name the same scope.
         scope_by_user: scope cache entries by the request's ``user`` field too.
         models: model and route names the tenant may use (``"*"``: all).
-        budget_usd: a spending limit per gateway process (None: none).
+        budget_usd: a spending limit in USD over the gateway's life (None: none):
+            one limit shared by every replica through Redis when ``redis_url_env``
+            is set, else one per gateway process.
         rate_limit_rpm: requests per minute (across replicas when Redis is set).
         max_tokens: answer cap sent when the caller sets none (None: leave it).
     """
@@ -254,13 +256,20 @@ class BatchConfig(_Strict):
 
 
 class GatewayConfig(_Strict):
-    """The whole configuration file (see the module docstring and docs/gateway.md)."""
+    """The whole configuration file (see the module docstring and docs/gateway.md).
+
+    ``budget_fallback_share``: with shared budgets and Redis unreachable, the share
+    of each tenant's ``budget_usd`` one replica may spend on its own until Redis
+    answers again (``tokenomy.budget.RedisBudget``'s ``fallback_share``; 0 refuses
+    budgeted calls during an outage).
+    """
 
     models: dict[str, ModelConfig] = Field(min_length=1)
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     tenants: dict[str, TenantConfig] = Field(default_factory=dict)
     auth: Literal["keys", "none"] = "keys"
     redis_url_env: str | None = None
+    budget_fallback_share: float = Field(0.1, ge=0.0, le=1.0)
     cache: CacheConfig = CacheConfig()
     dedup: DedupConfig = DedupConfig()
     context: ContextConfig = ContextConfig()
