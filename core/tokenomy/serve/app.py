@@ -337,12 +337,20 @@ class _Api:
                 sent.trace.add("dedup", "shared", f"an identical upstream call {what}")
 
         batch = self.g.batch if options.deferrable else None
+        grouping = self.g.grouping if kind == "chat" and batch is None else None
 
         async def call(sent: Sent) -> Json:
             up = target(sent)
             out = outgoing(body, sent, up.model, stream=False, usage=False)
+            question = grouping.eligible(out) if grouping is not None else None
 
             async def send() -> Json:
+                if grouping is not None and question is not None:
+                    answer, note = await grouping.submit(up, path, question, scope)
+                    if note and sent.trace is not None:
+                        sent.trace.add("group", "shared" if answer else "alone", note)
+                    if answer is not None:
+                        return answer
                 if batch is None:
                     return await up.post(path, out)
                 if sent.trace is not None:
@@ -552,6 +560,14 @@ class _Api:
                 ("tokenomy_batch_jobs_total", {}, b.jobs),
                 ("tokenomy_batch_requests_total", {}, b.requests),
                 ("tokenomy_batch_failed_total", {}, b.failed),
+            ]
+        if self.g.grouping is not None:
+            gs = self.g.grouping.stats
+            out += [
+                ("tokenomy_grouping_requests_total", {}, gs.requests),
+                ("tokenomy_grouping_calls_total", {}, gs.calls),
+                ("tokenomy_grouping_grouped_total", {}, gs.grouped),
+                ("tokenomy_grouping_split_failed_total", {}, gs.split_failed),
             ]
         if self.g.dedup is not None:
             d = self.g.dedup.stats

@@ -37,6 +37,7 @@ __all__ = [
     "ContextConfig",
     "DedupConfig",
     "GatewayConfig",
+    "GroupingConfig",
     "ModelConfig",
     "RouteConfig",
     "Secrets",
@@ -255,6 +256,27 @@ class BatchConfig(_Strict):
     completion_window: str = "24h"
 
 
+class GroupingConfig(_Strict):
+    """Shared-context grouping (see tokenomy.serve.grouping); off by default.
+
+    Attributes:
+        enabled: group plain chat requests that share a long context (default False).
+        max_size: requests per grouped call (the seed's BATCH_SIZE; default 8).
+        max_wait_ms: how long a group waits for more after its first request
+            (BATCH_TIMEOUT_MS; default 50): what a grouped request may wait.
+        min_context_chars: shorter contexts are not grouped (default 2000).
+        by: ``messages`` (the messages before the question are the context) or
+            ``prefix`` (SIMILARITY_GROUPING: also the question message's leading
+            part up to its last blank line).
+    """
+
+    enabled: bool = False
+    max_size: int = Field(8, ge=2, le=64)
+    max_wait_ms: float = Field(50.0, ge=0)
+    min_context_chars: int = Field(2000, ge=0)
+    by: Literal["messages", "prefix"] = "messages"
+
+
 class GatewayConfig(_Strict):
     """The whole configuration file (see the module docstring and docs/gateway.md).
 
@@ -274,6 +296,7 @@ class GatewayConfig(_Strict):
     dedup: DedupConfig = DedupConfig()
     context: ContextConfig = ContextConfig()
     batch: BatchConfig = BatchConfig()
+    grouping: GroupingConfig = GroupingConfig()
     ledger_path: Path | None = None
     trace_header: bool = True
     upstream_client: Literal["aiohttp", "httpx"] = "aiohttp"

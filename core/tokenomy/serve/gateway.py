@@ -28,6 +28,7 @@ from tokenomy.serve.batch import BatchAPI
 from tokenomy.serve.codec import CallState
 from tokenomy.serve.config import GatewayConfig, TenantConfig
 from tokenomy.serve.dedup import Deduplicator
+from tokenomy.serve.grouping import Grouper
 from tokenomy.serve.metrics import Metrics
 from tokenomy.serve.tenants import KeyRing, RateLimiter, Tenant, local_budget
 from tokenomy.serve.upstream import Upstream
@@ -147,6 +148,7 @@ class Gateway:
         self.upstreams: dict[str, Upstream] = {}
         self.dedup: Deduplicator | None = None
         self.batch: BatchAPI | None = None
+        self.grouping: Grouper | None = None
         self.rate = RateLimiter()
         self._pipelines: dict[tuple[str, str | None, bool], Pipeline[Any, Any]] = {}
 
@@ -210,8 +212,18 @@ class Gateway:
                 poll_s=b.poll_seconds,
                 completion_window=b.completion_window,
             )
+        g = self.config.grouping
+        if g.enabled:
+            self.grouping = Grouper(
+                max_size=g.max_size,
+                max_wait_s=g.max_wait_ms / 1000,
+                min_context_chars=g.min_context_chars,
+                by=g.by,
+            )
 
     async def aclose(self) -> None:
+        if self.grouping is not None:
+            await self.grouping.aclose()
         for tenant in self.keys.tenants.values():
             close = getattr(tenant.budget, "close", None)
             if close is not None:
