@@ -39,6 +39,7 @@ from tokenomy.serve.codec import (
 from tokenomy.serve.config import GatewayConfig
 from tokenomy.serve.dedup import dedup_key
 from tokenomy.serve.gateway import CURRENT, Gateway
+from tokenomy.serve.layout import lay_out
 from tokenomy.serve.tenants import Tenant, tenant_tags
 from tokenomy.serve.translate import (
     BadRequestError,
@@ -339,9 +340,19 @@ class _Api:
         batch = self.g.batch if options.deferrable else None
         grouping = self.g.grouping if kind == "chat" and batch is None else None
 
+        layout = kind == "chat" and self.g.config.prefix_layout
+
+        def laid_out(sent: Sent, out: Json) -> Json:
+            if not layout:
+                return out
+            out, notes = lay_out(out)
+            if notes and sent.trace is not None:
+                sent.trace.add("layout", "reordered", "; ".join(notes))
+            return out
+
         async def call(sent: Sent) -> Json:
             up = target(sent)
-            out = outgoing(body, sent, up.model, stream=False, usage=False)
+            out = laid_out(sent, outgoing(body, sent, up.model, stream=False, usage=False))
             question = grouping.eligible(out) if grouping is not None else None
 
             async def send() -> Json:
@@ -373,7 +384,9 @@ class _Api:
         async def start(sent: Sent) -> AsyncIterator[Json]:
             up = target(sent)
             state.trace = sent.trace
-            out = outgoing(body, sent, up.model, stream=True, usage=up.config.stream_usage)
+            out = laid_out(
+                sent, outgoing(body, sent, up.model, stream=True, usage=up.config.stream_usage)
+            )
             chunks: AsyncGenerator[Json, None]
             if dedup is None:
                 chunks = up.stream(path, out)

@@ -283,7 +283,9 @@ class GatewayConfig(_Strict):
     ``budget_fallback_share``: with shared budgets and Redis unreachable, the share
     of each tenant's ``budget_usd`` one replica may spend on its own until Redis
     answers again (``tokenomy.budget.RedisBudget``'s ``fallback_share``; 0 refuses
-    budgeted calls during an outage).
+    budgeted calls during an outage). ``prefix_layout``: send chat requests with their
+    static parts first (tools sorted, late system messages and volatile system-prompt
+    lines moved; see tokenomy.serve.layout), so providers' prompt caching hits.
     """
 
     models: dict[str, ModelConfig] = Field(min_length=1)
@@ -297,6 +299,7 @@ class GatewayConfig(_Strict):
     context: ContextConfig = ContextConfig()
     batch: BatchConfig = BatchConfig()
     grouping: GroupingConfig = GroupingConfig()
+    prefix_layout: bool = False
     ledger_path: Path | None = None
     trace_header: bool = True
     upstream_client: Literal["aiohttp", "httpx"] = "aiohttp"
