@@ -80,7 +80,9 @@ def messages(layout: str, docs: str, question: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": f"{INSTRUCTION}\n\n{docs}\n\nQuestion: {question}"}]
 
 
-async def run_all(url: str, work: list[tuple[str, str, list[str]]], layout: str, spread_s: float, seed: int) -> list[bool]:
+async def run_all(
+    url: str, work: list[tuple[str, str, list[str]]], layout: str, spread_s: float, seed: int
+) -> list[bool]:
     api = aclient(url, ACME)
     rng = random.Random(seed)
 
@@ -100,7 +102,12 @@ async def run_all(url: str, work: list[tuple[str, str, list[str]]], layout: str,
         await api.close()
 
 
-def measure(work: list[tuple[str, str, list[str]]], layout: str, grouping: dict[str, Any] | None, spread_s: float) -> dict[str, Any]:
+def measure(
+    work: list[tuple[str, str, list[str]]],
+    layout: str,
+    grouping: dict[str, Any] | None,
+    spread_s: float,
+) -> dict[str, Any]:
     counter = TokenCounter("gpt-4o-mini")
     with FakeOpenAI() as up:
         up.numbered = True
@@ -149,7 +156,10 @@ def main() -> None:
         "grouping": grouping,
     }
     print(f"{results['groups']} titles, {results['questions']} questions (held-out half)")
-    print(f"{'layout':9} {'grouping':8} {'calls':>6} {'input tokens':>13} {'saved':>7} {'grouped':>8} {'split failed':>13} {'correct':>8}")
+    print(
+        f"{'layout':9} {'grouping':8} {'calls':>6} {'input tokens':>13} {'saved':>7} "
+        f"{'grouped':>8} {'split failed':>13} {'correct':>8}"
+    )
     for layout in ("messages", "prefix"):
         off = measure(work, layout, None, args.spread_ms / 1000)
         on = measure(work, layout, {**grouping, "by": layout}, args.spread_ms / 1000)

@@ -52,7 +52,10 @@ def stamped(workload: Workload) -> Workload:
 def main() -> None:
     sample = load_source(sample_workload_path())
     results = {}
-    print(f"{'workload':18} {'calls':>6} {'as sent':>8} {'laid out':>9} {'gain calls':>11} {'$ saved':>8}")
+    print(
+        f"{'workload':18} {'calls':>6} {'as sent':>8} {'laid out':>9} "
+        f"{'gain calls':>11} {'$ saved':>8}"
+    )
     for name, workload in (("sample", sample), ("sample, stamped", stamped(sample))):
         (estimate,) = audit_calls(workload, plugins=["prefix_layout"], top=0).savings
         sent = 100 * estimate.metrics["prefix_hit_share_as_sent"]

@@ -52,7 +52,9 @@ print(json.dumps(r.summary()), flush=True)
 """
 
 
-def run_once(config: dict[str, Any], env: dict[str, str], args: argparse.Namespace, profile: bool) -> dict[str, Any]:
+def run_once(
+    config: dict[str, Any], env: dict[str, str], args: argparse.Namespace, profile: bool
+) -> dict[str, Any]:
     import socket
 
     import uvicorn
@@ -73,7 +75,9 @@ def run_once(config: dict[str, Any], env: dict[str, str], args: argparse.Namespa
         code = LOADER.format(
             bench=str(ROOT / "benchmarks"), port=port, clients=args.clients, seconds=2, key=ACME
         )
-        warm = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        warm = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        )
         result["warm"] = json.loads(warm.stdout.strip().splitlines()[-1])
         code = LOADER.format(
             bench=str(ROOT / "benchmarks"),
@@ -83,7 +87,9 @@ def run_once(config: dict[str, Any], env: dict[str, str], args: argparse.Namespa
             key=ACME,
         )
         cpu = time.process_time()
-        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        )
         result["cpu_s"] = time.process_time() - cpu
         result["load"] = json.loads(done.stdout.strip().splitlines()[-1])
         server.should_exit = True
@@ -130,8 +136,16 @@ def main() -> None:
     )
     parser.add_argument("--dump", type=Path, default=None, help="write the raw profile here")
     args = parser.parse_args()
-    out: dict[str, Any] = {"clients": args.clients, "seconds": args.seconds, "load_before": os.getloadavg()}
-    with RedisStackServer() as redis, upstream_process(0.0) as upstream, tempfile.TemporaryDirectory():
+    out: dict[str, Any] = {
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "load_before": os.getloadavg(),
+    }
+    with (
+        RedisStackServer() as redis,
+        upstream_process(0.0) as upstream,
+        tempfile.TemporaryDirectory(),
+    ):
         env = {"UPSTREAM_KEY": UPSTREAM_KEY, "REDIS_URL": redis.url}
         config = gateway_config(upstream)
         if args.no_dedup:
@@ -140,11 +154,16 @@ def main() -> None:
         plain = run_once(config, env, args, profile=False)
         n = plain["load"]["requests"]
         out["plain"] = {**plain["load"], "cpu_ms_per_miss": round(plain["cpu_s"] / n * 1000, 3)}
-        print(f"without the profiler: {n} misses, {out['plain']['throughput_rps']} req/s, "
-              f"CPU {out['plain']['cpu_ms_per_miss']} ms per miss")
+        print(
+            f"without the profiler: {n} misses, {out['plain']['throughput_rps']} req/s, "
+            f"CPU {out['plain']['cpu_ms_per_miss']} ms per miss"
+        )
         profiled = run_once(config, env, args, profile=True)
         n = profiled["load"]["requests"]
-        out["profiled"] = {**profiled["load"], "cpu_ms_per_miss": round(profiled["cpu_s"] / n * 1000, 3)}
+        out["profiled"] = {
+            **profiled["load"],
+            "cpu_ms_per_miss": round(profiled["cpu_s"] / n * 1000, 3),
+        }
         everything = n + profiled["warm"]["requests"]  # the profile covers the warm-up too
         if args.dump is not None:
             profiled["profiler"].dump_stats(args.dump)  # for pstats: callers, callees
@@ -154,7 +173,10 @@ def main() -> None:
             print(f"\nby {sort} (per miss, event-loop thread, under cProfile):")
             print(f"{'own us':>8} {'cum us':>8} {'calls':>6}  function")
             for r in rows:
-                print(f"{r['own_us_per_miss']:>8} {r['cum_us_per_miss']:>8} {r['calls_per_miss']:>6}  {r['function']}")
+                print(
+                    f"{r['own_us_per_miss']:>8} {r['cum_us_per_miss']:>8} "
+                    f"{r['calls_per_miss']:>6}  {r['function']}"
+                )
     out["load_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")

@@ -136,7 +136,9 @@ def _common(a: str, b: str) -> int:
 def _cached(tokens: int) -> int:
     if tokens < _CACHE_MIN_TOKENS:
         return 0
-    return _CACHE_MIN_TOKENS + (tokens - _CACHE_MIN_TOKENS) // _CACHE_STEP_TOKENS * _CACHE_STEP_TOKENS
+    return (
+        _CACHE_MIN_TOKENS + (tokens - _CACHE_MIN_TOKENS) // _CACHE_STEP_TOKENS * _CACHE_STEP_TOKENS
+    )
 
 
 class PrefixLayoutPlugin:

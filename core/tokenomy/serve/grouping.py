@@ -127,7 +127,7 @@ def merge_questions(questions: list[Question]) -> Json:
     for cap in _CAPS:
         caps = [q.body.get(cap) for q in questions]
         if all(isinstance(c, int) for c in caps):
-            body[cap] = sum(caps)  # type: ignore[arg-type]
+            body[cap] = sum(caps)
     return body
 
 
@@ -239,9 +239,7 @@ class Grouper:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group(upstream=upstream, path=path)
-        future: asyncio.Future[tuple[Json | None, str]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        future: asyncio.Future[tuple[Json | None, str]] = asyncio.get_running_loop().create_future()
         group.items.append((question, future))
         if len(group.items) >= self.max_size:
             self._send(key)
@@ -295,7 +293,8 @@ class Grouper:
             return
         self.stats.grouped += n
         self.stats.prompt_chars_saved += (n - 1) * questions[0].context_chars
-        note = f"one call answered {n} questions sharing a {questions[0].context_chars}-character context"
+        chars = questions[0].context_chars
+        note = f"one call answered {n} questions sharing a {chars}-character context"
         for (_, future), answer in zip(group.items, answers, strict=True):
             if not future.done():
                 future.set_result((answer, note))

@@ -67,7 +67,11 @@ def _volatile_last(text: str) -> tuple[str, int]:
         for i, line in enumerate(lines)
         if len(line) <= _MAX_VOLATILE_LINE and VOLATILE.search(line) is not None
     ]
-    if not moved or len(moved) == len(lines) or moved == list(range(len(lines) - len(moved), len(lines))):
+    if (
+        not moved
+        or len(moved) == len(lines)
+        or moved == list(range(len(lines) - len(moved), len(lines)))
+    ):
         return text, 0  # nothing to move, all volatile, or already at the end
     keep = [line for i, line in enumerate(lines) if i not in set(moved)]
     while keep and not keep[-1].strip():
@@ -106,7 +110,11 @@ def lay_out(body: Mapping[str, Any]) -> tuple[Json, list[str]]:
     if not isinstance(messages, list | tuple):
         return out, notes
     first_assistant = next(
-        (i for i, m in enumerate(messages) if isinstance(m, Mapping) and m.get("role") == "assistant"),
+        (
+            i
+            for i, m in enumerate(messages)
+            if isinstance(m, Mapping) and m.get("role") == "assistant"
+        ),
         len(messages),
     )
     head = messages[:first_assistant]
@@ -117,7 +125,11 @@ def lay_out(body: Mapping[str, Any]) -> tuple[Json, list[str]]:
         notes.append(f"{len(system)} system message(s) moved before the first user turn")
     moved = 0
     for i, m in enumerate(laid_messages):
-        if isinstance(m, Mapping) and m.get("role") in _SYSTEM and isinstance(m.get("content"), str):
+        if (
+            isinstance(m, Mapping)
+            and m.get("role") in _SYSTEM
+            and isinstance(m.get("content"), str)
+        ):
             text, n = _volatile_last(m["content"])
             if n:
                 laid_messages[i] = {**m, "content": text}

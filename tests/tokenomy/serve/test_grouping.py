@@ -139,6 +139,8 @@ def test_merge_keeps_the_callers_body_unchanged():
     assert merged["max_tokens"] == 10 and json.dumps(body) == before
 
 
-@pytest.mark.parametrize("extra", [{"stream": True}, {"n": 2}, {"response_format": {"type": "json_object"}}])
+@pytest.mark.parametrize(
+    "extra", [{"stream": True}, {"n": 2}, {"response_format": {"type": "json_object"}}]
+)
 def test_streams_several_choices_and_json_mode_are_not_grouped(extra):
     assert question_of({"messages": ask("q"), **extra}, "messages") is None
