@@ -22,7 +22,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from tokenomy.cache import MemoryTier
 from tokenomy.errors import AllModelsFailedError, BudgetExceededError, UpstreamError
 from tokenomy.pipeline import Request, Sent
 from tokenomy.serve.codec import (
@@ -40,6 +39,7 @@ from tokenomy.serve.config import GatewayConfig
 from tokenomy.serve.dedup import dedup_key
 from tokenomy.serve.gateway import CURRENT, Gateway
 from tokenomy.serve.layout import lay_out
+from tokenomy.serve.metrics import gauges
 from tokenomy.serve.tenants import Tenant, tenant_tags
 from tokenomy.serve.translate import (
     BadRequestError,
@@ -193,7 +193,7 @@ class _Api:
     async def metrics(self, request: HttpRequest) -> Response:
         from starlette.responses import PlainTextResponse
 
-        return PlainTextResponse(self.g.metrics.render(self._gauges()), media_type="text/plain")
+        return PlainTextResponse(self.g.metrics.render(gauges(self.g)), media_type="text/plain")
 
     # -- one request -------------------------------------------------------------------
 
@@ -553,53 +553,6 @@ class _Api:
             trace.pop("route", None)
             text = json.dumps(trace, separators=(",", ":"))[:MAX_TRACE_HEADER]
         return {TRACE_HEADER: text}
-
-    def _gauges(self) -> list[tuple[str, Mapping[str, object], float]]:
-        out: list[tuple[str, Mapping[str, object], float]] = []
-        if self.g.cache is not None:
-            stats = self.g.cache.stats()
-            out += [
-                ("tokenomy_cache_lookups_total", {}, stats.lookups),
-                ("tokenomy_cache_hits_total", {"kind": "exact"}, stats.exact_hits),
-                ("tokenomy_cache_hits_total", {"kind": "semantic"}, stats.semantic_hits),
-                ("tokenomy_cache_shared_total", {}, stats.single_flight_shared),
-                ("tokenomy_cache_stores_total", {}, stats.stores),
-            ]
-            memory = [t for t in self.g.cache.tiers if isinstance(t, MemoryTier)]
-            out.append(("tokenomy_cache_memory_bytes", {}, sum(t.nbytes for t in memory)))
-        if self.g.batch is not None:
-            b = self.g.batch.stats
-            out += [
-                ("tokenomy_batch_jobs_total", {}, b.jobs),
-                ("tokenomy_batch_requests_total", {}, b.requests),
-                ("tokenomy_batch_failed_total", {}, b.failed),
-            ]
-        if self.g.grouping is not None:
-            gs = self.g.grouping.stats
-            out += [
-                ("tokenomy_grouping_requests_total", {}, gs.requests),
-                ("tokenomy_grouping_calls_total", {}, gs.calls),
-                ("tokenomy_grouping_grouped_total", {}, gs.grouped),
-                ("tokenomy_grouping_split_failed_total", {}, gs.split_failed),
-            ]
-        if self.g.dedup is not None:
-            d = self.g.dedup.stats
-            out += [
-                ("tokenomy_upstream_calls_total", {}, d.calls),
-                ("tokenomy_dedup_shared_total", {"how": "in_flight"}, d.in_flight),
-                ("tokenomy_dedup_shared_total", {"how": "window"}, d.window),
-                ("tokenomy_dedup_redis_errors_total", {}, d.redis_errors),
-                ("tokenomy_dedup_in_flight", {}, self.g.dedup.in_flight),
-            ]
-        failures: dict[str, int] = {}
-        for pipe in self.g.pipelines:
-            for stage, n in pipe.failures.items():
-                failures[stage] = failures.get(stage, 0) + n
-        out += [("tokenomy_stage_failures_total", {"stage": s}, n) for s, n in failures.items()]
-        for name, tenant in self.g.keys.tenants.items():
-            if tenant.budget is not None:
-                out.append(("tokenomy_budget_spent_usd", {"tenant": name}, tenant.budget.spent_usd))
-        return out
 
 
 def _single_prompt(prompt: Any) -> str | None:

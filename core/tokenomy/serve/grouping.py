@@ -57,8 +57,8 @@ class GroupStats:
         requests: requests that could be grouped (eligible, long enough context).
         calls: grouped upstream calls made (each for at least two requests).
         grouped: requests answered by a grouped call.
-        split_failed: grouped calls whose answer could not be split (their
-            requests were then sent on their own).
+        split_failed: grouped calls that failed or whose answer could not be split
+            (their requests were then sent on their own).
         prompt_chars_saved: characters of context not sent again.
     """
 
@@ -223,6 +223,7 @@ class Grouper:
         self.stats = GroupStats()
         self._groups: dict[str, _Group] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._warned = False
 
     def eligible(self, body: Mapping[str, Any]) -> Question | None:
         """The request as a question to group, or None to send it as it is."""
@@ -286,7 +287,14 @@ class Grouper:
         self.stats.calls += 1
         if answers is None:
             self.stats.split_failed += 1
-            log.info("tokenomy serve: %s; its %d requests are sent on their own", why, n)
+            log.log(  # once at warning level, then counted (tokenomy_grouping_split_failed_total)
+                logging.DEBUG if self._warned else logging.WARNING,
+                "tokenomy serve: %s; its %d requests are sent on their own (further such "
+                "groups are counted in /metrics, not logged)",
+                why,
+                n,
+            )
+            self._warned = True
             for _, future in group.items:
                 if not future.done():
                     future.set_result((None, why))
