@@ -20,6 +20,7 @@ __all__ = [
     "BatchApiPlugin",
     "DedupWindowPlugin",
     "PrefixLayoutPlugin",
+    "SharedContextPlugin",
 ]
 
 BATCH_DISCOUNT: Final = 0.5
@@ -204,8 +205,71 @@ class PrefixLayoutPlugin:
         )
 
 
+class SharedContextPlugin:
+    """The gateway's shared-context grouping (``grouping.*``): calls to one model of one
+    tenant carrying the same context (the messages before the question, at least
+    ``min_context_chars``) within ``wait_s`` of the first of their group are answered
+    by one call that sends the context once. Saved: the context's tokens for every
+    call of a group but one, less the instruction the grouped call adds.
+
+    Args:
+        wait_s: how long a group waits for more (``grouping.max_wait_ms``; default 0.05).
+        max_size: calls per group (``grouping.max_size``; default 8).
+        min_context_chars: shorter contexts are not grouped (default 2000).
+    """
+
+    name = "shared_context"
+    title = "Shared-context grouping"
+
+    def __init__(
+        self, *, wait_s: float = 0.05, max_size: int = 8, min_context_chars: int = 2000
+    ) -> None:
+        self.wait_s = wait_s
+        self.max_size = max_size
+        self.min_context_chars = min_context_chars
+
+    def estimate(self, context: AuditContext) -> SavingsEstimate:
+        from tokenomy.serve.grouping import INSTRUCTION, question_of
+
+        open_groups: dict[str, tuple[float, int]] = {}  # context key -> (first at, size)
+        affected = saved_tokens = 0
+        cost = 0.0
+        for c in _ordered(context.calls):
+            call = c.call
+            q = question_of(
+                {"messages": list(call.messages or ()), "tools": call.tools}, "messages"
+            )
+            if q is None or q.context_chars < self.min_context_chars:
+                continue
+            key = repr((call.tags.get("tenant", ""), call.model, q.context))
+            now = call.timestamp or 0.0
+            first, size = open_groups.get(key, (None, 0))
+            if first is None or now - first > self.wait_s or size >= self.max_size:
+                open_groups[key] = (now, 1)
+                continue
+            open_groups[key] = (first, size + 1)
+            counter = context.counter(call.model)
+            tokens = counter.count_messages(q.context)
+            extra = counter.count(f"[{size + 1}] ") + (
+                counter.count(INSTRUCTION) if size == 1 else 0
+            )
+            gain = max(0, tokens - extra)
+            price = context.prices.get(call.model)
+            affected += 1
+            saved_tokens += gain
+            cost += gain * price.input / 1e6 if price is not None else 0.0
+        findings = (
+            f"{affected} of {len(context.calls)} calls carry the same context (>= "
+            f"{self.min_context_chars:,} characters before the question) as a call of the same "
+            f"model made less than {self.wait_s * 1000:.0f} ms before: grouped, the context "
+            "is sent once (the gateway's grouping.*; off by default).",
+        )
+        return SavingsEstimate(self.name, self.title, affected, saved_tokens, 0, cost, findings)
+
+
 GATEWAY_PLUGINS: Final[dict[str, Callable[[], AuditPlugin]]] = {
     DedupWindowPlugin.name: DedupWindowPlugin,
     BatchApiPlugin.name: BatchApiPlugin,
     PrefixLayoutPlugin.name: PrefixLayoutPlugin,
+    SharedContextPlugin.name: SharedContextPlugin,
 }
