@@ -9,7 +9,10 @@ It answers deterministically from the request:
   JSON; a ``tool_calls`` answer when tools are offered and the question mentions
   the weather (streamed in fragments, as OpenAI does); usage from word counts;
 * completions: ``Echo: <prompt>``; embeddings: 8-d vectors from a hash;
-* ``fail_with``: statuses to answer the next calls with (an OpenAI error body).
+* ``fail_with``: statuses to answer the next calls with (an OpenAI error body);
+* ``numbered``: a question message holding ``[1] q1`` ... ``[n] qn`` lines (the
+  gateway's grouped call) is answered ``[1] Echo: q1`` ... one line each
+  (``numbered="drop"``: the last answer left out, so the split fails).
 
 Every request is counted by path and kept (headers and body) for assertions.
 """
@@ -20,6 +23,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import socket
 import threading
 import time
@@ -66,6 +70,7 @@ class FakeOpenAI:
         self.calls: Counter[str] = Counter()
         self.requests: list[dict[str, Any]] = []
         self.fail_with: list[int] = []
+        self.numbered: bool | str = False
         self.keep_requests = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -337,6 +342,11 @@ class FakeOpenAI:
         )
         fmt = (body.get("response_format") or {}).get("type")
         message: dict[str, Any] = {"role": "assistant", "content": f"Echo: {question}"}
+        numbered = re.findall(r"(?m)^\[(\d+)\] (.*)$", question) if self.numbered else []
+        if numbered:
+            if self.numbered == "drop":
+                numbered = numbered[:-1]
+            message["content"] = "\n".join(f"[{i}] Echo: {q}" for i, q in numbered)
         finish = "stop"
         if (
             body.get("tools")

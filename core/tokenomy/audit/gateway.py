@@ -1,5 +1,6 @@
-"""The gateway's columns of ``tokenomy audit``: the de-duplication window, and the Batch
-API's discount on features nobody waits on (see docs/gateway.md).
+"""The gateway's columns of ``tokenomy audit``: the de-duplication window, the Batch
+API's discount on features nobody waits on, and the prefix-cache-friendly layout
+(see docs/gateway.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ __all__ = [
     "NON_INTERACTIVE",
     "BatchApiPlugin",
     "DedupWindowPlugin",
+    "PrefixLayoutPlugin",
+    "SharedContextPlugin",
 ]
 
 BATCH_DISCOUNT: Final = 0.5
@@ -114,7 +117,159 @@ class BatchApiPlugin:
         return SavingsEstimate(self.name, self.title, sum(chosen.values()), 0, 0, cost, findings)
 
 
+_CACHE_MIN_TOKENS: Final = 1024  # OpenAI caches prefixes from 1,024 tokens
+_CACHE_STEP_TOKENS: Final = 128  # ... in steps of 128
+_CACHE_TTL_S: Final = 300.0  # ... for about 5 minutes after their last use
+
+
+def _common(a: str, b: str) -> int:
+    """Length of the common prefix of ``a`` and ``b`` (binary search on slices)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _cached(tokens: int) -> int:
+    if tokens < _CACHE_MIN_TOKENS:
+        return 0
+    return (
+        _CACHE_MIN_TOKENS + (tokens - _CACHE_MIN_TOKENS) // _CACHE_STEP_TOKENS * _CACHE_STEP_TOKENS
+    )
+
+
+class PrefixLayoutPlugin:
+    """The prefix-hit share of provider prompt caching, as sent and with the gateway's
+    prefix-cache-friendly layout (``prefix_layout``: tools sorted, late system
+    messages and volatile system-prompt lines moved; ``tokenomy.serve.layout``).
+
+    Each call's cached prefix is the longest prefix it shares with a call to the same
+    model used within ``ttl_s`` (OpenAI's rule: from 1,024 tokens, in steps of 128);
+    the saving is the extra cached tokens the layout gives, at the cached-input price.
+    """
+
+    name = "prefix_layout"
+    title = "Prefix-cache layout"
+
+    def __init__(self, *, ttl_s: float = _CACHE_TTL_S) -> None:
+        self.ttl_s = ttl_s
+
+    def _shares(self, context: AuditContext, laid: bool) -> list[int]:
+        from tokenomy.serve.layout import lay_out, prefix_text
+
+        recent: dict[str, dict[str, float]] = {}  # model -> prefix text -> last use
+        out = []
+        for c in _ordered(context.calls):
+            call = c.call
+            body: dict[str, object] = {"messages": call.messages or [], "tools": call.tools}
+            if laid:
+                body, _ = lay_out(body)
+            text = prefix_text(body["messages"], body["tools"])  # type: ignore[arg-type]
+            now = call.timestamp or 0.0
+            seen = recent.setdefault(call.model, {})
+            for old in [t for t, at in seen.items() if now - at > self.ttl_s]:
+                del seen[old]
+            common = max((_common(text, t) for t in seen), default=0)
+            seen[text] = now
+            tokens = context.counter(call.model).count(text[:common]) if common else 0
+            out.append(min(_cached(tokens), c.usage.input_tokens))
+        return out
+
+    def estimate(self, context: AuditContext) -> SavingsEstimate:
+        sent = self._shares(context, laid=False)
+        laid = self._shares(context, laid=True)
+        total = sum(c.usage.input_tokens for c in context.calls) or 1
+        affected = 0
+        cost = 0.0
+        for c, before, after in zip(_ordered(context.calls), sent, laid, strict=True):
+            price = context.prices.get(c.call.model)
+            if after <= before or price is None or price.cached_input is None:
+                continue
+            affected += 1
+            cost += (after - before) * (price.input - price.cached_input) / 1e6
+        findings = (
+            f"Prefix-hit share of input tokens (a provider's prompt cache, {self.ttl_s:.0f} s): "
+            f"{sum(sent) / total:.1%} as sent, {sum(laid) / total:.1%} with the gateway's "
+            f"prefix_layout ({affected} calls gain).",
+        )
+        metrics = {
+            "prefix_hit_share_as_sent": sum(sent) / total,
+            "prefix_hit_share_laid_out": sum(laid) / total,
+        }
+        return SavingsEstimate(
+            self.name, self.title, affected, 0, 0, cost, findings, metrics=metrics
+        )
+
+
+class SharedContextPlugin:
+    """The gateway's shared-context grouping (``grouping.*``): calls to one model of one
+    tenant carrying the same context (the messages before the question, at least
+    ``min_context_chars``) within ``wait_s`` of the first of their group are answered
+    by one call that sends the context once. Saved: the context's tokens for every
+    call of a group but one, less the instruction the grouped call adds.
+
+    Args:
+        wait_s: how long a group waits for more (``grouping.max_wait_ms``; default 0.05).
+        max_size: calls per group (``grouping.max_size``; default 8).
+        min_context_chars: shorter contexts are not grouped (default 2000).
+    """
+
+    name = "shared_context"
+    title = "Shared-context grouping"
+
+    def __init__(
+        self, *, wait_s: float = 0.05, max_size: int = 8, min_context_chars: int = 2000
+    ) -> None:
+        self.wait_s = wait_s
+        self.max_size = max_size
+        self.min_context_chars = min_context_chars
+
+    def estimate(self, context: AuditContext) -> SavingsEstimate:
+        from tokenomy.serve.grouping import INSTRUCTION, question_of
+
+        open_groups: dict[str, tuple[float, int]] = {}  # context key -> (first at, size)
+        affected = saved_tokens = 0
+        cost = 0.0
+        for c in _ordered(context.calls):
+            call = c.call
+            q = question_of(
+                {"messages": list(call.messages or ()), "tools": call.tools}, "messages"
+            )
+            if q is None or q.context_chars < self.min_context_chars:
+                continue
+            key = repr((call.tags.get("tenant", ""), call.model, q.context))
+            now = call.timestamp or 0.0
+            first, size = open_groups.get(key, (None, 0))
+            if first is None or now - first > self.wait_s or size >= self.max_size:
+                open_groups[key] = (now, 1)
+                continue
+            open_groups[key] = (first, size + 1)
+            counter = context.counter(call.model)
+            tokens = counter.count_messages(q.context)
+            extra = counter.count(f"[{size + 1}] ") + (
+                counter.count(INSTRUCTION) if size == 1 else 0
+            )
+            gain = max(0, tokens - extra)
+            price = context.prices.get(call.model)
+            affected += 1
+            saved_tokens += gain
+            cost += gain * price.input / 1e6 if price is not None else 0.0
+        findings = (
+            f"{affected} of {len(context.calls)} calls carry the same context (>= "
+            f"{self.min_context_chars:,} characters before the question) as a call of the same "
+            f"model made less than {self.wait_s * 1000:.0f} ms before: grouped, the context "
+            "is sent once (the gateway's grouping.*; off by default).",
+        )
+        return SavingsEstimate(self.name, self.title, affected, saved_tokens, 0, cost, findings)
+
+
 GATEWAY_PLUGINS: Final[dict[str, Callable[[], AuditPlugin]]] = {
     DedupWindowPlugin.name: DedupWindowPlugin,
     BatchApiPlugin.name: BatchApiPlugin,
+    PrefixLayoutPlugin.name: PrefixLayoutPlugin,
+    SharedContextPlugin.name: SharedContextPlugin,
 }

@@ -22,7 +22,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from tokenomy.cache import MemoryTier
 from tokenomy.errors import AllModelsFailedError, BudgetExceededError, UpstreamError
 from tokenomy.pipeline import Request, Sent
 from tokenomy.serve.codec import (
@@ -39,6 +38,8 @@ from tokenomy.serve.codec import (
 from tokenomy.serve.config import GatewayConfig
 from tokenomy.serve.dedup import dedup_key
 from tokenomy.serve.gateway import CURRENT, Gateway
+from tokenomy.serve.layout import lay_out
+from tokenomy.serve.metrics import gauges
 from tokenomy.serve.tenants import Tenant, tenant_tags
 from tokenomy.serve.translate import (
     BadRequestError,
@@ -199,7 +200,7 @@ class _Api:
     async def metrics(self, request: HttpRequest) -> Response:
         from starlette.responses import PlainTextResponse
 
-        return PlainTextResponse(self.g.metrics.render(self._gauges()), media_type="text/plain")
+        return PlainTextResponse(self.g.metrics.render(gauges(self.g)), media_type="text/plain")
 
     # -- one request -------------------------------------------------------------------
 
@@ -346,12 +347,30 @@ class _Api:
                 sent.trace.add("dedup", "shared", f"an identical upstream call {what}")
 
         batch = self.g.batch if options.deferrable else None
+        grouping = self.g.grouping if kind == "chat" and batch is None else None
+
+        layout = kind == "chat" and self.g.config.prefix_layout
+
+        def laid_out(sent: Sent, out: Json) -> Json:
+            if not layout:
+                return out
+            out, notes = lay_out(out)
+            if notes and sent.trace is not None:
+                sent.trace.add("layout", "reordered", "; ".join(notes))
+            return out
 
         async def call(sent: Sent) -> Json:
             up = target(sent)
-            out = outgoing(body, sent, up.model, stream=False, usage=False)
+            out = laid_out(sent, outgoing(body, sent, up.model, stream=False, usage=False))
+            question = grouping.eligible(out) if grouping is not None else None
 
             async def send() -> Json:
+                if grouping is not None and question is not None:
+                    answer, note = await grouping.submit(up, path, question, scope)
+                    if note and sent.trace is not None:
+                        sent.trace.add("group", "shared" if answer else "alone", note)
+                    if answer is not None:
+                        return answer
                 if batch is None:
                     return await up.post(path, out)
                 if sent.trace is not None:
@@ -374,7 +393,9 @@ class _Api:
         async def start(sent: Sent) -> AsyncIterator[Json]:
             up = target(sent)
             state.trace = sent.trace
-            out = outgoing(body, sent, up.model, stream=True, usage=up.config.stream_usage)
+            out = laid_out(
+                sent, outgoing(body, sent, up.model, stream=True, usage=up.config.stream_usage)
+            )
             chunks: AsyncGenerator[Json, None]
             if dedup is None:
                 chunks = up.stream(path, out)
@@ -541,45 +562,6 @@ class _Api:
             trace.pop("route", None)
             text = json.dumps(trace, separators=(",", ":"))[:MAX_TRACE_HEADER]
         return {TRACE_HEADER: text}
-
-    def _gauges(self) -> list[tuple[str, Mapping[str, object], float]]:
-        out: list[tuple[str, Mapping[str, object], float]] = []
-        if self.g.cache is not None:
-            stats = self.g.cache.stats()
-            out += [
-                ("tokenomy_cache_lookups_total", {}, stats.lookups),
-                ("tokenomy_cache_hits_total", {"kind": "exact"}, stats.exact_hits),
-                ("tokenomy_cache_hits_total", {"kind": "semantic"}, stats.semantic_hits),
-                ("tokenomy_cache_shared_total", {}, stats.single_flight_shared),
-                ("tokenomy_cache_stores_total", {}, stats.stores),
-            ]
-            memory = [t for t in self.g.cache.tiers if isinstance(t, MemoryTier)]
-            out.append(("tokenomy_cache_memory_bytes", {}, sum(t.nbytes for t in memory)))
-        if self.g.batch is not None:
-            b = self.g.batch.stats
-            out += [
-                ("tokenomy_batch_jobs_total", {}, b.jobs),
-                ("tokenomy_batch_requests_total", {}, b.requests),
-                ("tokenomy_batch_failed_total", {}, b.failed),
-            ]
-        if self.g.dedup is not None:
-            d = self.g.dedup.stats
-            out += [
-                ("tokenomy_upstream_calls_total", {}, d.calls),
-                ("tokenomy_dedup_shared_total", {"how": "in_flight"}, d.in_flight),
-                ("tokenomy_dedup_shared_total", {"how": "window"}, d.window),
-                ("tokenomy_dedup_redis_errors_total", {}, d.redis_errors),
-                ("tokenomy_dedup_in_flight", {}, self.g.dedup.in_flight),
-            ]
-        failures: dict[str, int] = {}
-        for pipe in self.g.pipelines:
-            for stage, n in pipe.failures.items():
-                failures[stage] = failures.get(stage, 0) + n
-        out += [("tokenomy_stage_failures_total", {"stage": s}, n) for s, n in failures.items()]
-        for name, tenant in self.g.keys.tenants.items():
-            if tenant.budget is not None:
-                out.append(("tokenomy_budget_spent_usd", {"tenant": name}, tenant.budget.spent_usd))
-        return out
 
 
 def _single_prompt(prompt: Any) -> str | None:

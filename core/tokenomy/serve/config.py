@@ -25,9 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from tokenomy.errors import ConfigError
+from tokenomy.serve.sections import (
+    DEFAULT_DEDUP_WINDOW_S,
+    BatchConfig,
+    CacheConfig,
+    ContextConfig,
+    DedupConfig,
+    GroupingConfig,
+    _Strict,
+)
 from tokenomy.tokens.prices import PriceTable
 
 __all__ = [
@@ -37,6 +46,7 @@ __all__ = [
     "ContextConfig",
     "DedupConfig",
     "GatewayConfig",
+    "GroupingConfig",
     "ModelConfig",
     "RouteConfig",
     "Secrets",
@@ -44,11 +54,6 @@ __all__ = [
     "hash_key",
 ]
 
-DEFAULT_DEDUP_WINDOW_S = 60.0
-"""The seed's DEDUP_WINDOW_SECONDS: an identical request answered this recently is
-served that answer instead of a new upstream call."""
-DEFAULT_LEASE_S = 2.0
-"""How long a replica's claim on an upstream call lives without a heartbeat."""
 DEFAULT_UPSTREAM_TIMEOUT_S = 120.0
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -62,10 +67,6 @@ def hash_key(key: str) -> str:
         '1e4a4e5b4f63'
     """
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PriceConfig(_Strict):
@@ -140,7 +141,9 @@ class TenantConfig(_Strict):
             other's entries unless they name the same scope.
         scope_by_user: scope cache entries by the request's ``user`` field too.
         models: model and route names the tenant may use (``"*"``: all).
-        budget_usd: a spending limit per gateway process (None: none).
+        budget_usd: a spending limit in USD over the gateway's life (None: none):
+            one limit shared by every replica through Redis when ``redis_url_env``
+            is set, else one per gateway process.
         rate_limit_rpm: requests per minute (across replicas when Redis is set).
         max_tokens: answer cap sent when the caller sets none (None: leave it).
     """
@@ -173,98 +176,29 @@ class TenantConfig(_Strict):
         return "*" in self.models or model in self.models
 
 
-class CacheConfig(_Strict):
-    """The answer cache every request goes through.
-
-    Attributes:
-        mode: ``exact`` (default: same request, no embeddings), ``semantic`` (by
-            meaning; loads the local MiniLM model) or ``none``.
-        max_bytes: memory tier bound per process (default 256 MiB).
-        redis: add the shared Redis tier when ``redis_url_env`` is set (default True).
-        ttl_seconds: entry lifetime (default 86,400 s; None: no expiry).
-        version: bump to invalidate every entry stored before.
-        signing_key_env: environment variable holding an HMAC key that signs the
-            Redis entries (every replica needs the same).
-    """
-
-    mode: Literal["exact", "semantic", "none"] = "exact"
-    max_bytes: int = Field(256 * 2**20, gt=0)
-    redis: bool = True
-    ttl_seconds: float | None = Field(86_400.0, gt=0)
-    version: str = ""
-    signing_key_env: str | None = None
-
-
-class DedupConfig(_Strict):
-    """De-duplication of identical upstream calls, across replicas through Redis.
-
-    Attributes:
-        enabled: default True.
-        window_seconds: an identical call answered this recently shares that answer
-            (default 60; 0: only calls in flight are shared).
-        lease_seconds: how long a replica's claim on a call outlives its last
-            heartbeat (a killed replica's claim frees within this; default 2).
-    """
-
-    enabled: bool = True
-    window_seconds: float = Field(DEFAULT_DEDUP_WINDOW_S, ge=0)
-    lease_seconds: float = Field(DEFAULT_LEASE_S, gt=0)
-
-
-class ContextConfig(_Strict):
-    """What the context stage does to what is sent (the cache keys on what was asked).
-
-    Attributes:
-        compress: compress long user and tool messages (loads MiniLM; default False).
-        ratio: share of a long message's tokens kept (default 0.4).
-        min_tokens: messages shorter than this are sent as they are (default 800).
-        window_tokens: fit each conversation to this many tokens (None: no window).
-        relevance: with a window, keep the older turns most relevant to the question
-            (MiniLM embeddings; default True), else the newest.
-        summarize: with a window, replace evicted turns by an extractive summary
-            (default True).
-    """
-
-    compress: bool = False
-    ratio: float = Field(0.4, gt=0.0, le=1.0)
-    min_tokens: int = Field(800, ge=1)
-    window_tokens: int | None = Field(None, ge=64)
-    relevance: bool = True
-    summarize: bool = True
-
-
-class BatchConfig(_Strict):
-    """Deferrable requests through the upstream's Batch API (see tokenomy.serve.batch).
-
-    Attributes:
-        enabled: accept ``"tokenomy": {"deferrable": true}`` (default False: such
-            requests are sent at once, like any other).
-        max_size: requests per job (the seed's BATCH_SIZE; default 32).
-        max_wait_ms: a job is sent this long after its first request at the latest
-            (BATCH_TIMEOUT_MS; default 100).
-        poll_seconds: how often a job's status is read (default 5).
-        completion_window: the job's completion window (default ``24h``).
-    """
-
-    enabled: bool = False
-    max_size: int = Field(32, ge=1, le=50_000)
-    max_wait_ms: float = Field(100.0, ge=0)
-    poll_seconds: float = Field(5.0, gt=0)
-    completion_window: str = "24h"
-
-
 class GatewayConfig(_Strict):
-    """The whole configuration file (see the module docstring and docs/gateway.md)."""
+    """The whole configuration file (see the module docstring and docs/gateway.md).
+
+    ``budget_fallback_share``: with shared budgets and Redis unreachable, the share
+    of each tenant's ``budget_usd`` one replica may spend on its own until Redis
+    answers again (``tokenomy.budget.RedisBudget``'s ``fallback_share``; 0 refuses
+    budgeted calls during an outage). ``prefix_layout``: send chat requests with their
+    static parts first (tools sorted, late system messages and volatile system-prompt
+    lines moved; see tokenomy.serve.layout), so providers' prompt caching hits.
+    """
 
     models: dict[str, ModelConfig] = Field(min_length=1)
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     tenants: dict[str, TenantConfig] = Field(default_factory=dict)
     auth: Literal["keys", "none"] = "keys"
     redis_url_env: str | None = None
+    budget_fallback_share: float = Field(0.1, ge=0.0, le=1.0)
     cache: CacheConfig = CacheConfig()
     dedup: DedupConfig = DedupConfig()
     context: ContextConfig = ContextConfig()
     batch: BatchConfig = BatchConfig()
+    grouping: GroupingConfig = GroupingConfig()
+    prefix_layout: bool = False
     ledger_path: Path | None = None
     telemetry: bool = False
     trace_header: bool = True

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tokenomy.errors import ConfigError, UpstreamError
-from tokenomy.serve.config import DEFAULT_DEDUP_WINDOW_S, DEFAULT_LEASE_S
+from tokenomy.serve.sections import DEFAULT_DEDUP_WINDOW_S, DEFAULT_LEASE_S
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -4,8 +4,9 @@ de-duplicator and the rate limiter.
 
 The gateway keeps no state of its own that another replica would need: answers,
 claims on upstream calls and rate counters live in Redis when ``redis_url_env`` is
-set, so N replicas behind a load balancer act as one. Spend budgets are per
-process (``tokenomy.budget.SpendBudget``) until a shared budget is plugged in.
+set, so N replicas behind a load balancer act as one. Tenants' spend budgets are
+shared through Redis too (``tokenomy.budget.RedisBudget``, one reservation script per
+call), or kept per process without Redis (``tokenomy.budget.SpendBudget``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from tokenomy.budget import Budget, Limit
 from tokenomy.cache import CacheTier, MemoryTier, RedisTier, SemanticCache
 from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
@@ -25,10 +27,11 @@ from tokenomy.route import ModelSpec, ModelTable, Router
 from tokenomy.route.models import DEFAULT_QUALITY
 from tokenomy.serve.batch import BatchAPI
 from tokenomy.serve.codec import CallState
-from tokenomy.serve.config import GatewayConfig
+from tokenomy.serve.config import GatewayConfig, TenantConfig
 from tokenomy.serve.dedup import Deduplicator
+from tokenomy.serve.grouping import Grouper
 from tokenomy.serve.metrics import Metrics
-from tokenomy.serve.tenants import KeyRing, RateLimiter, Tenant
+from tokenomy.serve.tenants import KeyRing, RateLimiter, Tenant, local_budget
 from tokenomy.serve.upstream import Upstream
 from tokenomy.settings import telemetry_from_env
 from tokenomy.telemetry.otel import Telemetry, as_observers
@@ -58,6 +61,12 @@ REDIS_CONNECTIONS = 512
 REDIS_TIMEOUT_S = 2.0
 """Socket timeout of the gateway's own Redis client: longer than a follower's
 one-second blocking read, short enough that a hung server costs little."""
+BUDGET_TIMEOUT_S = 0.5
+"""Socket timeout of the shared budgets' (blocking) Redis client: a reservation runs
+on the request's path, so a hung Redis costs a call at most this before the budget
+falls back to its per-process share."""
+BUDGET_PREFIX = "tokenomy:serve:budget:"
+"""Redis key prefix of the tenants' shared budgets (then the tenant's name)."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,8 @@ class Gateway:
         self.config = config
         self.secrets = config.secrets(environ)
         self.prices = config.price_table()
-        self.keys = KeyRing(config)
+        self._budget_client: Any = None
+        self.keys = KeyRing(config, budget=self._budget)
         self.metrics = Metrics()
         tiers = self._tiers() if config.cache.mode != "none" else []
         self.cache = self._cache(tiers)
@@ -154,6 +164,7 @@ class Gateway:
         self.upstreams: dict[str, Upstream] = {}
         self.dedup: Deduplicator | None = None
         self.batch: BatchAPI | None = None
+        self.grouping: Grouper | None = None
         self.rate = RateLimiter()
         self._pipelines: dict[tuple[str, str | None, bool], Pipeline[Any, Any]] = {}
 
@@ -217,8 +228,24 @@ class Gateway:
                 poll_s=b.poll_seconds,
                 completion_window=b.completion_window,
             )
+        g = self.config.grouping
+        if g.enabled:
+            self.grouping = Grouper(
+                max_size=g.max_size,
+                max_wait_s=g.max_wait_ms / 1000,
+                min_context_chars=g.min_context_chars,
+                by=g.by,
+            )
 
     async def aclose(self) -> None:
+        if self.grouping is not None:
+            await self.grouping.aclose()
+        for tenant in self.keys.tenants.values():
+            close = getattr(tenant.budget, "close", None)
+            if close is not None:
+                close()  # a shared budget's recovery thread
+        if self._budget_client is not None:
+            self._budget_client.close()
         if self.batch is not None:
             await self.batch.aclose()
         if self.dedup is not None:
@@ -270,6 +297,31 @@ class Gateway:
         return list(self._pipelines.values())
 
     # -- building the parts --------------------------------------------------------------
+
+    def _budget(self, name: str, tenant: TenantConfig) -> Budget | None:
+        """A tenant's ``budget_usd``: one limit shared by every replica in Redis
+        (``RedisBudget``: each call reserves atomically, so N replicas never spend
+        past it together; with Redis down each keeps to ``budget_fallback_share``),
+        or a ``SpendBudget`` per process without Redis."""
+        if tenant.budget_usd is None or self.secrets.redis_url is None:
+            return local_budget(name, tenant)
+        from tokenomy._optional import require
+        from tokenomy.budget import RedisBudget
+
+        if self._budget_client is None:
+            redis = require("redis", feature="the gateway's shared budgets", extra="server")
+            self._budget_client = redis.Redis.from_url(
+                self.secrets.redis_url.get_secret_value(),
+                socket_timeout=BUDGET_TIMEOUT_S,
+                socket_connect_timeout=BUDGET_TIMEOUT_S,
+            )
+        return RedisBudget(
+            client=self._budget_client,
+            limits=[Limit(usd=tenant.budget_usd, name="total")],
+            prefix=f"{BUDGET_PREFIX}{name}:",
+            fallback_share=self.config.budget_fallback_share,
+            timeout_s=BUDGET_TIMEOUT_S,
+        )
 
     def _tiers(self) -> list[CacheTier]:
         c = self.config.cache

@@ -9,8 +9,12 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-__all__ = ["LATENCY_BUCKETS_S", "Metrics"]
+if TYPE_CHECKING:
+    from tokenomy.serve.gateway import Gateway
+
+__all__ = ["LATENCY_BUCKETS_S", "Metrics", "gauges"]
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds of the request-duration histogram, seconds."""
@@ -83,3 +87,54 @@ class Metrics:
         for name, gauge_labels, value in gauges:
             lines.append(_fmt(name, _labels(gauge_labels), value))
         return "\n".join(lines) + "\n"
+
+
+def gauges(gateway: Gateway) -> list[tuple[str, Mapping[str, object], float]]:
+    """The gauges and totals ``/metrics`` reads from the gateway's parts when scraped."""
+    from tokenomy.cache import MemoryTier
+
+    out: list[tuple[str, Mapping[str, object], float]] = []
+    if gateway.cache is not None:
+        stats = gateway.cache.stats()
+        out += [
+            ("tokenomy_cache_lookups_total", {}, stats.lookups),
+            ("tokenomy_cache_hits_total", {"kind": "exact"}, stats.exact_hits),
+            ("tokenomy_cache_hits_total", {"kind": "semantic"}, stats.semantic_hits),
+            ("tokenomy_cache_shared_total", {}, stats.single_flight_shared),
+            ("tokenomy_cache_stores_total", {}, stats.stores),
+        ]
+        memory = [t for t in gateway.cache.tiers if isinstance(t, MemoryTier)]
+        out.append(("tokenomy_cache_memory_bytes", {}, sum(t.nbytes for t in memory)))
+    if gateway.batch is not None:
+        b = gateway.batch.stats
+        out += [
+            ("tokenomy_batch_jobs_total", {}, b.jobs),
+            ("tokenomy_batch_requests_total", {}, b.requests),
+            ("tokenomy_batch_failed_total", {}, b.failed),
+        ]
+    if gateway.grouping is not None:
+        gs = gateway.grouping.stats
+        out += [
+            ("tokenomy_grouping_requests_total", {}, gs.requests),
+            ("tokenomy_grouping_calls_total", {}, gs.calls),
+            ("tokenomy_grouping_grouped_total", {}, gs.grouped),
+            ("tokenomy_grouping_split_failed_total", {}, gs.split_failed),
+        ]
+    if gateway.dedup is not None:
+        d = gateway.dedup.stats
+        out += [
+            ("tokenomy_upstream_calls_total", {}, d.calls),
+            ("tokenomy_dedup_shared_total", {"how": "in_flight"}, d.in_flight),
+            ("tokenomy_dedup_shared_total", {"how": "window"}, d.window),
+            ("tokenomy_dedup_redis_errors_total", {}, d.redis_errors),
+            ("tokenomy_dedup_in_flight", {}, gateway.dedup.in_flight),
+        ]
+    failures: dict[str, int] = {}
+    for pipe in gateway.pipelines:
+        for stage, n in pipe.failures.items():
+            failures[stage] = failures.get(stage, 0) + n
+    out += [("tokenomy_stage_failures_total", {"stage": s}, n) for s, n in failures.items()]
+    for name, tenant in gateway.keys.tenants.items():
+        if tenant.budget is not None:
+            out.append(("tokenomy_budget_spent_usd", {"tenant": name}, tenant.budget.spent_usd))
+    return out

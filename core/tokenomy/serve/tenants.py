@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tokenomy.budget import SpendBudget
+from tokenomy.budget import Budget, SpendBudget
 from tokenomy.serve.config import GatewayConfig, TenantConfig
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["ANONYMOUS", "KeyRing", "RateLimiter", "Tenant"]
+__all__ = ["ANONYMOUS", "KeyRing", "RateLimiter", "Tenant", "local_budget"]
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,12 @@ class Tenant:
     Attributes:
         name: the tenant's name (a ledger tag and a metrics label; never a key).
         config: what the configuration file says about it.
-        budget: its spending limit in this process, if any.
+        budget: its spending limit (shared through Redis, or in this process), if any.
     """
 
     name: str
     config: TenantConfig
-    budget: SpendBudget | None = field(default=None, compare=False)
+    budget: Budget | None = field(default=None, compare=False)
 
     def scope(self, user: str | None) -> str:
         """The cache scope of a request by ``user`` (the body's ``user`` field)."""
@@ -52,8 +52,19 @@ class Tenant:
         return base
 
 
+def local_budget(name: str, config: TenantConfig) -> Budget | None:
+    """A tenant's ``budget_usd`` kept in this process (no Redis)."""
+    return SpendBudget(config.budget_usd) if config.budget_usd else None
+
+
 class KeyRing:
     """Looks tenants up by API key.
+
+    Args:
+        config: the gateway's configuration.
+        budget: builds a tenant's budget from its name and configuration (default:
+            :func:`local_budget`, per process; the gateway passes a shared one
+            with Redis).
 
     Example:
         >>> from tokenomy.serve.config import hash_key
@@ -64,12 +75,17 @@ class KeyRing:
         ('acme', None)
     """
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        budget: Callable[[str, TenantConfig], Budget | None] = local_budget,
+    ) -> None:
         self._open = config.auth == "none"
         self._by_digest: dict[str, Tenant] = {}
         self.tenants: dict[str, Tenant] = {}
         for name, t in config.tenants.items():
-            tenant = Tenant(name, t, SpendBudget(t.budget_usd) if t.budget_usd else None)
+            tenant = Tenant(name, t, budget(name, t))
             self.tenants[name] = tenant
             for digest in t.key_sha256:
                 self._by_digest[digest] = tenant

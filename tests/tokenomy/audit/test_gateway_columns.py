@@ -72,3 +72,37 @@ def test_both_columns_run_on_the_bundled_sample():
     window, batch = report.savings
     assert window.name == "dedup_window" and batch.name == "batch_api"
     assert batch.calls_affected > 0  # the sample's "classify" feature
+
+
+def test_the_prefix_layout_column_counts_what_moving_a_stamp_makes_cacheable(tmp_path):
+    from tokenomy.audit.gateway import PrefixLayoutPlugin
+
+    t = 1_793_000_000
+    static = "You are a careful assistant. " * 400  # ~2,400 tokens
+    lines = []
+    for i in range(4):
+        row = call(i, f"question {i}", t + 10 * i)
+        stamp = f"Current time: 2026-12-05T02:{i:02d}:00Z\n"
+        row["messages"] = [{"role": "system", "content": stamp + static}, *row["messages"]]
+        lines.append(row)
+    estimate = PrefixLayoutPlugin().estimate(context_of(tmp_path, lines))
+    assert estimate.metrics["prefix_hit_share_as_sent"] == 0.0
+    assert estimate.metrics["prefix_hit_share_laid_out"] > 0.5
+    assert estimate.calls_affected == 3 and estimate.cost_saved_usd > 0
+
+
+def test_shared_context_counts_calls_with_the_same_context_within_the_wait(tmp_path):
+    from tokenomy.audit.gateway import SharedContextPlugin
+
+    t = 1_793_000_000
+    document = "The Amazon is a river in South America. " * 100
+    lines = []
+    for i, at in enumerate((t, t + 0.01, t + 0.02, t + 5)):  # the last one: too late
+        row = call(i, f"question {i}", at)
+        row["messages"] = [{"role": "system", "content": document}, *row["messages"]]
+        lines.append(row)
+    context = context_of(tmp_path, lines)
+    estimate = SharedContextPlugin(wait_s=0.05).estimate(context)
+    assert estimate.calls_affected == 2
+    assert 0 < estimate.input_tokens_saved < 2 * context.calls[0].usage.input_tokens
+    assert SharedContextPlugin(wait_s=0.001).estimate(context).calls_affected == 0
