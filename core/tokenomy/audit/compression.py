@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
+from tokenomy.audit.plugins import AuditContext, AuditedCall, CallSavings, SavingsEstimate
 from tokenomy.compress import (
     DEFAULT_MIN_TOKENS,
     DEFAULT_RATIO,
@@ -68,6 +68,7 @@ class CompressionAuditPlugin:
                 0,
                 0.0,
                 (f"No prompt carries a user or tool message of {self.min_tokens}+ tokens.",),
+                per_call=CallSavings(),
             )
         kept_share, retention = self._measure(found)
         saved: dict[int, int] = {}
@@ -75,10 +76,11 @@ class CompressionAuditPlugin:
         for c, _, tokens in found:
             calls[id(c)] = c
             saved[id(c)] = saved.get(id(c), 0) + round(tokens * (1 - kept_share))
-        cost = sum(
-            context.cost(c.call.model, TokenUsage(input_tokens=saved[k])) or 0.0
-            for k, c in calls.items()
-        )
+        per_call = CallSavings()
+        for k, c in calls.items():
+            dollars = context.cost(c.call.model, TokenUsage(input_tokens=saved[k])) or 0.0
+            per_call.add(c, input_tokens=saved[k], cost_usd=dollars)
+        cost = sum(c for *_, c in per_call)
         total = sum(t for _, _, t in found)
         findings = (
             f"{len(calls)} calls carry {len(found)} long messages ({total:,} tokens of "
@@ -95,6 +97,7 @@ class CompressionAuditPlugin:
             cost,
             findings,
             {"kept_share": round(kept_share, 4), "retention": round(retention, 4)},
+            per_call=per_call,
         )
 
     def _measure(self, found: list[tuple[AuditedCall, str, int]]) -> tuple[float, float]:
