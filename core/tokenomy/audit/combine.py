@@ -70,7 +70,9 @@ class CombinedEstimate:
         return self.input_tokens_saved + self.output_tokens_saved
 
 
-def _dense(rows: Iterable[tuple[int, int, int, float]], size: int) -> tuple[array, array, array]:
+def _dense(
+    rows: Iterable[tuple[int, int, int, float]], size: int
+) -> tuple[array[int], array[int], array[float]]:
     """Per-line sums of (input tokens, output tokens, dollars)."""
     inp, out, cost = array("l", [0]) * size, array("l", [0]) * size, array("d", [0.0]) * size
     for line, i, o, c in rows:
@@ -131,7 +133,5 @@ def combine(
         remaining = max(0.0, spent - ctx_cost[line] - out_cost[line])
         saved = spent - remaining * factor[line]
         if saved > 0 or ctx_in[line] or out_tok[line]:
-            combined.add(
-                c, input_tokens=ctx_in[line], output_tokens=out_tok[line], cost_usd=saved
-            )
+            combined.add(c, input_tokens=ctx_in[line], output_tokens=out_tok[line], cost_usd=saved)
     return combined, tuple(included), tuple(left_out)

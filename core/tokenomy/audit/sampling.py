@@ -56,15 +56,61 @@ __all__ = [
 
 DEFAULT_SAMPLE_ABOVE: Final = 20_000
 DEFAULT_SAMPLE_CALLS: Final = 5_000
-MODEL_HEAVY: Final = frozenset({"semantic_cache", "semantic_cache_shared", "compression", "few_shot"})
+MODEL_HEAVY: Final = frozenset(
+    {"semantic_cache", "semantic_cache_shared", "compression", "few_shot"}
+)
 """The built-in columns that run the embedding model over calls; a plug-in of
 yours joins them with a ``sampled = True`` attribute."""
 
 _WORD = re.compile(r"\w+")
 _STOP = frozenset(
-    "a an and are as at be by can could do does did for from how i in is it me my of on or "
-    "please should so that the this to was we what when where which who why will with would "
-    "you your".split()
+    (
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "could",
+        "do",
+        "does",
+        "did",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "please",
+        "should",
+        "so",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    )
 )
 
 
@@ -227,8 +273,8 @@ def draw_sample(calls: Sequence[AuditedCall], sampling: Sampling) -> Sample:
     for i, c in enumerate(calls):
         units[unit_of(c)].append(i)
     strata: dict[tuple[str, str], list[list[int]]] = defaultdict(list)
-    for key, members in units.items():
-        strata[key[:2]].append(members)
+    for unit_key, unit_calls in units.items():
+        strata[unit_key[:2]].append(unit_calls)
     share = min(1.0, sampling.calls / max(1, len(calls)))
     rng = random.Random(sampling.seed)
     chosen: list[int] = []
@@ -297,9 +343,7 @@ def scale_estimate(estimate: SavingsEstimate, sample: Sample) -> SavingsEstimate
     )
 
 
-def sampled_runner(
-    calls: Sequence[AuditedCall], sampling: Sampling
-) -> Callable[[], Sample | None]:
+def sampled_runner(calls: Sequence[AuditedCall], sampling: Sampling) -> Callable[[], Sample | None]:
     """Draws the sample once, on first need (only when a model-heavy column runs)."""
     drawn: list[Sample | None] = []
 
