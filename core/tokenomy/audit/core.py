@@ -270,25 +270,28 @@ def _combined(
         savings, sample.calls if sampled and sample is not None else calls, stages=stages
     )
     if not sampled or sample is None:
-        rows = list(per_call)
+        inp = out = 0
+        cost = 0.0
+        for _, i, o, c in per_call:  # one row per call: no list of a million tuples
+            inp, out, cost = inp + i, out + o, cost + c
         return CombinedEstimate(
-            calls_affected=len({line for line, *_ in rows}),
-            input_tokens_saved=sum(r[1] for r in rows),
-            output_tokens_saved=sum(r[2] for r in rows),
-            cost_saved_usd=sum(r[3] for r in rows),
+            calls_affected=len(per_call),
+            input_tokens_saved=inp,
+            output_tokens_saved=out,
+            cost_saved_usd=cost,
             included=included,
             left_out=left_out,
         )
-    rows = list(per_call)
-    cost = sample.estimate((line, c) for line, _, _, c in rows)
+    rows = list(per_call)  # the sample's calls only
+    total = sample.estimate((line, c) for line, _, _, c in rows)
     return CombinedEstimate(
         calls_affected=round(sample.estimate((r[0], 1.0) for r in rows).value),
         input_tokens_saved=round(sample.estimate((r[0], float(r[1])) for r in rows).value),
         output_tokens_saved=round(sample.estimate((r[0], float(r[2])) for r in rows).value),
-        cost_saved_usd=cost.value,
+        cost_saved_usd=total.value,
         included=included,
         left_out=left_out,
-        interval_usd=(cost.low, cost.high),
+        interval_usd=(total.low, total.high),
         sampled_calls=len(sample.calls),
     )
 
