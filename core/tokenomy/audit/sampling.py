@@ -21,7 +21,9 @@ The design, in survey-sampling terms: a stratified cluster sample.
 * **Estimate**: each stratum's sampled units scaled to its size (``N_h / n_h``), summed;
   the variance is the textbook stratified one with the finite-population correction,
   ``sum N_h^2 (1 - n_h/N_h) s_h^2 / n_h``, and the interval is normal at
-  :attr:`Sampling.confidence`.
+  :attr:`Sampling.confidence`. A plug-in that measures part of its estimate on a few
+  items (compression's kept share) reports that error as
+  ``metrics["measurement_se_usd"]``; it widens the interval, added in quadrature.
 
 A plug-in's savings per call (``SavingsEstimate.per_call``) are summed per unit; a
 plug-in that reports none is scaled by the share of calls sampled, without an interval.
@@ -33,7 +35,7 @@ import math
 import random
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from statistics import NormalDist
@@ -321,7 +323,9 @@ def scale_estimate(estimate: SavingsEstimate, sample: Sample) -> SavingsEstimate
             sampled_calls=n,
         )
     rows = list(per_call)
-    cost = sample.estimate((line, c) for line, _, _, c in rows)
+    cost = _with_measurement_error(
+        sample.estimate((line, c) for line, _, _, c in rows), estimate, sample.confidence
+    )
     affected = sample.estimate((line, 1.0) for line in {r[0] for r in rows})
     inp = sample.estimate((line, float(i)) for line, i, _, _ in rows)
     out = sample.estimate((line, float(o)) for line, _, o, _ in rows)
@@ -343,13 +347,15 @@ def scale_estimate(estimate: SavingsEstimate, sample: Sample) -> SavingsEstimate
     )
 
 
-def sampled_runner(calls: Sequence[AuditedCall], sampling: Sampling) -> Callable[[], Sample | None]:
-    """Draws the sample once, on first need (only when a model-heavy column runs)."""
-    drawn: list[Sample | None] = []
-
-    def get() -> Sample | None:
-        if not drawn:
-            drawn.append(draw_sample(calls, sampling) if sampling.applies(len(calls)) else None)
-        return drawn[0]
-
-    return get
+def _with_measurement_error(
+    total: StratifiedTotal, estimate: SavingsEstimate, confidence: float
+) -> StratifiedTotal:
+    """Widen the interval by the plug-in's own measurement error, when it reports one
+    (``metrics["measurement_se_usd"]``, e.g. compression's kept share measured on a few
+    messages), added in quadrature as a share of the estimate."""
+    se = float(estimate.metrics.get("measurement_se_usd", 0.0))
+    if se <= 0 or estimate.cost_saved_usd <= 0:
+        return total
+    z = NormalDist().inv_cdf((1 + confidence) / 2)
+    half = math.hypot(total.high - total.value, z * se / estimate.cost_saved_usd * total.value)
+    return StratifiedTotal(total.value, max(0.0, total.value - half), total.value + half)

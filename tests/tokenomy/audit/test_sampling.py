@@ -210,3 +210,26 @@ def test_sampling_settings_are_checked():
         Sampling(calls=0)
     assert not Sampling(above=100, calls=50).applies(100)
     assert Sampling(above=100, calls=50).applies(101)
+
+
+def test_a_reported_measurement_error_widens_the_interval(tmp_path):
+    calls = audit_calls(_workload(tmp_path, n=1000), plugins=[]).calls
+    sample = draw_sample(calls, Sampling(above=0, calls=300))
+    plain = RepeatCache().estimate(AuditContext(sample.calls, None))
+    noisy = SavingsEstimate(
+        plain.name,
+        plain.title,
+        plain.calls_affected,
+        0,
+        0,
+        plain.cost_saved_usd,
+        metrics={"measurement_se_usd": 0.1 * plain.cost_saved_usd},
+        per_call=plain.per_call,
+    )
+    a, b = scale_estimate(plain, sample), scale_estimate(noisy, sample)
+    assert a.cost_saved_usd == b.cost_saved_usd
+    width_a = a.interval_usd[1] - a.interval_usd[0]
+    width_b = b.interval_usd[1] - b.interval_usd[0]
+    # +-1.96 x 10% of the estimate, added in quadrature to the sampling half-width
+    expected = 2 * (((width_a / 2) ** 2 + (1.96 * 0.1 * a.cost_saved_usd) ** 2) ** 0.5)
+    assert width_b == pytest.approx(expected, rel=1e-3)
