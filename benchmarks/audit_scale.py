@@ -202,8 +202,9 @@ def main() -> None:
                 flush=True,
             )
             path.unlink()
-        if rows:
-            result["rows"] = rows
+        if rows:  # a size measured again replaces its row; the others stay
+            kept = [r for r in result.get("rows", []) if r["size"] not in {x["size"] for x in rows}]
+            result["rows"] = sorted(kept + rows, key=lambda r: r["size"])
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")

@@ -181,18 +181,18 @@ def audit_calls(
         if on_step is not None:
             on_step(plugin.title)
         ctx = context
-        if is_model_heavy(plugin):
-            heavy.append(plugin.title)
-            if sampling.applies(len(with_text)):
-                if sample is None:
-                    sample = draw_sample(with_text, sampling)
-                    sample_context = AuditContext(sample.calls, prices, population=context.calls)
-                ctx = sample_context or context
+        if is_model_heavy(plugin) and sampling.applies(len(with_text)):
+            if sample is None:
+                sample = draw_sample(with_text, sampling)
+                sample_context = AuditContext(sample.calls, prices, population=context.calls)
+            ctx = sample_context or context
         try:
             estimate = plugin.estimate(ctx)
             if ctx is not context and sample is not None:
                 estimate = scale_estimate(estimate, sample)
             savings.append(estimate)
+            if is_model_heavy(plugin):
+                heavy.append(plugin.title)
         except MissingDependencyError as exc:  # a light install: say which extra adds it
             note = str(exc).rsplit("`", 2)[-2] if "`" in str(exc) else str(exc)
             logger.info("tokenomy audit: %r skipped: %s", plugin.name, exc)
@@ -247,9 +247,26 @@ def audit_calls(
         seconds=time.perf_counter() - started,
         truncated=workload.truncated,
         notes=tuple(notes),
-        combined=_combined(savings, chosen_plugins, with_text, sample),
+        combined=_safe_combined(savings, chosen_plugins, with_text, sample),
         sampling=summary,
     )
+
+
+def _safe_combined(
+    savings: Sequence[SavingsEstimate],
+    plugins: Sequence[AuditPlugin],
+    calls: Sequence[AuditedCall],
+    sample: Sample | None,
+) -> CombinedEstimate | None:
+    try:
+        return _combined(savings, plugins, calls, sample)
+    except Exception as exc:  # the combined row is an extra: never sink the report
+        logger.warning(
+            "tokenomy audit: the combined estimate failed (%s: %s); it is left out",
+            type(exc).__name__,
+            str(exc)[:200],
+        )
+        return None
 
 
 def _combined(
