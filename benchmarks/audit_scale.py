@@ -89,6 +89,7 @@ def audit(path: Path, plugins: str, *flags: str, seed: int = 0) -> dict[str, Any
         report = json.loads(out_json.read_text())
     return {
         "wall_s": round(wall, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # the wall time on a busy machine
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "report": report,
     }
@@ -190,6 +191,7 @@ def main() -> None:
                 "calls": report["calls"],
                 "file_mb": round(path.stat().st_size / 1e6, 1),
                 "wall_s": run["wall_s"],
+                "cpu_s": run["cpu_s"],
                 "peak_rss_mb": run["peak_rss_mb"],
                 "sampled_calls": sampled.get("sampled_calls", 0),
                 "combined_usd": combined.get("cost_saved_usd"),
