@@ -1,19 +1,26 @@
-"""How `tokenomy audit` scales: wall time and peak memory at 10k, 100k (and 1M) calls.
+"""How `tokenomy audit` scales: wall time and peak memory at 10k, 100k (and 1M) calls, and
+how close the sampled model-heavy columns come to the exact ones.
 
 Command (from the repository root):
-    python benchmarks/audit_scale.py [--sizes 10000,100000] [--plugins exact_cache,...]
+    python benchmarks/audit_scale.py [--sizes 10000,100000] [--plugins all|exact_cache,...]
+        [--coverage 10000 --seeds 5 --sample-calls 2000]
 
 Writes benchmarks/results/audit_scale.json. Each size is a synthetic workload grown from
 the bundled sample (its 1,119 calls repeated in order with new ids and timestamps shifted
 by a week per round, written gzipped to a temporary folder), audited in a fresh process
-(`tokenomy audit FILE --no-html --only PLUGINS`); peak memory is the child's max RSS.
-The default plug-ins are the columns that need no embedding model (exact cache, provider
-prompt caching, output caps, routing); the model-heavy columns (semantic cache,
-compression, few-shot) replay every call through MiniLM and are not part of this run.
+(`tokenomy audit FILE --no-html --only PLUGINS --json ...`); peak memory is the child's max
+RSS. By default every column runs: beyond the sampling threshold (20,000 calls) the
+model-heavy ones (semantic cache, compression, few-shot) are estimated on a stratified
+sample of about 5,000 calls with a 95% interval.
+
+``--coverage N`` audits the N-call workload once with ``--exact`` and once per seed on a
+sample (``--sample-above 0 --sample-calls S``, ``TOKENOMY_AUDIT__SEED``), and counts how
+often each sampled column's and the combined estimate's interval holds the exact value.
 
 Caveats: a repeated sample shares its system prompts, documents and answers far more
-than most real logs, and the audit keeps one copy of each repeated text, so memory on a
-log of distinct texts grows with the text it holds.
+than most real logs (the cache columns find most rounds' calls repeated, and MiniLM
+embeds each distinct text once), and the audit keeps one copy of each repeated text, so
+memory on a log of distinct texts grows with the text it holds.
 """
 
 from __future__ import annotations
@@ -22,17 +29,17 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "workloads" / "sample.jsonl.gz"
 OUT = ROOT / "benchmarks" / "results" / "audit_scale.json"
-DEFAULT_PLUGINS = "exact_cache,prompt_caching,output_caps,routing"
+DEFAULT_PLUGINS = "all"
 WEEK = 7 * 86400
 
 
@@ -52,24 +59,98 @@ def grow(n: int, path: Path) -> None:
             out.write(json.dumps(call) + "\n")
 
 
-def audit(path: Path, plugins: str) -> dict[str, float]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-m", "tokenomy", "audit", str(path), "--no-html", "--only", plugins],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    calls = next(line for line in out.stdout.splitlines() if " calls, " in line).split()[0]
+def audit(path: Path, plugins: str, *flags: str, seed: int = 0) -> dict[str, Any]:
+    """One audit in a fresh process: its wall time, peak memory and JSON report."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENOMY_AUDIT__SEED": str(seed),
+    }
+    only = [] if plugins == "all" else ["--only", plugins]
+    with tempfile.TemporaryDirectory() as tmp:
+        out_json, err_file = Path(tmp) / "report.json", Path(tmp) / "stderr.txt"
+        start = time.perf_counter()
+        with err_file.open("w") as err:
+            proc = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "tokenomy", "audit", str(path), "--no-html"),
+                    *("--no-progress", "--json", str(out_json), *only, *flags),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=env,
+            )
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        if proc.returncode:
+            raise RuntimeError(f"audit failed ({proc.returncode}): {err_file.read_text()[-2000:]}")
+        report = json.loads(out_json.read_text())
     return {
-        "calls": int(calls.replace(",", "")),
         "wall_s": round(wall, 1),
-        "peak_rss_mb": round(max(peak, before) / 1024, 0),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # the wall time on a busy machine
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "report": report,
+    }
+
+
+def _columns(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {s["name"]: s for s in report["savings"]}
+    if report.get("combined"):
+        out["combined"] = report["combined"]
+    return out
+
+
+def coverage(path: Path, plugins: str, seeds: int, sample_calls: int) -> dict[str, Any]:
+    """Exact run against ``seeds`` sampled runs: is the exact value inside each interval?"""
+    exact = audit(path, plugins, "--exact")
+    truth = _columns(exact["report"])
+    print(f"  exact: {exact['wall_s']:.1f} s", flush=True)
+    runs, inside, total = [], 0, 0
+    for seed in range(seeds):
+        run = audit(
+            path, plugins, "--sample-above", "0", "--sample-calls", str(sample_calls), seed=seed
+        )
+        cols = []
+        for name, col in _columns(run["report"]).items():
+            if not col.get("interval_usd"):
+                continue
+            low, high = col["interval_usd"]
+            value = truth[name]["cost_saved_usd"]
+            ok = low - 1e-9 <= value <= high + 1e-9
+            inside, total = inside + ok, total + 1
+            cols.append(
+                {
+                    "column": name,
+                    "exact_usd": value,
+                    "sampled_usd": col["cost_saved_usd"],
+                    "interval_usd": [low, high],
+                    "inside": ok,
+                }
+            )
+            print(
+                f"  seed {seed} {name:22s} exact {value:9.4f}  sampled "
+                f"{col['cost_saved_usd']:9.4f}  [{low:.4f}, {high:.4f}]  "
+                f"{'inside' if ok else 'OUTSIDE'}",
+                flush=True,
+            )
+        sampled = run["report"]["sampling"] or {}
+        runs.append(
+            {
+                "seed": seed,
+                "wall_s": run["wall_s"],
+                "sampled_calls": sampled.get("sampled_calls"),
+                "columns": cols,
+            }
+        )
+    return {
+        "calls": exact["report"]["calls"],
+        "sample_calls": sample_calls,
+        "exact_wall_s": exact["wall_s"],
+        "runs": runs,
+        "inside": inside,
+        "intervals": total,
     }
 
 
@@ -77,26 +158,57 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--plugins", default=DEFAULT_PLUGINS)
+    parser.add_argument("--coverage", type=int, default=0, help="size of the coverage check")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--sample-calls", type=int, default=2000)
     args = parser.parse_args()
-    rows = []
+    result: dict[str, Any] = {"plugins": args.plugins, "rows": []}
+    if OUT.exists():  # keep the other part's last results
+        previous = json.loads(OUT.read_text())
+        result = {**previous, "plugins": args.plugins}
     with tempfile.TemporaryDirectory() as tmp:
-        for n in (int(s) for s in args.sizes.split(",")):
+        if args.coverage:
+            path = Path(tmp) / f"c{args.coverage}.jsonl.gz"
+            grow(args.coverage, path)
+            print(f"coverage at {args.coverage:,} calls", flush=True)
+            cov = coverage(path, args.plugins, args.seeds, args.sample_calls)
+            print(
+                f"  {cov['inside']} of {cov['intervals']} intervals hold the exact value",
+                flush=True,
+            )
+            result["coverage"] = cov
+            path.unlink()
+        rows = []
+        for n in (int(s) for s in args.sizes.split(",") if s):
             path = Path(tmp) / f"w{n}.jsonl.gz"
             grow(n, path)
+            run = audit(path, args.plugins)
+            report = run["report"]
+            combined = report.get("combined") or {}
+            sampled = report.get("sampling") or {}
             row = {
                 "size": n,
+                "calls": report["calls"],
                 "file_mb": round(path.stat().st_size / 1e6, 1),
-                **audit(path, args.plugins),
+                "wall_s": run["wall_s"],
+                "cpu_s": run["cpu_s"],
+                "peak_rss_mb": run["peak_rss_mb"],
+                "sampled_calls": sampled.get("sampled_calls", 0),
+                "combined_usd": combined.get("cost_saved_usd"),
+                "combined_interval_usd": combined.get("interval_usd"),
             }
             rows.append(row)
             print(
                 f"{n:>9,} calls  {row['wall_s']:>7.1f} s  peak {row['peak_rss_mb']:>6.0f} MB  "
-                f"({row['file_mb']} MB gzipped)",
+                f"sampled {row['sampled_calls']:,}  ({row['file_mb']} MB gzipped)",
                 flush=True,
             )
             path.unlink()
+        if rows:  # a size measured again replaces its row; the others stay
+            kept = [r for r in result.get("rows", []) if r["size"] not in {x["size"] for x in rows}]
+            result["rows"] = sorted(kept + rows, key=lambda r: r["size"])
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"plugins": args.plugins, "rows": rows}, indent=2) + "\n")
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")
 
 

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             top=args.top,
             progress=progress,
             on_step=on_step,
+            sampling=_sampling(args),
         )
     finally:
         if bar is not None:
@@ -105,6 +107,21 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         write_atomic(args.json, json.dumps(_report_json(report), indent=1))
     print(render_text(report, html_path=html_path))
     return 0
+
+
+def _sampling(args: argparse.Namespace) -> Any:
+    """The audit's sampling: the ``audit.*`` settings, overridden by the flags."""
+    from tokenomy.settings import Settings
+
+    sampling = Settings.from_env().audit.sampling()
+    if args.exact:
+        return type(sampling).exact()
+    changes = {
+        k: v
+        for k, v in (("above", args.sample_above), ("calls", args.sample_calls))
+        if v is not None
+    }
+    return replace(sampling, **changes) if changes else sampling
 
 
 def _quiet_model_loading() -> None:
@@ -169,9 +186,48 @@ def _report_json(report: Any) -> dict[str, Any]:
                 "cost_saved_usd": s.cost_saved_usd,
                 "findings": list(s.findings),
                 "metrics": dict(s.metrics),
+                "interval_usd": list(s.interval_usd) if s.interval_usd else None,
+                "sampled_calls": s.sampled_calls,
             }
             for s in report.savings
         ],
+        "combined": _combined_json(report),
+        "sampling": _sampling_json(report.sampling),
+    }
+
+
+def _combined_json(report: Any) -> dict[str, Any] | None:
+    c = report.combined
+    if c is None:
+        return None
+    from tokenomy.audit.text import combined_sentence
+
+    return {
+        "calls_affected": c.calls_affected,
+        "input_tokens_saved": c.input_tokens_saved,
+        "output_tokens_saved": c.output_tokens_saved,
+        "cost_saved_usd": c.cost_saved_usd,
+        "interval_usd": list(c.interval_usd) if c.interval_usd else None,
+        "sampled_calls": c.sampled_calls,
+        "included": list(c.included),
+        "left_out": list(c.left_out),
+        "method": combined_sentence(report),
+    }
+
+
+def _sampling_json(s: Any) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "threshold_calls": s.above,
+        "total_calls": s.total_calls,
+        "sampled": s.sampled,
+        "sampled_calls": s.sampled_calls,
+        "units": s.units,
+        "strata": s.strata,
+        "confidence": s.confidence,
+        "columns": list(s.columns),
+        "statement": s.sentence(),
     }
 
 
@@ -397,6 +453,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--prices", help="JSON price file overriding the bundled prices")
     audit.add_argument("--only", help="comma-separated savings plug-ins to run")
+    audit.add_argument(
+        "--exact",
+        action="store_true",
+        help="measure the model-heavy columns on every call, however large the workload",
+    )
+    audit.add_argument(
+        "--sample-above",
+        type=_count(0),
+        help="sample the model-heavy columns beyond this many calls (audit.sample_above)",
+    )
+    audit.add_argument(
+        "--sample-calls",
+        type=_count(1),
+        help="about how many calls the sample holds (audit.sample_calls)",
+    )
     audit.add_argument("--no-progress", action="store_true", help="no progress bar")
     audit.add_argument(
         "--debug", action="store_true", help="log details, with a failing plug-in's traceback"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tokenomy.audit.sampling import DEFAULT_SAMPLE_ABOVE, DEFAULT_SAMPLE_CALLS, Sampling
 from tokenomy.budget import (
     DEFAULT_THRESHOLDS,
     Alerts,
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlertSettings",
+    "AuditSettings",
     "BudgetSettings",
     "CacheSettings",
     "CompressionSettings",
@@ -392,6 +394,36 @@ class ServeSettings(BaseModel):
     workers: int = Field(1, ge=1, description="Processes sharing the port.")
 
 
+class AuditSettings(BaseModel):
+    """``tokenomy audit`` on large workloads (see tokenomy.audit.sampling)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sample_above: int = Field(
+        DEFAULT_SAMPLE_ABOVE,
+        ge=0,
+        description="Beyond this many calls, the model-heavy columns (semantic cache, "
+        "compression, few-shot) are estimated on a stratified sample, with an interval; "
+        "at or below it they are exact.",
+    )
+    sample_calls: int = Field(
+        DEFAULT_SAMPLE_CALLS, ge=1, description="About how many calls the sample holds."
+    )
+    confidence: float = Field(
+        0.95, gt=0.0, lt=1.0, description="Confidence level of the sampled intervals."
+    )
+    seed: int = Field(0, description="Seed of the sample's random draw.")
+
+    def sampling(self) -> Sampling:
+        """The :class:`~tokenomy.audit.sampling.Sampling` these settings describe."""
+        return Sampling(
+            above=self.sample_above,
+            calls=self.sample_calls,
+            confidence=self.confidence,
+            seed=self.seed,
+        )
+
+
 class Settings(BaseSettings):
     """All tokenomy settings, grouped by concern.
 
@@ -416,6 +448,7 @@ class Settings(BaseSettings):
     output: OutputSettings = OutputSettings()
     serve: ServeSettings = ServeSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    audit: AuditSettings = AuditSettings()
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -11,7 +11,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from tokenomy.audit.plugins import AuditContext, AuditedCall, AuditPlugin, SavingsEstimate
+from tokenomy.audit.plugins import (
+    AuditContext,
+    AuditedCall,
+    AuditPlugin,
+    CallSavings,
+    SavingsEstimate,
+)
 from tokenomy.audit.text import shorten
 
 __all__ = ["BUILTIN_PLUGINS", "ExactRepeatPlugin", "PromptCachingPlugin"]
@@ -43,11 +49,13 @@ class ExactRepeatPlugin:
         repeats: dict[str, int] = defaultdict(int)
         inp = out = hits = 0
         cost = 0.0
+        per_call = CallSavings()
         for c in _ordered(context.calls):
             key = _request_key(c)
             if key in seen:
                 hits += 1
                 repeats[key] += 1
+                per_call.add_whole(c)
                 inp += c.usage.input_tokens
                 out += c.usage.output_tokens
                 cost += c.cost_usd or 0.0
@@ -60,7 +68,9 @@ class ExactRepeatPlugin:
         for key, n in sorted(repeats.items(), key=lambda kv: -kv[1])[:3]:
             first = seen[key].call
             findings.append(f"x{n + 1} on {first.model}: {shorten(first.last_user_text, 60)!r}")
-        return SavingsEstimate(self.name, self.title, hits, inp, out, cost, tuple(findings))
+        return SavingsEstimate(
+            self.name, self.title, hits, inp, out, cost, tuple(findings), per_call=per_call
+        )
 
 
 class PromptCachingPlugin:
@@ -82,6 +92,7 @@ class PromptCachingPlugin:
         sizes: dict[str, tuple[int, int, str]] = {}  # prefix hash -> (tokens sent, calls, text)
         affected = 0
         cost = 0.0
+        per_call = CallSavings()
         total_input = sum(c.usage.input_tokens for c in context.calls) or 1
         for c in _ordered(context.calls):
             system = _system_prompt(c.call.messages)
@@ -108,6 +119,7 @@ class PromptCachingPlugin:
                 continue
             affected += 1
             cost += tokens * (price.input - price.cached_input) / 1e6
+            per_call.add(c, cost_usd=tokens * (price.input - price.cached_input) / 1e6)
         findings = []
         for sent, calls, text in sorted(sizes.values(), key=lambda v: -v[0])[:3]:
             if calls < 2:
@@ -121,7 +133,9 @@ class PromptCachingPlugin:
             f"Counted only repeats within {self.ttl_s:.0f} s of the previous use, for prompts "
             f"of >= {_MIN_CACHEABLE_PREFIX} tokens on models with a cached-input price."
         )
-        return SavingsEstimate(self.name, self.title, affected, 0, 0, cost, tuple(findings))
+        return SavingsEstimate(
+            self.name, self.title, affected, 0, 0, cost, tuple(findings), per_call=per_call
+        )
 
 
 def _system_prompt(messages: Any) -> str:

@@ -8,10 +8,11 @@ share it measures there is applied to the rest, so the audit stays fast.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
-from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
+from tokenomy.audit.plugins import AuditContext, AuditedCall, CallSavings, SavingsEstimate
 from tokenomy.compress import (
     DEFAULT_MIN_TOKENS,
     DEFAULT_RATIO,
@@ -68,17 +69,19 @@ class CompressionAuditPlugin:
                 0,
                 0.0,
                 (f"No prompt carries a user or tool message of {self.min_tokens}+ tokens.",),
+                per_call=CallSavings(),
             )
-        kept_share, retention = self._measure(found)
+        kept_share, retention, share_se = self._measure(found)
         saved: dict[int, int] = {}
         calls: dict[int, AuditedCall] = {}
         for c, _, tokens in found:
             calls[id(c)] = c
             saved[id(c)] = saved.get(id(c), 0) + round(tokens * (1 - kept_share))
-        cost = sum(
-            context.cost(c.call.model, TokenUsage(input_tokens=saved[k])) or 0.0
-            for k, c in calls.items()
-        )
+        per_call = CallSavings()
+        for k, c in calls.items():
+            dollars = context.cost(c.call.model, TokenUsage(input_tokens=saved[k])) or 0.0
+            per_call.add(c, input_tokens=saved[k], cost_usd=dollars)
+        cost = sum(c for *_, c in per_call)
         total = sum(t for _, _, t in found)
         findings = (
             f"{len(calls)} calls carry {len(found)} long messages ({total:,} tokens of "
@@ -94,21 +97,33 @@ class CompressionAuditPlugin:
             0,
             cost,
             findings,
-            {"kept_share": round(kept_share, 4), "retention": round(retention, 4)},
+            {
+                "kept_share": round(kept_share, 4),
+                "retention": round(retention, 4),
+                # the kept share is measured on a few messages: its error, in dollars
+                "measurement_se_usd": cost * share_se / (1 - kept_share) if kept_share < 1 else 0.0,
+            },
+            per_call=per_call,
         )
 
-    def _measure(self, found: list[tuple[AuditedCall, str, int]]) -> tuple[float, float]:
-        """Kept share of tokens and mean retention on an even sample of the messages."""
+    def _measure(self, found: list[tuple[AuditedCall, str, int]]) -> tuple[float, float, float]:
+        """Kept share of tokens, mean retention, and the kept share's standard error (a
+        ratio estimate: 0 when every message was measured) on an even sample."""
         compressor = self._compressor or ExtractiveCompressor()
         step = max(1, len(found) // self.sample)
-        original = kept = 0
+        pairs: list[tuple[int, int]] = []
         retention: list[float] = []
         for _, text, tokens in found[::step][: self.sample]:
             result = compress_message(compressor, text, ratio=self.ratio)
-            original += tokens
-            kept += result.compressed_tokens if result else tokens
+            pairs.append((tokens, result.compressed_tokens if result else tokens))
             retention.append(result.retention if result else 1.0)
-        return kept / original, sum(retention) / len(retention)
+        original, kept = sum(o for o, _ in pairs), sum(k for _, k in pairs)
+        share, m = kept / original, len(pairs)
+        se = 0.0
+        if 1 < m < len(found):
+            residuals = sum((k - share * o) ** 2 for o, k in pairs) / (m - 1)
+            se = math.sqrt(residuals / m * (1 - m / len(found))) / (original / m)
+        return share, sum(retention) / len(retention), se
 
 
 def _long_texts(c: AuditedCall, context: AuditContext, min_tokens: int) -> list[str]:

@@ -7,7 +7,7 @@ evicts); the tokens it would not send are the saving.
 
 from __future__ import annotations
 
-from tokenomy.audit.plugins import AuditContext, SavingsEstimate
+from tokenomy.audit.plugins import AuditContext, CallSavings, SavingsEstimate
 from tokenomy.context.window import DEFAULT_WINDOW_TOKENS, ConversationWindow
 from tokenomy.tokens.usage import TokenUsage
 
@@ -38,6 +38,7 @@ class WindowAuditPlugin:
         largest = affected = saved = 0
         cost = 0.0
         summarized = 0
+        per_call = CallSavings()
         for c in context.calls:
             messages = c.call.messages
             if not messages:
@@ -52,16 +53,22 @@ class WindowAuditPlugin:
             affected += 1
             summarized += result.summary is not None
             saved += result.saved_tokens
-            cost += context.cost(c.call.model, TokenUsage(input_tokens=result.saved_tokens)) or 0.0
+            dollars = context.cost(c.call.model, TokenUsage(input_tokens=result.saved_tokens))
+            cost += dollars or 0.0
+            per_call.add(c, input_tokens=result.saved_tokens, cost_usd=dollars or 0.0)
         if not affected:
             finding = (
                 f"No chat prompt exceeds the {budget:,}-token window (largest: "
                 f"{largest:,} tokens); the window would send everything as it is."
             )
-            return SavingsEstimate(self.name, self.title, 0, 0, 0, 0.0, (finding,))
+            return SavingsEstimate(
+                self.name, self.title, 0, 0, 0, 0.0, (finding,), per_call=CallSavings()
+            )
         findings = (
             f"{affected} chat prompts exceed the {budget:,}-token window; older turns that "
             f"do not bear on the current question are evicted ({summarized} summarized).",
             "System prompt, stated goal, tools and the current turn are always sent.",
         )
-        return SavingsEstimate(self.name, self.title, affected, saved, 0, cost, findings)
+        return SavingsEstimate(
+            self.name, self.title, affected, saved, 0, cost, findings, per_call=per_call
+        )

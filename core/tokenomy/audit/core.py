@@ -12,9 +12,18 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from tokenomy.audit.combine import STAGES, CombinedEstimate, combine
 from tokenomy.audit.ledger_source import load_source
-from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
+from tokenomy.audit.plugins import AuditContext, AuditedCall, AuditPlugin, SavingsEstimate
 from tokenomy.audit.registry import create_plugins
+from tokenomy.audit.sampling import (
+    Sample,
+    SampleSummary,
+    Sampling,
+    draw_sample,
+    is_model_heavy,
+    scale_estimate,
+)
 from tokenomy.audit.workload import LineError, Workload, WorkloadCall
 from tokenomy.errors import ConfigError, MissingDependencyError, WorkloadError
 from tokenomy.monitor.aggregate import Bucket, aggregate
@@ -55,6 +64,10 @@ class AuditReport:
     truncated: str | None = None
     notes: tuple[str, ...] = ()
     """What the reader should know about the estimates (e.g. calls without text)."""
+    combined: CombinedEstimate | None = None
+    """All techniques together, without counting a saving twice (None: no column ran)."""
+    sampling: SampleSummary | None = None
+    """How the model-heavy columns were measured (None: none of them ran)."""
 
     @property
     def period(self) -> tuple[float, float] | None:
@@ -102,6 +115,7 @@ def audit_calls(
     top: int = 10,
     bucket: Bucket | None = None,
     on_step: Callable[[str], None] | None = None,
+    sampling: Sampling | None = None,
 ) -> AuditReport:
     """Audit already-loaded calls; see :func:`run_audit`. ``on_step(title)`` is called
     before each savings plug-in runs (for a progress display)."""
@@ -157,12 +171,28 @@ def audit_calls(
             "spend tables, and the savings estimates cover only the calls with text."
         )
     context = AuditContext(with_text, prices)
+    sampling = sampling or Sampling()
+    sample: Sample | None = None
+    sample_context: AuditContext | None = None
+    heavy: list[str] = []
     savings = []
-    for plugin in create_plugins(plugins):
+    chosen_plugins = create_plugins(plugins)
+    for plugin in chosen_plugins:
         if on_step is not None:
             on_step(plugin.title)
+        ctx = context
+        if is_model_heavy(plugin) and sampling.applies(len(with_text)):
+            if sample is None:
+                sample = draw_sample(with_text, sampling)
+                sample_context = AuditContext(sample.calls, prices, population=context.calls)
+            ctx = sample_context or context
         try:
-            savings.append(plugin.estimate(context))
+            estimate = plugin.estimate(ctx)
+            if ctx is not context and sample is not None:
+                estimate = scale_estimate(estimate, sample)
+            savings.append(estimate)
+            if is_model_heavy(plugin):
+                heavy.append(plugin.title)
         except MissingDependencyError as exc:  # a light install: say which extra adds it
             note = str(exc).rsplit("`", 2)[-2] if "`" in str(exc) else str(exc)
             logger.info("tokenomy audit: %r skipped: %s", plugin.name, exc)
@@ -190,6 +220,17 @@ def audit_calls(
                     (f"failed: {type(exc).__name__}: {str(exc)[:200]}",),
                 )
             )
+    summary = None
+    if heavy:
+        summary = SampleSummary(
+            above=sampling.above,
+            total_calls=len(with_text),
+            sampled_calls=len(sample.calls) if sample is not None else 0,
+            units=sample.units if sample is not None else 0,
+            strata=len(sample.strata) if sample is not None else 0,
+            confidence=sampling.confidence,
+            columns=tuple(heavy) if sample is not None else (),
+        )
     return AuditReport(
         workload=workload.path,
         calls=tuple(audited),
@@ -206,6 +247,69 @@ def audit_calls(
         seconds=time.perf_counter() - started,
         truncated=workload.truncated,
         notes=tuple(notes),
+        combined=_safe_combined(savings, chosen_plugins, with_text, sample),
+        sampling=summary,
+    )
+
+
+def _safe_combined(
+    savings: Sequence[SavingsEstimate],
+    plugins: Sequence[AuditPlugin],
+    calls: Sequence[AuditedCall],
+    sample: Sample | None,
+) -> CombinedEstimate | None:
+    try:
+        return _combined(savings, plugins, calls, sample)
+    except Exception as exc:  # the combined row is an extra: never sink the report
+        logger.warning(
+            "tokenomy audit: the combined estimate failed (%s: %s); it is left out",
+            type(exc).__name__,
+            str(exc)[:200],
+        )
+        return None
+
+
+def _combined(
+    savings: Sequence[SavingsEstimate],
+    plugins: Sequence[AuditPlugin],
+    calls: Sequence[AuditedCall],
+    sample: Sample | None,
+) -> CombinedEstimate | None:
+    """All columns together, in pipeline order; on the sample when a column was sampled."""
+    if not savings:
+        return None
+    stages = dict(STAGES)
+    stages.update(
+        {p.name: p.stage for p in plugins if isinstance(getattr(p, "stage", None), str)}  # type: ignore[attr-defined]
+    )
+    sampled = sample is not None and any(s.sampled_calls for s in savings)
+    per_call, included, left_out = combine(
+        savings, sample.calls if sampled and sample is not None else calls, stages=stages
+    )
+    if not sampled or sample is None:
+        inp = out = 0
+        cost = 0.0
+        for _, i, o, c in per_call:  # one row per call: no list of a million tuples
+            inp, out, cost = inp + i, out + o, cost + c
+        return CombinedEstimate(
+            calls_affected=len(per_call),
+            input_tokens_saved=inp,
+            output_tokens_saved=out,
+            cost_saved_usd=cost,
+            included=included,
+            left_out=left_out,
+        )
+    rows = list(per_call)  # the sample's calls only
+    total = sample.estimate((line, c) for line, _, _, c in rows)
+    return CombinedEstimate(
+        calls_affected=round(sample.estimate((r[0], 1.0) for r in rows).value),
+        input_tokens_saved=round(sample.estimate((r[0], float(r[1])) for r in rows).value),
+        output_tokens_saved=round(sample.estimate((r[0], float(r[2])) for r in rows).value),
+        cost_saved_usd=total.value,
+        included=included,
+        left_out=left_out,
+        interval_usd=(total.low, total.high),
+        sampled_calls=len(sample.calls),
     )
 
 
@@ -217,6 +321,7 @@ def run_audit(
     top: int = 10,
     progress: Callable[[int], None] | None = None,
     on_step: Callable[[str], None] | None = None,
+    sampling: Sampling | None = None,
 ) -> AuditReport:
     """Audit a workload file (default: the bundled sample).
 
@@ -228,6 +333,9 @@ def run_audit(
         top: how many of the most expensive requests to list (>= 0).
         progress: called with bytes read, for a progress bar.
         on_step: called with each savings plug-in's title before it runs.
+        sampling: when the model-heavy columns (semantic cache, compression, few-shot)
+            run on a stratified sample instead of every call (default: beyond 20,000
+            calls, on about 5,000; ``Sampling.exact()`` never samples).
 
     Raises:
         WorkloadError: the file cannot be opened or holds no valid call. Bad lines
@@ -235,4 +343,6 @@ def run_audit(
         ConfigError: ``top`` is negative.
     """
     workload = load_source(path or sample_workload_path(), progress=progress)
-    return audit_calls(workload, prices=prices, plugins=plugins, top=top, on_step=on_step)
+    return audit_calls(
+        workload, prices=prices, plugins=plugins, top=top, on_step=on_step, sampling=sampling
+    )

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
+from tokenomy.audit.plugins import AuditContext, AuditedCall, CallSavings, SavingsEstimate
 from tokenomy.embed import Embedder
 from tokenomy.select.selector import ExampleSelector
 from tokenomy.text.messages import message_text
@@ -79,19 +80,18 @@ class FewShotAuditPlugin:
         self._embedder = embedder
 
     def estimate(self, context: AuditContext) -> SavingsEstimate:
-        found: list[tuple[AuditedCall, FewShotBlock]] = []
-        for c in context.calls:
-            for m in c.call.messages or ({"role": "user", "content": c.call.prompt or ""},):
-                block = find_examples(message_text(m))
-                if block is not None and block.query:
-                    found.append((c, block))
-                    break
+        found = _found(context.calls)
         if not found:
             finding = "No prompt carries a block of 3+ examples with the same fields."
-            return SavingsEstimate(self.name, self.title, 0, 0, 0, 0.0, (finding,))
-        selectors = self._selectors(found)
+            return SavingsEstimate(
+                self.name, self.title, 0, 0, 0, 0.0, (finding,), per_call=CallSavings()
+            )
+        # the pool is the whole workload's examples, also when these calls are a sample
+        sampled = context.population is not context.calls
+        selectors = self._selectors(_found(context.population) if sampled else found)
         saved = affected = shown = kept = 0
         cost = 0.0
+        per_call = CallSavings()
         for c, block in found:
             selector = selectors[block.keys]
             current = sum(
@@ -104,7 +104,9 @@ class FewShotAuditPlugin:
             if delta > 0:
                 affected += 1
                 saved += delta
-                cost += context.cost(c.call.model, TokenUsage(input_tokens=delta)) or 0.0
+                dollars = context.cost(c.call.model, TokenUsage(input_tokens=delta)) or 0.0
+                cost += dollars
+                per_call.add(c, input_tokens=delta, cost_usd=dollars)
         pool = sum(len(s) for s in selectors.values())
         findings = (
             f"{len(found)} prompts carry few-shot examples ({shown / len(found):.1f} per "
@@ -113,7 +115,9 @@ class FewShotAuditPlugin:
             f"would show {kept / len(found):.1f} per prompt, never more tokens than now; "
             "its effect on answers is measured in benchmarks/select_fewshot.py, not here.",
         )
-        return SavingsEstimate(self.name, self.title, affected, saved, 0, cost, findings)
+        return SavingsEstimate(
+            self.name, self.title, affected, saved, 0, cost, findings, per_call=per_call
+        )
 
     def _selectors(
         self, found: list[tuple[AuditedCall, FewShotBlock]]
@@ -131,3 +135,15 @@ class FewShotAuditPlugin:
             )
             for keys, pool in pools.items()
         }
+
+
+def _found(calls: Sequence[AuditedCall]) -> list[tuple[AuditedCall, FewShotBlock]]:
+    """The calls whose prompt carries few-shot examples, with their examples."""
+    found = []
+    for c in calls:
+        for m in c.call.messages or ({"role": "user", "content": c.call.prompt or ""},):
+            block = find_examples(message_text(m))
+            if block is not None and block.query:
+                found.append((c, block))
+                break
+    return found

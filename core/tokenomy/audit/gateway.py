@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection
 from typing import Final
 
 from tokenomy.audit.builtin import _ordered, _request_key
-from tokenomy.audit.plugins import AuditContext, AuditPlugin, SavingsEstimate
+from tokenomy.audit.plugins import AuditContext, AuditPlugin, CallSavings, SavingsEstimate
 
 __all__ = [
     "BATCH_DISCOUNT",
@@ -49,6 +49,7 @@ class DedupWindowPlugin:
         last: dict[tuple[str, str], float] = {}
         inp = out = hits = 0
         cost = 0.0
+        per_call = CallSavings()
         for c in _ordered(context.calls):
             key = (c.call.tags.get("tenant", ""), _request_key(c))
             now = c.call.timestamp or 0.0
@@ -56,6 +57,7 @@ class DedupWindowPlugin:
             last[key] = now
             if previous is not None and now - previous <= self.window_s:
                 hits += 1
+                per_call.add_whole(c)
                 inp += c.usage.input_tokens
                 out += c.usage.output_tokens
                 cost += c.cost_usd or 0.0
@@ -65,7 +67,9 @@ class DedupWindowPlugin:
             "(on the exact-match cache's row too: the window matters where there is no cache, "
             "and across replicas).",
         )
-        return SavingsEstimate(self.name, self.title, hits, inp, out, cost, findings)
+        return SavingsEstimate(
+            self.name, self.title, hits, inp, out, cost, findings, per_call=per_call
+        )
 
 
 class BatchApiPlugin:
@@ -99,11 +103,13 @@ class BatchApiPlugin:
         chosen: Counter[str] = Counter()
         kept: Counter[str] = Counter()
         cost = 0.0
+        per_call = CallSavings()
         for c in context.calls:
             feature = c.call.tags.get("feature")
             if self._deferrable(feature):
                 chosen[str(feature)] += 1
                 cost += (c.cost_usd or 0.0) * self.discount
+                per_call.add(c, cost_usd=(c.cost_usd or 0.0) * self.discount)
             elif feature:
                 kept[feature] += 1
         named = ", ".join(f"{f} ({n})" for f, n in chosen.most_common()) or "none"
@@ -114,7 +120,9 @@ class BatchApiPlugin:
             f'(tokenomy serve: "deferrable") they cost {self.discount:.0%} less and answer '
             f"within 24 h. Taken as interactive: {others}.",
         )
-        return SavingsEstimate(self.name, self.title, sum(chosen.values()), 0, 0, cost, findings)
+        return SavingsEstimate(
+            self.name, self.title, sum(chosen.values()), 0, 0, cost, findings, per_call=per_call
+        )
 
 
 _CACHE_MIN_TOKENS: Final = 1024  # OpenAI caches prefixes from 1,024 tokens

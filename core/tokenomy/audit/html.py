@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from html import escape
 
 from tokenomy.audit.core import AuditReport
-from tokenomy.audit.text import cost_cell, human, usd
+from tokenomy.audit.text import combined_sentence, cost_cell, human, interval, usd
 from tokenomy.monitor.records import UsageSummary
 
 __all__ = ["render_html"]
@@ -199,6 +199,61 @@ def _summary_table(rows: Sequence[UsageSummary], key: str, total: float) -> str:
     )
 
 
+def _savings(report: AuditReport) -> list[str]:
+    """The savings chart and table: each technique, then all of them together."""
+    spent = report.totals.cost_usd
+    entries = [
+        (
+            s.title,
+            s.calls_affected,
+            s.input_tokens_saved,
+            s.output_tokens_saved,
+            s.cost_saved_usd,
+            s.interval_usd,
+        )
+        for s in report.savings
+    ]
+    c = report.combined
+    if c is not None:
+        entries.append(
+            (
+                "All together (no double count)",
+                c.calls_affected,
+                c.input_tokens_saved,
+                c.output_tokens_saved,
+                c.cost_saved_usd,
+                c.interval_usd,
+            )
+        )
+    sampled = any(e[5] for e in entries)
+    conf = f"{report.sampling.confidence:.0%}" if report.sampling is not None else "95%"
+    headers = [
+        "technique",
+        "calls affected",
+        "input tokens saved",
+        "output tokens saved",
+        "$ saved",
+        "of spend",
+    ]
+    rows: list[list[str | tuple[str, float | None]]] = []
+    for title, calls, inp, out, cost, bounds in entries:
+        row: list[str | tuple[str, float | None]] = [
+            title,
+            (f"{calls:,}", calls),
+            (f"{inp:,}", inp),
+            (f"{out:,}", out),
+            (usd(cost), cost),
+            (f"{(cost / spent if spent else 0):.1%}", cost),
+        ]
+        if sampled:
+            row.append((interval(bounds), bounds[0] if bounds else None))
+        rows.append(row)
+    return [
+        _bars([e[0] for e in entries], [e[4] for e in entries]),
+        _table([*headers, f"{conf} interval"] if sampled else headers, rows),
+    ]
+
+
 def render_html(report: AuditReport) -> str:
     """The report as a standalone HTML document."""
     t = report.totals
@@ -217,6 +272,8 @@ def render_html(report: AuditReport) -> str:
         ("Cost", usd(t.cost_usd)),
         ("Estimated counts", f"{(t.estimated_calls / t.calls if t.calls else 0):.0%} of calls"),
     ]
+    if report.combined is not None:
+        cards.append(("All techniques together save", usd(report.combined.cost_saved_usd)))
     html = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
@@ -258,35 +315,11 @@ def render_html(report: AuditReport) -> str:
         )
         + "</p>"
     )
-    html.append(
-        _bars([s.title for s in report.savings], [s.cost_saved_usd for s in report.savings])
-    )
-    html.append(
-        _table(
-            [
-                "technique",
-                "calls affected",
-                "input tokens saved",
-                "output tokens saved",
-                "$ saved",
-                "of spend",
-            ],
-            [
-                [
-                    s.title,
-                    (f"{s.calls_affected:,}", s.calls_affected),
-                    (f"{s.input_tokens_saved:,}", s.input_tokens_saved),
-                    (f"{s.output_tokens_saved:,}", s.output_tokens_saved),
-                    (usd(s.cost_saved_usd), s.cost_saved_usd),
-                    (
-                        f"{(s.cost_saved_usd / t.cost_usd if t.cost_usd else 0):.1%}",
-                        s.cost_saved_usd,
-                    ),
-                ]
-                for s in report.savings
-            ],
-        )
-    )
+    if report.combined is not None:
+        html.append(f"<p><b>{escape(combined_sentence(report))}</b></p>")
+    if report.sampling is not None:
+        html.append(f"<p class='muted'>{escape(report.sampling.sentence())}</p>")
+    html.extend(_savings(report))
     findings = [
         f"<li><b>{escape(s.title)}:</b> {escape(f)}</li>"
         for s in report.savings

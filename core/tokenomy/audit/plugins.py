@@ -12,7 +12,8 @@ techniques, never the reverse.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
@@ -22,7 +23,7 @@ from tokenomy.tokens.counter import TokenCounter
 from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
-__all__ = ["AuditContext", "AuditPlugin", "AuditedCall", "SavingsEstimate"]
+__all__ = ["AuditContext", "AuditPlugin", "AuditedCall", "CallSavings", "SavingsEstimate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,70 @@ class AuditedCall:
     usage: TokenUsage
     exact: bool
     cost_usd: float | None
+
+
+class CallSavings:
+    """What a technique saves on each call it changes, by the call's line: what the
+    audit needs to estimate a column on a sample (with an interval) and to combine
+    the columns without counting a saving twice.
+
+    Held compactly (four flat arrays, 28 bytes per saving recorded), so a
+    million-call workload costs tens of MB, not a dict per call.
+
+    Example:
+        >>> s = CallSavings()
+        >>> s.add(7, input_tokens=120, cost_usd=0.002)
+        >>> s.add(7, output_tokens=30)
+        >>> s.totals()
+        {7: (120, 30, 0.002)}
+    """
+
+    __slots__ = ("_cost", "_input", "_lines", "_output")
+
+    def __init__(self) -> None:
+        self._lines = array("i")
+        self._input = array("l")
+        self._output = array("l")
+        self._cost = array("d")
+
+    def add(
+        self,
+        line: int | AuditedCall,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cost_usd: float = 0.0,
+    ) -> None:
+        """Record a saving on the call at ``line`` (or on an :class:`AuditedCall`);
+        several savings on one call add up."""
+        self._lines.append(line.call.line if isinstance(line, AuditedCall) else line)
+        self._input.append(input_tokens)
+        self._output.append(output_tokens)
+        self._cost.append(cost_usd)
+
+    def add_whole(self, call: AuditedCall) -> None:
+        """Record a call not made at all (served from a cache): all of it saved."""
+        self.add(
+            call,
+            input_tokens=call.usage.input_tokens,
+            output_tokens=call.usage.output_tokens,
+            cost_usd=call.cost_usd or 0.0,
+        )
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, float]]:
+        """(line, input tokens, output tokens, dollars) per recorded saving."""
+        return zip(self._lines, self._input, self._output, self._cost, strict=True)
+
+    def totals(self) -> dict[int, tuple[int, int, float]]:
+        """Line -> (input tokens, output tokens, dollars) saved on it."""
+        out: dict[int, tuple[int, int, float]] = {}
+        for line, i, o, c in self:
+            a, b, d = out.get(line, (0, 0, 0.0))
+            out[line] = (a + i, b + o, d + c)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +113,12 @@ class SavingsEstimate:
             provider prompt caching bills the same tokens cheaper).
         findings: short sentences explaining the estimate and its caveats.
         metrics: extra numbers (e.g. a retention estimate), by name.
+        per_call: the saving on each call it changes, when the plug-in reports it
+            (needed to estimate the column on a sample and to combine columns).
+        interval_usd: (low, high) of ``cost_saved_usd`` when it was estimated on a
+            sample (at the audit's confidence level); None when exact.
+        sampled_calls: how many calls the estimate was measured on when sampled
+            (0: measured on every call).
     """
 
     name: str
@@ -58,6 +129,9 @@ class SavingsEstimate:
     cost_saved_usd: float
     findings: tuple[str, ...] = ()
     metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    per_call: CallSavings | None = field(default=None, repr=False, compare=False)
+    interval_usd: tuple[float, float] | None = None
+    sampled_calls: int = 0
 
     @property
     def tokens_saved(self) -> int:
@@ -65,10 +139,23 @@ class SavingsEstimate:
 
 
 class AuditContext:
-    """What a plug-in gets: the audited calls, the prices, and cached counters."""
+    """What a plug-in gets: the audited calls, the prices, and cached counters.
 
-    def __init__(self, calls: Sequence[AuditedCall], prices: PriceTable) -> None:
+    ``population`` is every call of the workload; it differs from ``calls`` when a
+    model-heavy column is estimated on a sample (``calls`` is then the sample). A
+    plug-in whose estimate for one call depends on the others' content (few-shot
+    selection's pool of examples) reads that content from ``population``.
+    """
+
+    def __init__(
+        self,
+        calls: Sequence[AuditedCall],
+        prices: PriceTable,
+        *,
+        population: Sequence[AuditedCall] | None = None,
+    ) -> None:
         self.calls = tuple(calls)
+        self.population = self.calls if population is None else tuple(population)
         self.prices = prices
         self._counters: dict[str, TokenCounter] = {}
 

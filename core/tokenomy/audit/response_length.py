@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Final
 
-from tokenomy.audit.plugins import AuditContext, AuditedCall, SavingsEstimate
+from tokenomy.audit.plugins import AuditContext, AuditedCall, CallSavings, SavingsEstimate
 from tokenomy.output import JsonComplete, RepetitionLoop, StreamMonitor
 from tokenomy.tokens.usage import TokenUsage
 
@@ -77,12 +77,15 @@ class ResponseLengthPlugin:
                 saved[i] = max(saved[i], n)
         affected = out = 0
         cost_usd = 0.0
+        per_call = CallSavings()
         for i, n in saved.items():
             if n > 0:
                 c = context.calls[i]
                 affected += 1
                 out += n
-                cost_usd += context.cost(c.call.model, TokenUsage(0, n)) or 0.0
+                dollars = context.cost(c.call.model, TokenUsage(0, n)) or 0.0
+                cost_usd += dollars
+                per_call.add(c, output_tokens=n, cost_usd=dollars)
         findings = [
             f"{loops} answers loop (a span repeated back to back): {loop_tokens:,} tokens "
             "after the loop began; the stream monitor stops a loop 25-50 tokens in.",
@@ -98,7 +101,7 @@ class ResponseLengthPlugin:
             "json_trailing_tokens": float(json_tokens),
         }
         return SavingsEstimate(
-            self.name, self.title, affected, 0, out, cost_usd, tuple(findings), metrics
+            self.name, self.title, affected, 0, out, cost_usd, tuple(findings), metrics, per_call
         )
 
     @staticmethod

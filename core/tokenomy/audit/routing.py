@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tokenomy.audit.plugins import AuditContext, SavingsEstimate
+from tokenomy.audit.plugins import AuditContext, CallSavings, SavingsEstimate
 from tokenomy.route.models import ModelTable
 from tokenomy.route.router import DEFAULT_QUALITY_TARGET, Router
 
@@ -45,6 +45,7 @@ class RoutingAuditPlugin:
     def estimate(self, context: AuditContext) -> SavingsEstimate:
         moved: Counter[tuple[str, str]] = Counter()
         saved = 0.0
+        per_call = CallSavings()
         for c in context.calls:
             if c.cost_usd is None or not c.usage.total_tokens:
                 continue
@@ -66,7 +67,9 @@ class RoutingAuditPlugin:
             if decision.model not in cheaper or decision.success[decision.model] < bar:
                 continue  # no cheaper model is predicted to do nearly as well
             spec = self.router.models[decision.model]
-            saved += current - spec.cost_usd(c.usage.input_tokens, c.usage.output_tokens)
+            saving = current - spec.cost_usd(c.usage.input_tokens, c.usage.output_tokens)
+            saved += saving
+            per_call.add(c, cost_usd=saving)
             moved[(c.call.model, decision.model)] += 1
         affected = sum(moved.values())
         target = self.router.quality_target or 0.0
@@ -79,4 +82,6 @@ class RoutingAuditPlugin:
         ]
         for (src, dst), n in moved.most_common(3):
             findings.append(f"{n} calls {src} -> {dst}")
-        return SavingsEstimate(self.name, self.title, affected, 0, 0, saved, tuple(findings))
+        return SavingsEstimate(
+            self.name, self.title, affected, 0, 0, saved, tuple(findings), per_call=per_call
+        )

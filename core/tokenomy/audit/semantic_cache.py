@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokenomy.audit.plugins import AuditContext, SavingsEstimate
+from tokenomy.audit.plugins import AuditContext, CallSavings, SavingsEstimate
 from tokenomy.cache.cache import SemanticCache
 from tokenomy.cache.stats import Answer
 
@@ -38,12 +38,14 @@ class SemanticCacheAuditPlugin:
             cache.embedder.embed(texts)
         hits = exact = inp = out = 0
         cost = 0.0
+        per_call = CallSavings()
         for c in calls:
             prompt = _prompt(c)
             scope = None if self.shared else c.call.tags.get("user")
             hit = cache.lookup(prompt, llm=c.call.model, scope=scope, tools=c.call.tools)
             if hit is not None:
                 hits += 1
+                per_call.add_whole(c)
                 exact += hit.kind == "exact"
                 inp += c.usage.input_tokens
                 out += c.usage.output_tokens
@@ -82,6 +84,7 @@ class SemanticCacheAuditPlugin:
             cost,
             findings,
             {"hit_rate": hits / len(calls) if calls else 0.0, "guard_rejections": float(rejected)},
+            per_call=per_call,
         )
 
 

@@ -14,11 +14,14 @@ if TYPE_CHECKING:
     from tokenomy.audit.core import AuditReport
 
 __all__ = [
+    "combined_sentence",
     "cost_cell",
     "escape_terminal",
     "format_table",
     "human",
+    "interval",
     "render_text",
+    "savings_table",
     "shorten",
     "usd",
 ]
@@ -159,25 +162,11 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
         "\nMost expensive requests\n"
         + format_table(["id", "model", "input", "output", "cost", "feature", "asked"], rows)
     )
-    rows = []
-    for s in report.savings:
-        share = s.cost_saved_usd / t.cost_usd if t.cost_usd else 0.0
-        rows.append(
-            [
-                s.title,
-                f"{s.calls_affected:,}",
-                human(s.input_tokens_saved),
-                human(s.output_tokens_saved),
-                usd(s.cost_saved_usd),
-                f"{share:.1%}",
-            ]
-        )
-    parts.append(
-        "\nWhat each technique would save on this workload\n"
-        + format_table(
-            ["technique", "calls", "input saved", "output saved", "$ saved", "of spend"], rows
-        )
-    )
+    parts.append("\nWhat each technique would save on this workload\n" + savings_table(report))
+    if report.combined is not None:
+        parts.append(combined_sentence(report))
+    if report.sampling is not None:
+        parts.append(report.sampling.sentence())
     findings = [f"- [{s.title}] {f}" for s in report.savings for f in s.findings]
     if findings:
         parts.append("\nFindings\n" + "\n".join(findings))
@@ -193,6 +182,71 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
         parts.append(f"\nHTML report: {html_path}")
     parts.append(f"(audited in {report.seconds:.1f} s)")
     return escape_terminal("\n".join(parts))
+
+
+def interval(bounds: tuple[float, float] | None) -> str:
+    """'$0.91 to $1.20', or '' for an exact number."""
+    return f"{usd(bounds[0])} to {usd(bounds[1])}" if bounds else ""
+
+
+def savings_table(report: AuditReport) -> str:
+    """One row per technique, then all of them together; an interval column when a
+    row was estimated on a sample."""
+    spent = report.totals.cost_usd
+    combined = report.combined
+    entries: list[tuple[str, int, int, int, float, tuple[float, float] | None]] = [
+        (
+            s.title,
+            s.calls_affected,
+            s.input_tokens_saved,
+            s.output_tokens_saved,
+            s.cost_saved_usd,
+            s.interval_usd,
+        )
+        for s in report.savings
+    ]
+    if combined is not None:
+        entries.append(
+            (
+                "All together (no double count)",
+                combined.calls_affected,
+                combined.input_tokens_saved,
+                combined.output_tokens_saved,
+                combined.cost_saved_usd,
+                combined.interval_usd,
+            )
+        )
+    sampled = any(e[5] for e in entries)
+    conf = f"{report.sampling.confidence:.0%}" if report.sampling is not None else "95%"
+    headers = ["technique", "calls", "input saved", "output saved", "$ saved", "of spend"]
+    rows = []
+    for title, calls, inp, out, cost, bounds in entries:
+        row = [
+            title,
+            f"{calls:,}",
+            human(inp),
+            human(out),
+            usd(cost),
+            f"{cost / spent if spent else 0.0:.1%}",
+        ]
+        rows.append([*row, interval(bounds)] if sampled else row)
+    return format_table([*headers, f"{conf} interval"] if sampled else headers, rows)
+
+
+def combined_sentence(report: AuditReport) -> str:
+    """What the 'all together' row is, and why the rows above it do not add up."""
+    c = report.combined
+    if c is None:
+        return ""
+    spent = report.totals.cost_usd
+    share = f" ({c.cost_saved_usd / spent:.0%} of spend)" if spent else ""
+    left = f" Left out (no per-call savings): {', '.join(c.left_out)}." if c.left_out else ""
+    return (
+        f"All techniques together would save {usd(c.cost_saved_usd)}{share}: each call "
+        "replayed through the stages in pipeline order (a cache hit saves the whole call; "
+        "context and output savings on the misses; routing and prices on what remains). "
+        "Each row above is measured alone and they overlap, so the rows do not add up." + left
+    )
 
 
 def shorten(text: str, n: int) -> str:
