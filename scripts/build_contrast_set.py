@@ -406,11 +406,14 @@ def _family_rows() -> list[dict[str, object]]:
 
 
 def _names(template: str, n: int) -> tuple[str, ...]:
-    order = []
-    for name in ("x", "y", "z", "w", "n", "m", "op", "op2"):
-        if "{" + name + "}" in template:
+    """The slots of a template pair, in order of first appearance (the fillers' order)."""
+    import re
+
+    order: list[str] = []
+    for name in re.findall(r"{(\w+)}", template):
+        if name not in order:
             order.append(name)
-    if len(order) != n:  # {n} ... {x}: the fillers follow the listed order of the slots
+    if len(order) != n:
         raise SystemExit(f"template {template!r} has slots {order}, fillers give {n} values")
     return tuple(order)
 
