@@ -6,12 +6,14 @@ aligns the words and names a meaning-changing difference (a negation, an antonym
 a direction, swapped arguments, other numbers, units, dates, entities, a quantifier,
 ``only``, a modal); any such difference refuses the pair under its name. What is
 left (function words, inflection, order, synonyms, rephrasing) is scored by a
-logistic regression on the alignment features, with MiniLM's own word-piece vectors
-telling near words ("update"/"change") from unrelated ones ("password"/"username");
-a low score refuses as ``content_words``.
+logistic regression on the alignment features (MiniLM's own word-piece vectors tell
+near words, "update"/"change", from unrelated ones, "password"/"username") and on
+the log-odds of the QQP-fitted trees of :mod:`tokenomy.cache.verifier`; a low score
+refuses as ``content_words``.
 
 The coefficients and the threshold are fitted on the tuning half of our hand-written
-contrast set by ``scripts/fit_diff_verifier.py`` and shipped as plain numbers in
+contrast set (with a sample of QQP training pairs as a lightly weighted second
+signal) by ``scripts/fit_diff_verifier.py`` and shipped as plain numbers in
 ``data/diff_verifier.json``, with the calibration table that
 :class:`~tokenomy.cache.error_bound.ErrorBound` starts from.
 
@@ -32,19 +34,18 @@ import threading
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from tokenomy.cache.differences import DIFF_FEATURES, Difference, diff
 from tokenomy.errors import ConfigError
 
-if TYPE_CHECKING:
-    import numpy as np
-
-__all__ = ["DiffVerifier", "Verdict", "WordVectors"]
+__all__ = ["FEATURES", "DiffVerifier", "Verdict", "WordVectors"]
 
 logger = logging.getLogger(__name__)
 
 FORMAT: Final = "tokenomy-diff-verifier/1"
+FEATURES: Final = (*DIFF_FEATURES, "qqp_logit")
+"""The score's inputs: the alignment features, then the QQP trees' log-odds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +150,7 @@ class DiffVerifier:
     """Accepts a cached question only when what differs does not change the answer.
 
     Attributes:
-        coef: logistic-regression weights, one per
-            :data:`~tokenomy.cache.differences.DIFF_FEATURES` name.
+        coef: logistic-regression weights, one per :data:`FEATURES` name.
         intercept: its bias (log-odds).
         threshold: the score a pair must reach, a probability in [0, 1].
         min_similarity: sentence cosine in [0, 1] below which a candidate is refused.
@@ -159,6 +159,8 @@ class DiffVerifier:
             :class:`~tokenomy.cache.error_bound.ErrorBound`.
         rules: apply the named refusals (default True); False leaves the score alone.
         model: the embedding model it was fitted for.
+        trees: the QQP trees behind ``qqp_logit`` (default: the bundled ones); their
+            log-odds count as 0 for vectors of another model.
     """
 
     coef: tuple[float, ...]
@@ -169,13 +171,18 @@ class DiffVerifier:
     rules: bool = True
     model: str = "sentence-transformers:all-MiniLM-L6-v2"
     words: WordVectors = field(default=_WORDS, repr=False)
+    trees: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if len(self.coef) != len(DIFF_FEATURES):
+        if len(self.coef) != len(FEATURES):
             raise ConfigError(
-                f"DiffVerifier needs {len(DIFF_FEATURES)} coefficients ({', '.join(DIFF_FEATURES)}); "
+                f"DiffVerifier needs {len(FEATURES)} coefficients ({', '.join(FEATURES)}); "
                 f"got {len(self.coef)}."
             )
+        if self.trees is None:
+            from tokenomy.cache.verifier import PairVerifier
+
+            object.__setattr__(self, "trees", PairVerifier.default())
         if not 0.0 <= self.threshold <= 1.0 or not 0.0 <= self.min_similarity <= 1.0:
             raise ConfigError(
                 f"threshold ({self.threshold!r}) and min_similarity ({self.min_similarity!r}) "
@@ -194,8 +201,8 @@ class DiffVerifier:
     def from_dict(cls, data: dict[str, Any]) -> DiffVerifier:
         """Build one from the ``diff_verifier.json`` layout (extra keys are ignored)."""
         try:
-            if list(data["features"]) != list(DIFF_FEATURES):
-                raise ValueError(f"features {data['features']} are not {list(DIFF_FEATURES)}")
+            if list(data["features"]) != list(FEATURES):
+                raise ValueError(f"features {data['features']} are not {list(FEATURES)}")
             return cls(
                 coef=tuple(float(c) for c in data["coef"]),
                 intercept=float(data["intercept"]),
@@ -223,9 +230,19 @@ class DiffVerifier:
         word similarity."""
         return diff(query, candidate, cosine=cosine, word_sim=self.words.similarity)
 
-    def score_difference(self, d: Difference) -> float:
-        """The learned probability in [0, 1] that a pair's answers agree."""
-        z = self.intercept + sum(c * x for c, x in zip(self.coef, d.features, strict=True))
+    def qqp_logit(self, query: str, candidate: str, q_vec: Any, c_vec: Any) -> float:
+        """The QQP trees' log-odds for the pair (0.0 for vectors they were not fitted on)."""
+        import numpy as np
+
+        if np.size(q_vec) * 2 + 11 != len(self.trees.features):
+            return 0.0
+        p = min(max(float(self.trees.score(query, candidate, q_vec, c_vec)), 1e-4), 1 - 1e-4)
+        return math.log(p / (1.0 - p))
+
+    def score_features(self, features: tuple[float, ...]) -> float:
+        """The learned probability in [0, 1] that a pair's answers agree, from its
+        :data:`FEATURES` values."""
+        z = self.intercept + sum(c * x for c, x in zip(self.coef, features, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def check(
@@ -244,7 +261,7 @@ class DiffVerifier:
             candidate: the cached question.
             q_vec: the unit embedding of ``query``.
             c_vec: the unit embedding of ``candidate``.
-            threshold: overrides :attr:`threshold` (the error bound raises it).
+            threshold: overrides :attr:`threshold` (the error bound sets it).
         """
         import numpy as np
 
@@ -254,7 +271,7 @@ class DiffVerifier:
         d = self.difference(query, candidate, cosine)
         if self.rules and d.reason is not None:
             return Verdict(False, 0.0, d.reason, d.detail)
-        score = self.score_difference(d)
+        score = self.score_features((*d.features, self.qqp_logit(query, candidate, q_vec, c_vec)))
         limit = self.threshold if threshold is None else threshold
         if score < limit:
             unmatched = ", ".join(d.only_a + d.only_b) or "rephrased"
@@ -265,12 +282,13 @@ class DiffVerifier:
         """Whether :meth:`check` serves the pair."""
         return self.check(query, candidate, q_vec, c_vec).ok
 
-    def features(self, pairs: list[tuple[str, str, float]]) -> np.ndarray:
-        """The (n, features) matrix of ``(query, candidate, cosine)`` triples (for fitting)."""
+    def features(self, query: str, candidate: str, q_vec: Any, c_vec: Any) -> tuple[float, ...]:
+        """The :data:`FEATURES` values of a pair (for fitting; rules are not applied)."""
         import numpy as np
 
-        rows = [self.difference(a, b, c).features for a, b, c in pairs]
-        return np.array(rows, dtype=np.float64).reshape(len(rows), len(DIFF_FEATURES))
+        cosine = float(np.dot(np.ravel(q_vec), np.ravel(c_vec)))
+        d = self.difference(query, candidate, cosine)
+        return (*d.features, self.qqp_logit(query, candidate, q_vec, c_vec))
 
 
 _DEFAULT: list[DiffVerifier] = []

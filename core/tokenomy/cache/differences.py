@@ -75,6 +75,7 @@ DIFF_FEATURES: Final = (
     "shared_share",  # shared content words / all content words
     "function_only",  # 1.0 when the texts differ only in function words or order
     "length_ratio",  # shorter / longer word count
+    "noun_swaps",  # unmatched words in a noun slot on both sides ("my email" / "my phone")
 )
 """The alignment features of :attr:`Difference.features`, in order."""
 
@@ -82,6 +83,12 @@ _WORD: Final = re.compile(
     r"2fa|\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)*|[a-z][a-z0-9]*(?:'[a-z]+)?|[$%/&+#]"
 )
 _QUOTES: Final = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+# words before a noun: a word after one of these that is swapped for an unrelated
+# word ("my password" / "my username") usually changes the answer; a verb does less
+_BEFORE_NOUN: Final = frozenset(
+    "a an the my your his her our their its this that these those of for with about "
+    "some any each every".split()
+)
 _NEAR: Final = 0.55  # word similarity of a near counterpart ("big"/"large" 0.59)
 
 
@@ -425,6 +432,19 @@ def _rules(a: str, b: str, ta: tuple[str, ...], tb: tuple[str, ...]) -> tuple[st
     return None
 
 
+def _in_noun_slot(tokens: tuple[str, ...], targets: set[str]) -> int:
+    """How many of ``targets`` follow a determiner, possessive or preposition
+    (directly or after one adjective-like word)."""
+    found = set()
+    for i, t in enumerate(tokens):
+        if t in targets and (
+            (i >= 1 and tokens[i - 1] in _BEFORE_NOUN)
+            or (i >= 2 and tokens[i - 2] in _BEFORE_NOUN and tokens[i - 1] not in FUNCTION_WORDS)
+        ):
+            found.add(t)
+    return len(found)
+
+
 def _edit1(x: str, y: str) -> bool:
     """Spelling variants: one edit apart, both at least 4 letters, same first letter."""
     if min(len(x), len(y)) < 4 or x[0] != y[0] or abs(len(x) - len(y)) > 1:
@@ -472,6 +492,10 @@ def diff(
     sims = best_a + best_b
     unmatched = sorted((sum(s < _NEAR for s in best_a), sum(s < _NEAR for s in best_b)))
     n_only = sorted((len(only_a), len(only_b)))
+    nouns = min(
+        _in_noun_slot(ta, {ca[w] for w, s in zip(only_a, best_a, strict=True) if s < _NEAR}),
+        _in_noun_slot(tb, {cb[w] for w, s in zip(only_b, best_b, strict=True) if s < _NEAR}),
+    )
     union = sa | sb
     longer = max(len(ta), len(tb)) or 1
     features = (
@@ -485,6 +509,7 @@ def diff(
         len(sa & sb) / len(union) if union else 1.0,
         float(not only_a and not only_b),
         min(len(ta), len(tb)) / longer,
+        float(nouns),
     )
     reason, detail = rule if rule else (None, "")
     return Difference(reason, detail, tuple(only_a), tuple(only_b), features)
