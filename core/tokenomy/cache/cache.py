@@ -486,11 +486,13 @@ class SemanticCache:
                 if _canonical(key.query) == _canonical(entry.query):
                     score: float | None = 1.0  # the same words but for case and punctuation
                 else:
-                    score = self._judge.verify(key.query, entry.query, vector, entry.vector, key.scope)
+                    score = self._judge.verify(
+                        key.query, entry.query, vector, entry.vector, key.scope, entry.id
+                    )
                 if score is None:
                     continue
                 self._promote(entry, i)
-                hit_id = self._judge.served(key.scope, score)
+                hit_id = self._judge.served(key.scope, score, key.query, entry.id)
                 shown = score if self.verifier is not None else None
                 return self._hit(entry, "semantic", sim, shown, state.tier.name, hit_id)
         return None

@@ -6,24 +6,27 @@ verifier ships (its tuning-half scores of paraphrases and answer-changing minima
 pairs, a set with far more traps than real traffic), adds what the app reports
 (:meth:`~tokenomy.cache.SemanticCache.feedback`), and picks the lowest score
 threshold whose estimated share of wrong hits among served hits stays at or under
-``max_error``. The estimate is the posterior mean with a Jeffreys prior,
-``(wrong + 0.5) / (served + 1)``, over the hits scoring at or above the threshold. No
-threshold low enough: semantic hits stop (exact hits are always served).
+``max_error`` with a margin. The estimate is the posterior mean with a Jeffreys
+prior, ``p = (wrong + 0.5) / (served + 1)``, over the hits scoring at or above the
+threshold; the check is ``p + sqrt(p (1 - p) / (served + 2)) <= max_error`` (one
+posterior standard deviation of margin). No threshold qualifies: semantic hits stop
+(exact hits are always served).
 
 Example:
-    >>> bound = ErrorBound(0.05, scores=[0.9] * 30 + [0.4] * 10, same=[True] * 30 + [False] * 10)
+    >>> bound = ErrorBound(0.05, scores=[0.9] * 60 + [0.4] * 10, same=[True] * 60 + [False] * 10)
     >>> bound.threshold("alice")
-    0.9
+    0.405
     >>> bound.record("alice", 0.92, correct=False)
     >>> bound.record("alice", 0.93, correct=False)
-    >>> bound.threshold("alice") > 1.0  # two wrong hits in 32: no semantic hits for alice
+    >>> bound.threshold("alice") > 1.0  # two wrong hits in 62: no semantic hits for alice
     True
     >>> bound.threshold("bob")
-    0.9
+    0.405
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -101,7 +104,8 @@ class ErrorBound:
             wrong += self._prior.wrong[k] + (counts.wrong[k] if counts else 0.0)
             if k / BINS < self.floor:
                 break
-            if served and (wrong + 0.5) / (served + 1.0) <= self.max_error:
+            p = (wrong + 0.5) / (served + 1.0)
+            if served and p + math.sqrt(p * (1.0 - p) / (served + 2.0)) <= self.max_error:
                 best = k / BINS
         return best
 

@@ -67,7 +67,8 @@ class HitJudge:
         verifier: a DiffVerifier, a PairVerifier or None.
         guards: apply the hard guards in front of a PairVerifier or of no verifier.
         counters: the cache's counters (refusals go to ``rejected``).
-        max_error: the wrong-hit share to keep under, per scope (None: no bound).
+        max_error: the wrong-hit share to keep under, per scope (None: no bound). It
+            only tightens the verifier's own threshold, never loosens it.
     """
 
     def __init__(
@@ -79,11 +80,17 @@ class HitJudge:
         self.bound: ErrorBound | None = None
         if max_error is not None:
             self.bound = _bound(verifier, max_error)
-        self._hits: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._hits: OrderedDict[str, tuple[str, float, str]] = OrderedDict()
+        self._vetoed: OrderedDict[str, None] = OrderedDict()  # "scope|query|entry" reported wrong
         self._lock = threading.Lock()
 
-    def verify(self, query: str, cached: str, q_vec: Any, c_vec: Any, scope: str) -> float | None:
+    def verify(
+        self, query: str, cached: str, q_vec: Any, c_vec: Any, scope: str, entry_id: str = ""
+    ) -> float | None:
         """The pair's score if it may be served, else None (the refusal is counted)."""
+        if self._vetoed and _pair(scope, query, entry_id) in self._vetoed:
+            self._counters.count("rejected", "reported wrong")
+            return None
         v = self.verifier
         if isinstance(v, DiffVerifier):
             limit = self.bound.threshold(scope) if self.bound is not None else None
@@ -110,11 +117,11 @@ class HitJudge:
             return None
         return score
 
-    def served(self, scope: str, score: float) -> str:
+    def served(self, scope: str, score: float, query: str = "", entry_id: str = "") -> str:
         """Remember a served semantic hit; returns its id for feedback."""
         hit_id = secrets.token_hex(8)
         with self._lock:
-            self._hits[hit_id] = (scope, score)
+            self._hits[hit_id] = (scope, score, _pair(scope, query, entry_id))
             while len(self._hits) > _REMEMBERED:
                 self._hits.popitem(last=False)
         if self.bound is not None:
@@ -129,9 +136,18 @@ class HitJudge:
             self._counters.count("feedback", "unknown hit id")
             return False
         self._counters.count("feedback", "correct" if correct else "wrong")
+        if not correct:  # never serve this entry for this question again
+            with self._lock:
+                self._vetoed[found[2]] = None
+                while len(self._vetoed) > _REMEMBERED:
+                    self._vetoed.popitem(last=False)
         if self.bound is not None:
             self.bound.record(found[0], found[1], correct=correct, verified=verified)
         return True
+
+
+def _pair(scope: str, query: str, entry_id: str) -> str:
+    return f"{scope}|{' '.join(query.lower().split())}|{entry_id}"
 
 
 def _bound(verifier: Any, max_error: float) -> ErrorBound:
@@ -143,4 +159,9 @@ def _bound(verifier: Any, max_error: float) -> ErrorBound:
             "max_error needs a verifier with a calibration (the default 'diff' verifier "
             f"ships one); got {type(verifier).__name__}. Use verifier='diff'."
         )
-    return ErrorBound(max_error, scores=calibration["scores"], same=calibration["same"])
+    return ErrorBound(
+        max_error,
+        scores=calibration["scores"],
+        same=calibration["same"],
+        floor=float(verifier.threshold),
+    )
