@@ -401,12 +401,12 @@ def _rules(a: str, b: str, ta: tuple[str, ...], tb: tuple[str, ...]) -> tuple[st
         return "ordinal", f"{sorted(oa)} vs {sorted(ob)}"
     if na != nb and (not na or not nb or (na - nb and nb - na)):
         return "numbers", f"{sorted(na)} vs {sorted(nb)}"
-    opposed = _opposite(ta, tb)
-    if opposed:
-        return "antonym", f"{opposed[0]!r} vs {opposed[1]!r}"
     direction = _direction(ta, tb)
     if direction:
         return "direction", f"{direction[0]!r} vs {direction[1]!r}"
+    opposed = _opposite(ta, tb)
+    if opposed:
+        return "antonym", f"{opposed[0]!r} vs {opposed[1]!r}"
     swapped = _swapped(ta, tb)
     if swapped:
         return "swapped_args", f"{swapped[0]!r} and {swapped[1]!r} swapped"
