@@ -38,8 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "core")]
 
-from tokenomy.cache import Answer, SemanticCache  # noqa: E402
-from tokenomy.embed import default_embedder  # noqa: E402
+from tokenomy.cache import Answer, SemanticCache
+from tokenomy.embed import default_embedder
 
 DATA = ROOT / "benchmarks" / "data" / "cache_contrast.jsonl"
 OUT = ROOT / "benchmarks" / "results" / "cache_error_bound.json"
@@ -55,7 +55,9 @@ def run(
     seed: int,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
-    right = {(r["b"], r["a"]) for r in rows if r["same"]} | {(r["a"], r["b"]) for r in rows if r["same"]}
+    right = {(r["b"], r["a"]) for r in rows if r["same"]} | {
+        (r["a"], r["b"]) for r in rows if r["same"]
+    }
     cache = SemanticCache(max_error=max_error)
     for q in sorted({r["a"] for r in rows}):
         cache.store(q, Answer(payload=q, text=q), scope="app")
@@ -156,29 +158,49 @@ def main() -> None:
     rows = [r for r in rows if r["split"] == "test"]
     default_embedder().embed(sorted({t for r in rows for t in (r["a"], r["b"])}))  # warm
     out = []
-    print(f"{'max_error':>9} {'minimal':>8} {'reported':>9} {'hits':>6} {'wrong':>6} "
-          f"{'wrong share':>12} {'hit rate':>9} {'held':>5}")
+    print(
+        f"{'max_error':>9} {'minimal':>8} {'reported':>9} {'hits':>6} {'wrong':>6} "
+        f"{'wrong share':>12} {'hit rate':>9} {'held':>5}"
+    )
     for share in (0.1, 0.3, 0.5):
         for report in (1.0, 0.5):
             for bound in (None, 0.05, 0.01):
-                row = run(rows, max_error=bound, minimal_share=share, report_share=report,
-                          lookups=args.lookups, seed=args.seed)
+                row = run(
+                    rows,
+                    max_error=bound,
+                    minimal_share=share,
+                    report_share=report,
+                    lookups=args.lookups,
+                    seed=args.seed,
+                )
                 out.append({"stream": "contrast", **row})
-                print(f"{str(bound):>9} {share:>8.0%} {report:>9.0%} {row['semantic_hits']:>6} "
-                      f"{row['wrong_hits']:>6} {row['wrong_share']:>12.4f} {row['hit_rate']:>9.3f} "
-                      f"{str(row['bound_held']):>5}", flush=True)
+                print(
+                    f"{bound!s:>9} {share:>8.0%} {report:>9.0%} {row['semantic_hits']:>6} "
+                    f"{row['wrong_hits']:>6} {row['wrong_share']:>12.4f} {row['hit_rate']:>9.3f} "
+                    f"{row['bound_held']!s:>5}",
+                    flush=True,
+                )
     if args.qqp:
         held = _qqp_held_out(args.data)
         print(f"qqp stream: {args.qqp} held-out pairs, each looked up once")
         for share in (0.3, 0.5):
             for report in (1.0, 0.5):
                 for bound in (None, 0.05, 0.01):
-                    row = qqp_stream(held, max_error=bound, minimal_share=share,
-                                     report_share=report, n=args.qqp, seed=args.seed)
+                    row = qqp_stream(
+                        held,
+                        max_error=bound,
+                        minimal_share=share,
+                        report_share=report,
+                        n=args.qqp,
+                        seed=args.seed,
+                    )
                     out.append(row)
-                    print(f"{str(bound):>9} {share:>8.0%} {report:>9.0%} {row['semantic_hits']:>6} "
-                          f"{row['wrong_hits']:>6} {row['wrong_share']:>12.4f} "
-                          f"{row['hit_rate']:>9.3f} {str(row['bound_held']):>5}", flush=True)
+                    print(
+                        f"{bound!s:>9} {share:>8.0%} {report:>9.0%} {row['semantic_hits']:>6} "
+                        f"{row['wrong_hits']:>6} {row['wrong_share']:>12.4f} "
+                        f"{row['hit_rate']:>9.3f} {row['bound_held']!s:>5}",
+                        flush=True,
+                    )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"benchmark": "cache_error_bound", "rows": out}, indent=1) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")

@@ -152,7 +152,11 @@ def contrast(rows: list[dict[str, Any]], vec: dict[str, np.ndarray]) -> dict[str
             },
             "rejected": rejected.get(name, {}),
         }
-    out["sizes"] = {"pairs": len(rows), "paraphrases": int(same.sum()), "minimal": int((~same).sum())}
+    out["sizes"] = {
+        "pairs": len(rows),
+        "paraphrases": int(same.sum()),
+        "minimal": int((~same).sum()),
+    }
     return out
 
 

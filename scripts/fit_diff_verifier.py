@@ -82,12 +82,16 @@ def qqp_train_sample(data: Path, n: int) -> list[tuple[str, str, int]]:
     return random.Random(17).sample(train, min(n, len(train)))
 
 
-def read(v: DiffVerifier, pairs: list[tuple[str, str]], vec: dict[str, np.ndarray]) -> dict[str, Any]:
+def read(
+    v: DiffVerifier, pairs: list[tuple[str, str]], vec: dict[str, np.ndarray]
+) -> dict[str, Any]:
     """Rule reasons, features and cosine-floor mask of (cached, query) pairs."""
     reasons, rows = [], []
     for cached, query in pairs:
         cos = float(vec[query] @ vec[cached])
-        reasons.append(v.difference(query, cached, cos).reason if cos >= v.min_similarity else "floor")
+        reasons.append(
+            v.difference(query, cached, cos).reason if cos >= v.min_similarity else "floor"
+        )
         rows.append(v.features(query, cached, vec[query], vec[cached]))
     return {"reasons": reasons, "x": np.array(rows), "ok": np.array([r is None for r in reasons])}
 
@@ -113,19 +117,30 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print the tuning pairs it gets wrong")
     args = parser.parse_args()
     tune = load("tune")
-    base = DiffVerifier(coef=(0.0,) * len(FEATURES), intercept=0.0, threshold=0.0,
-                        min_similarity=MIN_SIMILARITY)
-    t = read(base, [(r["a"], r["b"]) for r in tune], embed(sorted({x for r in tune for x in (r["a"], r["b"])})))
+    base = DiffVerifier(
+        coef=(0.0,) * len(FEATURES), intercept=0.0, threshold=0.0, min_similarity=MIN_SIMILARITY
+    )
+    t = read(
+        base,
+        [(r["a"], r["b"]) for r in tune],
+        embed(sorted({x for r in tune for x in (r["a"], r["b"])})),
+    )
     y = np.array([bool(r["same"]) for r in tune])
     sample = qqp_train_sample(args.data, args.qqp_sample)
-    q = read(base, [(a, b) for a, b, _ in sample], embed(sorted({x for a, b, _ in sample for x in (a, b)})))
+    q = read(
+        base,
+        [(a, b) for a, b, _ in sample],
+        embed(sorted({x for a, b, _ in sample for x in (a, b)})),
+    )
     yq = np.array([bool(p[2]) for p in sample])
     x = np.vstack([t["x"][t["ok"]], q["x"][q["ok"]]])
     labels = np.concatenate([y[t["ok"]], yq[q["ok"]]])
     n_t, n_q = int(t["ok"].sum()), int(q["ok"].sum())
     weights = np.concatenate([np.ones(n_t), np.full(n_q, args.qqp_weight * n_t / max(n_q, 1))])
     coef, intercept = fit_logistic(x, labels, weights)
-    v = DiffVerifier(coef=tuple(coef), intercept=intercept, threshold=0.0, min_similarity=MIN_SIMILARITY)
+    v = DiffVerifier(
+        coef=tuple(coef), intercept=intercept, threshold=0.0, min_similarity=MIN_SIMILARITY
+    )
     scores = np.array([v.score_features(tuple(row)) for row in t["x"]])
     keep, n_min = t["ok"], int((~y).sum())
     threshold = 1.0
@@ -158,7 +173,8 @@ def main() -> None:
     if args.show:
         for r, reason, sc, ok in zip(tune, t["reasons"], scores, served, strict=True):
             if ok != r["same"]:
-                print(f"{'P' if r['same'] else 'M'} {r['kind']:14} {reason or f'score {sc:.2f}'} | {r['a']} | {r['b']}")
+                why = reason or f"score {sc:.2f}"
+                print(f"{'P' if r['same'] else 'M'} {r['kind']:14} {why} | {r['a']} | {r['b']}")
     weights_json = {
         "format": FORMAT,
         "model": "sentence-transformers:all-MiniLM-L6-v2",
@@ -177,12 +193,16 @@ def main() -> None:
         "fit": {
             "source": "benchmarks/data/cache_contrast.jsonl, split == 'tune' (hand-written, ours); "
             f"{len(sample)} QQP training pairs (seed 17) at weight {args.qqp_weight}",
-            "estimator": "sklearn LogisticRegression(C=1.0, class_weight='balanced') on standardized features",
-            "threshold_rule": f"lowest threshold serving <= {args.max_minimal:.0%} of the tuning minimal pairs",
+            "estimator": "sklearn LogisticRegression(C=1.0, class_weight='balanced') "
+            "on standardized features",
+            "threshold_rule": f"lowest threshold serving <= {args.max_minimal:.0%} "
+            "of the tuning minimal pairs",
         },
     }
     OUT_WEIGHTS.write_text(json.dumps(weights_json, indent=1) + "\n")
-    OUT_RESULTS.write_text(json.dumps({"benchmark": "cache_diff_verifier_fit", **result}, indent=1) + "\n")
+    OUT_RESULTS.write_text(
+        json.dumps({"benchmark": "cache_diff_verifier_fit", **result}, indent=1) + "\n"
+    )
     print(f"wrote {OUT_WEIGHTS.relative_to(ROOT)}")
 
 

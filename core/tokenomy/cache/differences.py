@@ -83,17 +83,19 @@ _WORD: Final = re.compile(
     r"2fa|\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)*|[a-z][a-z0-9]*(?:'[a-z]+)?|[$%/&+#]"
 )
 _QUOTES: Final = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
-# words before a noun: a word after one of these that is swapped for an unrelated
-# word ("my password" / "my username") usually changes the answer; a verb does less
-_BEFORE_NOUN: Final = frozenset(
-    "a an the my your his her our their its this that these those of for with about "
-    "some any each every".split()
-)
-_NEAR: Final = 0.55  # word similarity of a near counterpart ("big"/"large" 0.59)
 
 
 def _set(text: str) -> frozenset[str]:
     return frozenset(text.split())
+
+
+# words before a noun: a word after one of these that is swapped for an unrelated
+# word ("my password" / "my username") usually changes the answer; a verb does less
+_BEFORE_NOUN: Final = _set(
+    "a an the my your his her our their its this that these those of for with about some "
+    "any each every"
+)
+_NEAR: Final = 0.55  # word similarity of a near counterpart ("big"/"large" 0.59)
 
 
 # Words that carry no content of their own: articles, pronouns, auxiliaries, question
@@ -147,9 +149,7 @@ application = app | pic picture photo photos pictures = photo | tyre tire tyres 
 _GROUPS: Final = [g for g in _CANON_TEXT.replace("\n", " ").split("|") if g.strip()]
 assert all(g.count("=") == 1 for g in _GROUPS), "each canonical group needs one '='"
 _CANON: Final = {
-    word: group.split("=")[1].strip()
-    for group in _GROUPS
-    for word in group.split("=")[0].split()
+    word: group.split("=")[1].strip() for group in _GROUPS for word in group.split("=")[0].split()
 }
 # units (canonical names); "m", "g", "c", "f", "l" count as units only after a number
 UNITS: Final = _set(
@@ -205,37 +205,15 @@ _DIRECTIONS: Final = (
 _RELATIONS: Final = _set("to from into than of over after before vs versus against by per")
 # extra antonyms the shared guard lexicon lacks (one pair a line)
 _EXTRA_OPPOSITES: Final = tuple(
-    tuple(line.split("|"))
-    for line in """zip|unzip
-    pin|unpin
-    mute|unmute
-    tie|untie
-    hide|show
-    lock|unlock
-    serialize|deserialize
-    compress|decompress
-    plus|minus
-    plus|times
-    minus|times
-    raise|lower
-    raises|lowers
-    cheap|expensive
-    weekday|weekend
-    weekdays|weekends
-    square|root
-    derivative|integral
-    boiling|freezing
-    old|tall
-    tall|short
-    start|end
-    forward|backward
-    kid|adult
-    kids|adults
-    child|adult
-    children|adults
-    infant|adult
-    infants|adults
-    baby|adult""".split()
+    tuple(pair.split("|"))
+    for pair in _set(
+        """zip|unzip pin|unpin mute|unmute tie|untie hide|show lock|unlock
+        serialize|deserialize compress|decompress plus|minus plus|times minus|times
+        raise|lower raises|lowers cheap|expensive weekday|weekend weekdays|weekends
+        square|root derivative|integral boiling|freezing old|tall tall|short start|end
+        forward|backward kid|adult kids|adults child|adult children|adults infant|adult
+        infants|adults baby|adult"""
+    )
 )
 
 
@@ -421,7 +399,7 @@ def _rules(a: str, b: str, ta: tuple[str, ...], tb: tuple[str, ...]) -> tuple[st
     if miss_a and miss_b:
         return "entities", f"{sorted(miss_a)} vs {sorted(miss_b)}"
     qa, qb = _classes(ta, QUANTIFIERS), _classes(tb, QUANTIFIERS)
-    if qa != qb and (qa - qb and qb - qa or (qa | qb) - {"some"}):
+    if qa != qb and ((qa - qb and qb - qa) or (qa | qb) - {"some"}):
         return "quantifier", f"{sorted(qa)} vs {sorted(qb)}"
     sa, sb = SCOPE_WORDS & set(ta), SCOPE_WORDS & set(tb)
     if bool(sa) != bool(sb) and (sa | sb) - {"just"}:

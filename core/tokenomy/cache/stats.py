@@ -91,7 +91,8 @@ class CacheStats:
     ``modality``, ``content_words``; see :mod:`tokenomy.cache.differences`);
     ``feedback`` counts :meth:`SemanticCache.feedback` reports (``correct``,
     ``wrong``, ``unknown hit id``); with ``max_error`` set, ``error_estimate`` maps
-    each scope (``""``: none) to its estimated share of wrong semantic hits; ``refused`` counts answers not stored, by reason. ``tier_errors`` counts
+    each scope (``""``: none) to its estimated share of wrong semantic hits;
+    ``refused`` counts answers not stored, by reason. ``tier_errors`` counts
     failed tier calls under the tier's name when the tier was unreachable (it is
     then skipped for a while); as ``"<tier>: <exception type>"`` for other failures
     (a full disk: the tier stays in use); and as ``"<tier>: <reason>"`` for stored
@@ -170,5 +171,9 @@ class _Counters:
                 input_tokens_saved=v["input_tokens_saved"],
                 output_tokens_saved=v["output_tokens_saved"],
                 cost_saved_usd=self.cost_saved,
-                **{name: dict(c) for name, c in self.maps.items()},
+                rejected=dict(self.maps["rejected"]),
+                refused=dict(self.maps["refused"]),
+                tier_errors=dict(self.maps["tier_errors"]),
+                tier_skips=dict(self.maps["tier_skips"]),
+                feedback=dict(self.maps["feedback"]),
             )

@@ -171,7 +171,10 @@ def test_real_model_on_contrast_pairs():
     picks = {
         ("Is coffee good for you?", "Is coffee bad for you?"),
         ("Show me orders over $100.", "Show me orders under $100."),
-        ("Is it safe to take ibuprofen with alcohol?", "Is it unsafe to take ibuprofen with alcohol?"),
+        (
+            "Is it safe to take ibuprofen with alcohol?",
+            "Is it unsafe to take ibuprofen with alcohol?",
+        ),
         ("Which city is the capital of France?", "What is the capital of France?"),
         ("Who is the author of Pride and Prejudice?", "Who wrote Pride and Prejudice?"),
         ("How does TCP differ from UDP?", "What is the difference between TCP and UDP?"),
