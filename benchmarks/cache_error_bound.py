@@ -137,6 +137,8 @@ def qqp_stream(
 
 
 def _qqp_held_out(data: Path) -> list[tuple[str, str, int]]:
+    """The held-out pairs, with their embeddings primed from benchmarks/cache_quality.py's
+    disk cache (the same text list, so it is reused when present)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("fit", ROOT / "scripts" / "fit_cache_verifier.py")
@@ -144,7 +146,14 @@ def _qqp_held_out(data: Path) -> list[tuple[str, str, int]]:
     spec.loader.exec_module(fit)  # type: ignore[union-attr]
     pairs = fit.load_qqp(data / "gptcache" / "similiar_qqp_full.json.tar.gz")
     held, _ = fit.split(pairs)
-    return [p for p, h in zip(pairs, held, strict=True) if h]
+    held_pairs = [p for p, h in zip(pairs, held, strict=True) if h]
+    items = json.loads((data / "gptcache" / "mock_data.json").read_text())
+    texts = sorted(
+        {t for a, b, _ in held_pairs for t in (a, b)}
+        | {x for it in items for x in (it["origin"], it["similar"])}
+    )
+    default_embedder().prime(texts, fit.embed_all(texts, Path("/tmp/tokenomy-cache-verifier-emb")))
+    return held_pairs
 
 
 def main() -> None:

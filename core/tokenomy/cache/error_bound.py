@@ -9,8 +9,10 @@ threshold whose estimated share of wrong hits among served hits stays at or unde
 ``max_error`` with a margin. The estimate is the posterior mean with a Jeffreys
 prior, ``p = (wrong + 0.5) / (served + 1)``, over the hits scoring at or above the
 threshold; the check is ``p + sqrt(p (1 - p) / (served + 2)) <= max_error`` (one
-posterior standard deviation of margin). No threshold qualifies: semantic hits stop
-(exact hits are always served).
+posterior standard deviation of margin). The scope's own outcomes must also pass on
+their own (``(wrong + 0.5) / (served + 1) <= max_error`` over its hits above the
+threshold), so the calibration never dilutes a scope's evidence of wrong hits. No
+threshold qualifies: semantic hits stop (exact hits are always served).
 
 Example:
     >>> bound = ErrorBound(0.05, scores=[0.9] * 60 + [0.4] * 10, same=[True] * 60 + [False] * 10)
@@ -96,28 +98,42 @@ class ErrorBound:
             return cached
 
     def _solve(self, counts: _Counts | None) -> float:
-        served = wrong = 0.0
-        best = _NEVER
+        """The higher of two thresholds: the lowest at which the calibration and the
+        scope's outcomes together pass, and the lowest at which the scope's own
+        outcomes alone pass (so evidence of wrong hits in a scope is never diluted by
+        the calibration)."""
+        served = wrong = own_served = own_wrong = 0.0
+        pooled = own = _NEVER
         # sweep from the top score down: served and wrong above each threshold
         for k in range(BINS - 1, -1, -1):
+            own_served += counts.served[k] if counts else 0.0
+            own_wrong += counts.wrong[k] if counts else 0.0
             served += self._prior.served[k] + (counts.served[k] if counts else 0.0)
             wrong += self._prior.wrong[k] + (counts.wrong[k] if counts else 0.0)
             if k / BINS < self.floor:
                 break
-            p = (wrong + 0.5) / (served + 1.0)
-            if served and p + math.sqrt(p * (1.0 - p) / (served + 2.0)) <= self.max_error:
-                best = k / BINS
-        return best
+            if served and self._passes(wrong, served):
+                pooled = k / BINS
+            if not own_wrong or (own_wrong + 0.5) / (own_served + 1.0) <= self.max_error:
+                own = k / BINS
+        return max(pooled, own)
+
+    def _passes(self, wrong: float, served: float) -> bool:
+        p = (wrong + 0.5) / (served + 1.0)
+        return p + math.sqrt(p * (1.0 - p) / (served + 2.0)) <= self.max_error
 
     def estimate(self, scope: str) -> float:
-        """The estimated share of wrong semantic hits in ``scope`` at its threshold."""
+        """The estimated share of wrong semantic hits in ``scope`` at its threshold:
+        the pooled estimate, or the scope's own share if higher."""
         t = self.threshold(scope)
         with self._lock:
-            counts = self._scopes.get(scope)
+            c = self._scopes.get(scope) or _Counts()
             start = _bin(min(t, 1.0))
-            served = sum(self._prior.served[start:]) + (sum(counts.served[start:]) if counts else 0)
-            wrong = sum(self._prior.wrong[start:]) + (sum(counts.wrong[start:]) if counts else 0)
-        return (wrong + 0.5) / (served + 1.0)
+            own_served, own_wrong = sum(c.served[start:]), sum(c.wrong[start:])
+            served = sum(self._prior.served[start:]) + own_served
+            wrong = sum(self._prior.wrong[start:]) + own_wrong
+        pooled = (wrong + 0.5) / (served + 1.0)
+        return max(pooled, own_wrong / own_served if own_served else 0.0)
 
     def served(self, scope: str, score: float) -> None:
         """Count a served semantic hit (right unless reported wrong)."""
