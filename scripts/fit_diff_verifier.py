@@ -14,7 +14,9 @@ every question with the bundled MiniLM, and, on the ``tune`` half only:
    held-out pairs stay unseen) weighted to ``--qqp-weight`` (default 0.2) of the
    tuning pairs' total weight;
 3. picks the threshold: the lowest one serving at most ``--max-minimal`` (default 1%)
-   of the tuning half's minimal pairs.
+   of the tuning half's minimal pairs is the floor; the threshold is the highest one
+   that still serves as many tuning paraphrases (within ``--recall-slack``, 0.5
+   points), since a higher threshold serves fewer QQP false hits.
 
 Writes core/tokenomy/cache/data/diff_verifier.json (coefficients, threshold, the
 tuning scores the error bound calibrates from; no question text) and
@@ -112,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-minimal", type=float, default=0.01)
     parser.add_argument("--qqp-weight", type=float, default=0.2)
+    parser.add_argument("--recall-slack", type=float, default=0.005)
     parser.add_argument("--qqp-sample", type=int, default=4000)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval-data")
     parser.add_argument("--show", action="store_true", help="print the tuning pairs it gets wrong")
@@ -143,11 +146,21 @@ def main() -> None:
     )
     scores = np.array([v.score_features(tuple(row)) for row in t["x"]])
     keep, n_min = t["ok"], int((~y).sum())
-    threshold = 1.0
+    lowest = 1.0
     for cut in sorted(set(scores[keep].round(6)), reverse=True):
         if int((keep & ~y & (scores >= cut)).sum()) / n_min > args.max_minimal:
             break
-        threshold = float(cut)
+        lowest = float(cut)
+    # QQP as the tie-breaker: the highest threshold serving as many tuning paraphrases
+    # as the lowest allowed one (to within --recall-slack), for fewer QQP false hits
+    best_recall = float((keep & y & (scores >= lowest)).sum()) / int(y.sum())
+    threshold = max(
+        float(cut)
+        for cut in set(scores[keep].round(6)) | {lowest}
+        if cut >= lowest
+        and float((keep & y & (scores >= cut)).sum()) / int(y.sum())
+        >= best_recall - args.recall_slack
+    )
     served = keep & (scores >= threshold)
     q_scores = np.array([v.score_features(tuple(row)) for row in q["x"]])
     q_hit = q["ok"] & (q_scores >= threshold)
@@ -195,7 +208,8 @@ def main() -> None:
             f"{len(sample)} QQP training pairs (seed 17) at weight {args.qqp_weight}",
             "estimator": "sklearn LogisticRegression(C=1.0, class_weight='balanced') "
             "on standardized features",
-            "threshold_rule": f"lowest threshold serving <= {args.max_minimal:.0%} "
+            "threshold_rule": f"highest threshold serving as many tuning paraphrases (within "
+            f"{args.recall_slack}) as the lowest one serving <= {args.max_minimal:.0%} "
             "of the tuning minimal pairs",
         },
     }
