@@ -161,7 +161,10 @@ class SemanticCache:
         self._lock = threading.Lock()
         self.max_error = max_error
         self._judge = HitJudge(
-            self.verifier, guards=guards, counters=self._counters, max_error=max_error
+            self.verifier,
+            guards=guards,
+            counters=self._counters,
+            max_error=max_error if mode == "semantic" else None,  # exact hits are never wrong
         )
 
     # -- public API --------------------------------------------------------------------

@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,6 +41,26 @@ from tokenomy.cache.guards import (
     _root,
     analyze,
     missing_entities,
+)
+from tokenomy.cache.lexicon import (
+    AFTER_NUMBER_ONLY,
+    BEFORE_NOUN,
+    CANON,
+    CONTRACTIONS,
+    DATE_WORDS,
+    DIRECTIONS,
+    EXTRA_OPPOSITES,
+    FUNCTION_WORDS,
+    MODALS,
+    NEAR,
+    NEGATION_WORDS,
+    ORDINAL_WORDS,
+    QUANTIFIERS,
+    QUOTES,
+    RELATIONS,
+    SCOPE_WORDS,
+    UNITS,
+    WORD,
 )
 
 __all__ = ["DIFF_FEATURES", "REASONS", "Difference", "diff", "words"]
@@ -79,143 +98,6 @@ DIFF_FEATURES: Final = (
 )
 """The alignment features of :attr:`Difference.features`, in order."""
 
-_WORD: Final = re.compile(
-    r"2fa|\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)*|[a-z][a-z0-9]*(?:'[a-z]+)?|[$%/&+#]"
-)
-_QUOTES: Final = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
-
-
-def _set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# words before a noun: a word after one of these that is swapped for an unrelated
-# word ("my password" / "my username") usually changes the answer; a verb does less
-_BEFORE_NOUN: Final = _set(
-    "a an the my your his her our their its this that these those of for with about some "
-    "any each every"
-)
-_NEAR: Final = 0.55  # word similarity of a near counterpart ("big"/"large" 0.59)
-
-
-# Words that carry no content of their own: articles, pronouns, auxiliaries, question
-# words, politeness. Modal verbs, quantifiers and directions are read separately.
-FUNCTION_WORDS: Final = _set(
-    """a an the and or but if then so of in on at by for with as about is are was were be
-    been being am do does did doing done have has having i me my mine we us our you your
-    yours he him his she her it its they them their this that these those there here what
-    which who whom whose when where why how whether please tell give let know just also
-    really actually possible way ways one thing things kind sort exactly there's it's
-    get got any some own same other else again ok okay too very s"""
-) - {"any", "some"}
-
-_CONTRACTIONS: Final = {
-    "what's": ("what", "is"),
-    "it's": ("it", "is"),
-    "that's": ("that", "is"),
-    "there's": ("there", "is"),
-    "how's": ("how", "is"),
-    "who's": ("who", "is"),
-    "where's": ("where", "is"),
-    "i'm": ("i", "am"),
-    "won't": ("will", "not"),
-    "can't": ("can", "not"),
-    "cannot": ("can", "not"),
-    "shan't": ("shall", "not"),
-}
-
-# one canonical spelling for abbreviations, units spelled out, and British spellings
-_CANON_TEXT: Final = """
-km kilometer kilometre kilometers kilometres = kilometer | cm centimeter centimeters
-centimetre centimetres = centimeter | mm millimeter millimeters millimetre = millimeter |
-m meter meters metre metres = meter | mi mile miles = mile | ft foot feet = foot |
-inch inches = inch | yd yard yards = yard | kg kilogram kilograms kilo kilos = kilogram |
-g gram grams gramme = gram | lb lbs pound pounds = pound | oz ounce ounces = ounce |
-l liter liters litre litres = liter | ml milliliter milliliters millilitre = milliliter |
-gal gallon gallons = gallon | tbsp tablespoon tablespoons = tablespoon | tsp teaspoon
-teaspoons = teaspoon | mb megabyte megabytes = megabyte | gb gigabyte gigabytes = gigabyte
-| kb kilobyte kilobytes = kilobyte | tb terabyte terabytes = terabyte | byte bytes = byte
-| sec secs second seconds = second | min mins minute minutes = minute | hr hrs hour hours
-= hour | day days = day | week weeks = week | month months = month | year years yr yrs
-= year | % percent per_cent = percent | $ usd dollar dollars buck bucks = dollar | eur euro
-euros = euro | c celsius centigrade = celsius | f fahrenheit = fahrenheit | mph = mph |
-cup cups = cup | quart quarts qt = quart | usa us america = usa | uk britain = uk |
-un = un | 2fa = two_factor | dict dictionary dictionaries = dictionary | int integer
-integers = integer | str string strings = string | db database = database | app
-application = app | pic picture photo photos pictures = photo | tyre tire tyres tires = tire
-| colour color = color | favourite favorite = favorite | 1st first = first | 2nd = second_ord
-| 3rd third = third | 5 five = 5 | / divided = divided
-"""
-_GROUPS: Final = [g for g in _CANON_TEXT.replace("\n", " ").split("|") if g.strip()]
-assert all(g.count("=") == 1 for g in _GROUPS), "each canonical group needs one '='"
-_CANON: Final = {
-    word: group.split("=")[1].strip() for group in _GROUPS for word in group.split("=")[0].split()
-}
-# units (canonical names); "m", "g", "c", "f", "l" count as units only after a number
-UNITS: Final = _set(
-    """kilometer centimeter millimeter meter mile foot inch yard kilogram gram pound ounce
-    liter milliliter gallon tablespoon megabyte gigabyte kilobyte terabyte byte second
-    minute hour day week month year percent dollar euro celsius fahrenheit kelvin mph cup
-    quart"""
-)
-_AFTER_NUMBER_ONLY: Final = _set("m g c f l s")
-
-NEGATION_WORDS: Final = _set(
-    "not no never none nobody nothing neither nor nowhere without n't dont doesnt didnt "
-    "isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent"
-)
-# each modal class; "can" and "could" ask the same ("Can you..." / "Could you...")
-MODALS: Final = {
-    **dict.fromkeys(("can", "could", "able"), "can"),
-    **dict.fromkeys(("may", "might"), "may"),
-    **dict.fromkeys(("should", "ought"), "should"),
-    **dict.fromkeys(("must",), "must"),
-}
-QUANTIFIERS: Final = {
-    **dict.fromkeys(("all", "every", "each", "everyone", "anyone", "anybody"), "all"),
-    **dict.fromkeys(("some", "any", "several"), "some"),
-    **dict.fromkeys(("most",), "most"),
-    **dict.fromkeys(("few",), "few"),
-    **dict.fromkeys(("both",), "both"),
-}
-SCOPE_WORDS: Final = _set("only just solely exclusively")
-DATE_WORDS: Final = _set(
-    """today tomorrow yesterday tonight now morning evening weekend weekends weekday
-    weekdays monday tuesday wednesday thursday friday saturday sunday january february
-    march april june july august september october november december next last this
-    previous upcoming"""
-)
-ORDINAL_WORDS: Final = _set(
-    "first second_ord second third fourth fifth sixth seventh eighth ninth tenth last "
-    "final next previous penultimate"
-)
-# direction classes: a word of one side facing a word of the other side
-_DIRECTIONS: Final = (
-    (_set("to into towards toward onto"), _set("from")),
-    (_set("over above more greater exceeding beyond"), _set("under below less fewer")),
-    (_set("before prior until"), _set("after following since")),
-    (_set("within inside during"), _set("after outside beyond")),
-    (_set("forward forwards"), _set("backward backwards back")),
-    (_set("in"), _set("out")),
-    (_set("with"), _set("without")),
-    (_set("up"), _set("down")),
-    (_set("on"), _set("off")),
-)
-# words linking two arguments in an order that matters ("A to B", "A divided by B")
-_RELATIONS: Final = _set("to from into than of over after before vs versus against by per")
-# extra antonyms the shared guard lexicon lacks (one pair a line)
-_EXTRA_OPPOSITES: Final = tuple(
-    tuple(pair.split("|"))
-    for pair in _set(
-        """zip|unzip pin|unpin mute|unmute tie|untie hide|show lock|unlock
-        serialize|deserialize compress|decompress plus|minus plus|times minus|times
-        raise|lower raises|lowers cheap|expensive weekday|weekend weekdays|weekends
-        square|root derivative|integral boiling|freezing old|tall tall|short start|end
-        forward|backward kid|adult kids|adults child|adult children|adults infant|adult
-        infants|adults baby|adult"""
-    )
-)
-
 
 @dataclass(frozen=True)
 class Difference:
@@ -243,9 +125,9 @@ def words(text: str) -> tuple[str, ...]:
     "doesn't" -> does not) and abbreviations and units in one canonical spelling."""
     out: list[str] = []
     prev_number = False
-    for raw in _WORD.findall(text.translate(_QUOTES).lower()):
-        if raw in _CONTRACTIONS:
-            out.extend(_CONTRACTIONS[raw])
+    for raw in WORD.findall(text.translate(QUOTES).lower()):
+        if raw in CONTRACTIONS:
+            out.extend(CONTRACTIONS[raw])
             prev_number = False
             continue
         if raw.endswith("n't"):
@@ -253,16 +135,16 @@ def words(text: str) -> tuple[str, ...]:
             prev_number = False
             continue
         raw = raw.split("'")[0]
-        if raw in _AFTER_NUMBER_ONLY and not prev_number:
+        if raw in AFTER_NUMBER_ONLY and not prev_number:
             out.append(raw)
         else:
-            out.append(_CANON.get(raw, raw))
+            out.append(CANON.get(raw, raw))
         prev_number = raw[0].isdigit()
     return tuple(out)
 
 
 def _lemma(word: str) -> str:
-    canon = _CANON.get(word, word)
+    canon = CANON.get(word, word)
     if canon != word or word[0].isdigit():
         return canon
     return _root(word)
@@ -275,7 +157,7 @@ def _content(tokens: tuple[str, ...]) -> dict[str, str]:
     for t in tokens:
         if t in skip or t in MODALS or t in QUANTIFIERS:
             continue
-        if any(t in side for pair in _DIRECTIONS for side in pair):
+        if any(t in side for pair in DIRECTIONS for side in pair):
             continue
         if t in ("will", "would", "shall", "can", "need", "want", "like"):
             continue
@@ -297,7 +179,7 @@ def _opposite(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str] | None:
     rb = {_variants_root(t): t for t in b}
     only_a = [r for r in ra if r not in rb]
     only_b = [r for r in rb if r not in ra]
-    extra = {frozenset(p) for p in _EXTRA_OPPOSITES}
+    extra = {frozenset(p) for p in EXTRA_OPPOSITES}
     for x in only_a:
         for y in only_b:
             if _opposed(x, y) or frozenset((ra[x], rb[y])) in extra or frozenset((x, y)) in extra:
@@ -333,7 +215,7 @@ _LEXICON_ROOTS: Final = _lexicon_roots()
 
 def _direction(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str] | None:
     sa, sb = set(a), set(b)
-    for left, right in _DIRECTIONS:
+    for left, right in DIRECTIONS:
         for x, y in ((left, right), (right, left)):
             ax, by = sa & x - sb, sb & y - sa
             if ax and by and not (sa & y) and not (sb & x):
@@ -347,12 +229,12 @@ def _swapped(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str] | None:
     def places(tokens: tuple[str, ...]) -> dict[str, int]:
         found: dict[str, int] = {}
         for i, t in enumerate(tokens):
-            if t not in FUNCTION_WORDS and t not in _RELATIONS:
+            if t not in FUNCTION_WORDS and t not in RELATIONS:
                 found.setdefault(_lemma(t), i)
         return found
 
     def links(tokens: tuple[str, ...], i: int, j: int) -> set[str]:
-        return {t for t in tokens[i + 1 : j] if t in _RELATIONS} if 0 < j - i <= 6 else set()
+        return {t for t in tokens[i + 1 : j] if t in RELATIONS} if 0 < j - i <= 6 else set()
 
     pa, pb = places(a), places(b)
     common = [w for w in pa if w in pb]
@@ -416,8 +298,8 @@ def _in_noun_slot(tokens: tuple[str, ...], targets: set[str]) -> int:
     found = set()
     for i, t in enumerate(tokens):
         if t in targets and (
-            (i >= 1 and tokens[i - 1] in _BEFORE_NOUN)
-            or (i >= 2 and tokens[i - 2] in _BEFORE_NOUN and tokens[i - 1] not in FUNCTION_WORDS)
+            (i >= 1 and tokens[i - 1] in BEFORE_NOUN)
+            or (i >= 2 and tokens[i - 2] in BEFORE_NOUN and tokens[i - 1] not in FUNCTION_WORDS)
         ):
             found.add(t)
     return len(found)
@@ -468,11 +350,11 @@ def diff(
     best_a = [best(ca[w], cb) for w in only_a]
     best_b = [best(cb[w], ca) for w in only_b]
     sims = best_a + best_b
-    unmatched = sorted((sum(s < _NEAR for s in best_a), sum(s < _NEAR for s in best_b)))
+    unmatched = sorted((sum(s < NEAR for s in best_a), sum(s < NEAR for s in best_b)))
     n_only = sorted((len(only_a), len(only_b)))
     nouns = min(
-        _in_noun_slot(ta, {ca[w] for w, s in zip(only_a, best_a, strict=True) if s < _NEAR}),
-        _in_noun_slot(tb, {cb[w] for w, s in zip(only_b, best_b, strict=True) if s < _NEAR}),
+        _in_noun_slot(ta, {ca[w] for w, s in zip(only_a, best_a, strict=True) if s < NEAR}),
+        _in_noun_slot(tb, {cb[w] for w, s in zip(only_b, best_b, strict=True) if s < NEAR}),
     )
     union = sa | sb
     longer = max(len(ta), len(tb)) or 1
