@@ -51,10 +51,9 @@ class SemanticCacheAuditPlugin:
                 hits += 1
                 exact += hit.kind == "exact"
                 query = cache.key(prompt, llm=c.call.model).query
-                if hit.kind == "semantic" and len(sample) < SAMPLE_HITS and query:
-                    sample.append(
-                        f"{_clip(query)!r} served the answer to {_clip(hit.matched_query)!r}"
-                    )
+                line = f"{_clip(query)!r} served the answer to {_clip(hit.matched_query)!r}"
+                if hit.kind == "semantic" and len(sample) < SAMPLE_HITS and line not in sample:
+                    sample.append(line)
                 inp += c.usage.input_tokens
                 out += c.usage.output_tokens
                 cost += c.cost_usd or 0.0
