@@ -237,10 +237,13 @@ def _swapped(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str] | None:
         return {t for t in tokens[i + 1 : j] if t in RELATIONS} if 0 < j - i <= 6 else set()
 
     pa, pb = places(a), places(b)
-    common = [w for w in pa if w in pb]
-    for x in common:
-        for y in common:
-            if pa[x] < pa[y] and pb[y] < pb[x] and links(a, pa[x], pa[y]) & links(b, pb[y], pb[x]):
+    lemma_at = {i: w for w, i in pa.items()}
+    for x, i in pa.items():  # y at most 6 tokens after x in a: linear in the text length
+        if x not in pb:
+            continue
+        for j in range(i + 1, min(i + 7, len(a))):
+            y = lemma_at.get(j)
+            if y in pb and pb[y] < pb[x] and links(a, i, j) & links(b, pb[y], pb[x]):
                 return x, y
     return None
 
@@ -292,6 +295,9 @@ def _rules(a: str, b: str, ta: tuple[str, ...], tb: tuple[str, ...]) -> tuple[st
     return None
 
 
+_MAX_SIM_PAIRS: Final = 400
+
+
 def _in_noun_slot(tokens: tuple[str, ...], targets: set[str]) -> int:
     """How many of ``targets`` follow a determiner, possessive or preposition
     (directly or after one adjective-like word)."""
@@ -339,6 +345,9 @@ def diff(
     ca, cb = _content(ta), _content(tb)
     sa, sb = set(ca), set(cb)
     only_a, only_b = sorted(sa - sb), sorted(sb - sa)
+    # word similarity is quadratic in the differing words: long texts compare spelling only
+    if len(only_a) * len(cb) + len(only_b) * len(ca) > _MAX_SIM_PAIRS:
+        word_sim = None
     sim = word_sim or (lambda x, y: float(x == y))
 
     def best(word: str, others: dict[str, str]) -> float:
