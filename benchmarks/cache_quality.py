@@ -4,7 +4,12 @@ Command (from the repository root, with the test extras and the peers installed:
 ``pip install redisvl gptcache faiss-cpu`` and ``pip install --no-deps langchain-redis==0.2.6``):
     python benchmarks/cache_quality.py [--sample 2000] [--data ../shared/eval-data]
 
-Writes benchmarks/results/cache_quality.json. Three measurements:
+Writes benchmarks/results/cache_quality.json. Four measurements:
+
+0. **Contrast set, test half** (benchmarks/data/cache_contrast.jsonl; nothing was
+   fitted on it): each pair alone in a cache, store ``a``, look up ``b``. The share
+   of paraphrases served (want >= 60%) and of answer-changing minimal pairs served
+   (want <= 2%), by kind, and the refusals by reason.
 
 1. **Pairwise, QQP held-out** (the split of scripts/fit_cache_verifier.py: whole
    connected groups of questions, none seen in fitting; 23,687 pairs, 8,692
@@ -18,9 +23,16 @@ Writes benchmarks/results/cache_quality.json. Three measurements:
    system stores all the sampled text_a, then looks up every text_b through its real
    API (the peers over the same Redis Stack server). A hit is correct only when it
    returns the answer of the query's own text_a and the pair is a duplicate; every
-   other hit is a false hit (an answer to another question).
+   other hit is a false hit. Those are split: ``partner_not_duplicate`` (its own
+   text_a, labelled different) and ``other_question`` (another stored question,
+   which QQP does not label: some are duplicates too, so ``precision_own`` counts
+   precision over the hits that returned the query's own partner).
 3. **GPTCache's mock_data.json** (999 ChatGPT paraphrase pairs, positives only):
    store every ``origin``, look up every ``similar``: hit rate and correct-hit rate.
+
+tokenomy runs with its default verifier (``diff``, difference-aware), with the
+earlier default (``verifier="qqp"``) and with ``max_error=0.01``; raw cosine
+thresholds 0.90/0.95 are the baseline in every measurement.
 
 Peers: LangChain ``InMemoryCache`` (exact), RedisVL ``SemanticCache``, langchain-redis
 ``RedisSemanticCache`` (driven as a chat model drives it: the key is LangChain's
@@ -52,6 +64,12 @@ from tokenomy.cache import Answer, SemanticCache
 from tokenomy.embed import default_embedder
 
 OUT = ROOT / "benchmarks" / "results" / "cache_quality.json"
+CONTRAST = ROOT / "benchmarks" / "data" / "cache_contrast.jsonl"
+VARIANTS: list[tuple[str, dict[str, Any]]] = [
+    ("tokenomy (default: diff verifier)", {}),
+    ("tokenomy (verifier='qqp', earlier default)", {"verifier": "qqp"}),
+    ("tokenomy (max_error=0.01)", {"max_error": 0.01}),
+]
 EMB_CACHE = Path("/tmp/tokenomy-cache-verifier-emb")
 _SAME_TEXT = re.compile(r"[\s?.,!'\"]+")
 # (peer, cosine similarity, label); None = the peer's own default
@@ -92,17 +110,53 @@ def pairwise(pairs: list[tuple[str, str, int]], vec: dict[str, np.ndarray]) -> d
         out[f"raw cosine >= {t:.2f}"] = prf(
             int((hit & (y == 1)).sum()), int(hit.sum()), int(y.sum())
         )
-    cache = SemanticCache()
-    start = time.perf_counter()
-    hits = correct = 0
-    for i, (a, b, label) in enumerate(pairs):
-        scope = f"pair-{i}"
-        cache.store(a, Answer(payload=str(i), text="x"), scope=scope)
-        if cache.lookup(b, scope=scope) is not None:
-            hits += 1
-            correct += label
-    out["tokenomy (default)"] = prf(correct, hits, int(y.sum()))
-    out["tokenomy (default)"]["seconds"] = time.perf_counter() - start
+    for name, kwargs in VARIANTS:
+        cache = SemanticCache(**kwargs)
+        start = time.perf_counter()
+        hits = correct = 0
+        for i, (a, b, label) in enumerate(pairs):
+            scope = f"pair-{i}"
+            cache.store(a, Answer(payload=str(i), text="x"), scope=scope)
+            if cache.lookup(b, scope=scope) is not None:
+                hits += 1
+                correct += label
+        out[name] = prf(correct, hits, int(y.sum()))
+        out[name]["seconds"] = time.perf_counter() - start
+    return out
+
+
+def contrast(rows: list[dict[str, Any]], vec: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Each test-half pair alone in a cache: store a, look up b."""
+    same = np.array([bool(r["same"]) for r in rows])
+    kinds = sorted({str(r["kind"]) for r in rows})
+    cos = np.array([float(vec[r["a"]] @ vec[r["b"]]) for r in rows])
+    served_by: dict[str, np.ndarray] = {f"raw cosine >= {t:.2f}": cos >= t for t in (0.90, 0.95)}
+    rejected: dict[str, Any] = {}
+    for name, kwargs in VARIANTS:
+        cache = SemanticCache(**kwargs)
+        served = []
+        for i, r in enumerate(rows):
+            cache.store(r["a"], Answer(payload=str(i), text="x"), scope=f"pair-{i}")
+            served.append(cache.lookup(r["b"], scope=f"pair-{i}") is not None)
+        served_by[name] = np.array(served)
+        rejected[name] = dict(sorted(cache.stats().rejected.items()))
+    out: dict[str, Any] = {}
+    for name, hit in served_by.items():
+        out[name] = {
+            "paraphrases_served": round(float(hit[same].mean()), 4),
+            "minimal_pairs_served": round(float(hit[~same].mean()), 4),
+            "served_by_kind": {
+                k: f"{int(hit[m].sum())}/{int(m.sum())}"
+                for k in kinds
+                for m in [np.array([r["kind"] == k for r in rows])]
+            },
+            "rejected": rejected.get(name, {}),
+        }
+    out["sizes"] = {
+        "pairs": len(rows),
+        "paraphrases": int(same.sum()),
+        "minimal": int((~same).sum()),
+    }
     return out
 
 
@@ -135,14 +189,21 @@ def shared(systems: list[tuple[str, Any]], pairs: list[tuple[str, str, int]]) ->
     for name, system in systems:
         for i, (a, _, _) in enumerate(pairs):
             system.store(a, f"A{i}")
-        hits = correct = 0
+        hits = correct = partner_bad = 0
         start = time.perf_counter()
         for i, (_, b, label) in enumerate(pairs):
             answer = system.lookup(b)
             if answer is not None:
                 hits += 1
                 correct += answer == f"A{i}" and label == 1
-        out[name] = {**prf(correct, hits, positives), "seconds": time.perf_counter() - start}
+                partner_bad += answer == f"A{i}" and label == 0
+        out[name] = {
+            **prf(correct, hits, positives),
+            "partner_not_duplicate": partner_bad,
+            "other_question": hits - correct - partner_bad,
+            "precision_own": correct / (correct + partner_bad) if correct + partner_bad else 0.0,
+            "seconds": time.perf_counter() - start,
+        }
         print(f"  shared {name}: {out[name]}", flush=True)
     return out
 
@@ -171,8 +232,8 @@ def mock(systems: list[tuple[str, Any]], items: list[dict[str, str]]) -> dict[st
 class Ours:
     """tokenomy's SemanticCache with the peer adapter surface."""
 
-    def __init__(self) -> None:
-        self.cache = SemanticCache()
+    def __init__(self, **kwargs: Any) -> None:
+        self.cache = SemanticCache(**kwargs)
 
     def store(self, question: str, answer: str) -> None:
         self.cache.store(question, Answer(payload=answer, text=answer))
@@ -188,8 +249,35 @@ class Ours:
         pass
 
 
+class RawCosine:
+    """The nearest stored question if its cosine reaches ``threshold``: the baseline."""
+
+    def __init__(self, emb: Any, threshold: float) -> None:
+        self.emb, self.threshold = emb, threshold
+        self.vectors: list[np.ndarray] = []
+        self.answers: list[str] = []
+
+    def store(self, question: str, answer: str) -> None:
+        self.vectors.append(self.emb.embed([question])[0])
+        self.answers.append(answer)
+
+    def lookup(self, question: str) -> str | None:
+        if not self.vectors:
+            return None
+        sims = np.stack(self.vectors) @ self.emb.embed([question])[0]
+        best = int(np.argmax(sims))
+        return self.answers[best] if sims[best] >= self.threshold else None
+
+    def clear(self) -> None:
+        self.vectors, self.answers = [], []
+
+    def close(self) -> None:
+        pass
+
+
 def systems_for(redis_url: str | None, emb: Any) -> tuple[list[tuple[str, Any]], dict[str, str]]:
-    systems: list[tuple[str, Any]] = [("tokenomy (default)", Ours())]
+    systems: list[tuple[str, Any]] = [(name, Ours(**kwargs)) for name, kwargs in VARIANTS]
+    systems += [(f"raw cosine >= {t:.2f}", RawCosine(emb, t)) for t in (0.90, 0.95)]
     skipped: dict[str, str] = {}
     for peer, similarity, label in PEER_SETTINGS:
         built, why = build_peers(
@@ -210,18 +298,26 @@ def main() -> None:
     held, _ = fit.split(pairs)
     held_pairs = [p for p, h in zip(pairs, held, strict=True) if h]
     items = json.loads((args.data / "gptcache" / "mock_data.json").read_text())
+    rows = [json.loads(line) for line in CONTRAST.read_text("utf-8").splitlines() if line]
+    test_rows = [r for r in rows if r["split"] == "test"]
     texts = sorted(
         {t for a, b, _ in held_pairs for t in (a, b)}
         | {x for it in items for x in (it["origin"], it["similar"])}
     )
+    contrast_texts = sorted({t for r in test_rows for t in (r["a"], r["b"])})
     emb = default_embedder()
     print(f"embedding {len(texts):,} texts (cached under {EMB_CACHE})", flush=True)
     vectors = fit.embed_all(texts, EMB_CACHE)
     emb.prime(texts, vectors)
     vec = dict(zip(texts, vectors, strict=True))
+    vec.update(zip(contrast_texts, emb.embed(contrast_texts), strict=True))
 
+    print("0. contrast set, test half", flush=True)
+    results: dict[str, Any] = {"contrast_test": contrast(test_rows, vec)}
+    for name, row in results["contrast_test"].items():
+        print(f"  {name}: {row}", flush=True)
     print("1. pairwise on the held-out split", flush=True)
-    results: dict[str, Any] = {"pairwise_qqp_held_out": pairwise(held_pairs, vec)}
+    results["pairwise_qqp_held_out"] = pairwise(held_pairs, vec)
     for name, row in results["pairwise_qqp_held_out"].items():
         print(f"  {name}: {row}", flush=True)
     results["label_ceiling_qqp_held_out"] = label_ceiling(held_pairs, vec)
@@ -248,15 +344,20 @@ def main() -> None:
         "mock_pairs": len(items),
     }
 
-    print(f"\n{'system':48} {'pairwise P/R':>14} {'shared P/R':>14} {'mock hit/correct':>17}")
+    print(
+        f"\n{'system':48} {'contrast P/M':>13} {'pairwise P/R':>14} {'shared P/R':>14} "
+        f"{'mock hit/correct':>17}"
+    )
     names = list(results["shared_cache_qqp_sample"])
-    for name in ["raw cosine >= 0.90", "raw cosine >= 0.95", *names]:
+    for name in names:
+        ct = results["contrast_test"].get(name)
+        ccell = f"{ct['paraphrases_served']:.3f}/{ct['minimal_pairs_served']:.3f}" if ct else "-"
         pw = results["pairwise_qqp_held_out"].get(name)
         sh = results["shared_cache_qqp_sample"].get(name)
         mk = results["mock_data"].get(name)
         cell = lambda r: f"{r['precision']:.3f}/{r['recall']:.3f}" if r else "-"  # noqa: E731
         mcell = f"{mk['hit_rate']:.3f}/{mk['correct_hit_rate']:.3f}" if mk else "-"
-        print(f"{name:48} {cell(pw):>14} {cell(sh):>14} {mcell:>17}")
+        print(f"{name:48} {ccell:>13} {cell(pw):>14} {cell(sh):>14} {mcell:>17}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"benchmark": "cache_quality", **results}, indent=1))
     print(f"wrote {OUT.relative_to(ROOT)}")

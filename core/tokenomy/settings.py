@@ -123,7 +123,20 @@ class CacheSettings(BaseModel):
         ge=0.0,
         le=1.0,
         description="Cosine similarity in [0, 1] a cached question must reach before the "
-        "guards and verifier judge it (default: the verifier's floor).",
+        "verifier judges it (default: the verifier's floor).",
+    )
+    verifier: Literal["diff", "qqp", "none"] = Field(
+        "diff",
+        description="Hit verifier: 'diff' reads what differs between the two questions and "
+        "refuses answer-changing edits (negation, antonyms, numbers, ...); 'qqp' is the "
+        "earlier default (trees fitted on Quora pairs); 'none' trusts the similarity.",
+    )
+    max_error: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="Keep the share of wrong semantic hits at or under this per scope "
+        "(e.g. 0.01), learning from cache.feedback(); None: the verifier's own threshold.",
     )
     max_bytes: int = Field(
         DEFAULT_MEMORY_BYTES, gt=0, description="Memory tier bound, bytes (LRU)."
@@ -487,6 +500,8 @@ class Settings(BaseSettings):
             tiers=tiers,
             mode=c.mode,
             similarity=c.similarity,
+            verifier=None if c.verifier == "none" else c.verifier,
+            max_error=c.max_error,
             ttl_seconds=c.ttl_seconds,
             version=c.version,
             share_across_scopes=c.share_across_scopes,

@@ -1,5 +1,7 @@
 """The semantic cache's column in ``tokenomy audit``: replay the workload through a
-cache (real MiniLM, false-hit guards and verifier on) and add up what it serves."""
+cache (real MiniLM, the default difference-aware verifier) and add up what it serves,
+what its verifier refused and why, and a sample of the semantic hits it would serve,
+for the user to eyeball."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from tokenomy.cache.cache import SemanticCache
 from tokenomy.cache.stats import Answer
 
 __all__ = ["SemanticCacheAuditPlugin"]
+
+SAMPLE_HITS = 5  # semantic hits quoted in the findings
 
 
 class SemanticCacheAuditPlugin:
@@ -39,6 +43,7 @@ class SemanticCacheAuditPlugin:
         hits = exact = inp = out = 0
         cost = 0.0
         per_call = CallSavings()
+        sample: list[str] = []
         for c in calls:
             prompt = _prompt(c)
             scope = None if self.shared else c.call.tags.get("user")
@@ -47,6 +52,10 @@ class SemanticCacheAuditPlugin:
                 hits += 1
                 per_call.add_whole(c)
                 exact += hit.kind == "exact"
+                query = cache.key(prompt, llm=c.call.model).query
+                line = f"{_clip(query)!r} served the answer to {_clip(hit.matched_query)!r}"
+                if hit.kind == "semantic" and len(sample) < SAMPLE_HITS and line not in sample:
+                    sample.append(line)
                 inp += c.usage.input_tokens
                 out += c.usage.output_tokens
                 cost += c.cost_usd or 0.0
@@ -66,11 +75,13 @@ class SemanticCacheAuditPlugin:
                 )
         stats = cache.stats()
         rejected = sum(stats.rejected.values())
-        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.rejected.items())) or "none"
+        by_count = sorted(stats.rejected.items(), key=lambda kv: (-kv[1], kv[0]))
+        reasons = ", ".join(f"{k}: {v}" for k, v in by_count) or "none"
         findings = (
             f"{hits} of {len(calls)} calls served from the cache ({exact} exact, "
-            f"{hits - exact} by meaning); {rejected} near matches turned down by the "
-            f"false-hit guards ({reasons}).",
+            f"{hits - exact} by meaning); {rejected} near matches refused by the "
+            f"verifier, by reason ({reasons}).",
+            *(f"Would serve: {line}." for line in sample),
             "Entries are shared by all users."
             if self.shared
             else "Entries are private to each user (tags.user), the cache's default.",
@@ -83,9 +94,18 @@ class SemanticCacheAuditPlugin:
             out,
             cost,
             findings,
-            {"hit_rate": hits / len(calls) if calls else 0.0, "guard_rejections": float(rejected)},
+            {
+                "hit_rate": hits / len(calls) if calls else 0.0,
+                "guard_rejections": float(rejected),
+                **{f"refused_{k}": float(v) for k, v in by_count},
+            },
             per_call=per_call,
         )
+
+
+def _clip(text: str | None, n: int = 80) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
 def _prompt(c: Any) -> Any:

@@ -4,9 +4,12 @@ A lookup first tries the exact key in every tier (memory, then disk, then
 Redis). In semantic mode it then embeds the last user turn and asks each tier for
 the nearest cached questions *of the same partition and conversation context*
 (model + parameters, scope, version; system prompt, history and tools). A
-candidate is accepted only if its cosine similarity reaches ``similarity``, the
-hard guards pass (numbers, negation, named entities) and the pair verifier scores
-it as the same question. A hit in a lower tier is copied into the tiers above it.
+candidate is accepted only if its cosine similarity reaches ``similarity`` and the
+verifier finds nothing in what differs between the two questions that changes the
+answer (:mod:`tokenomy.cache.diff_verifier`; each refusal is counted by reason in
+``stats().rejected``). With ``max_error`` set, semantic hits are held to that share of
+wrong hits per scope (:mod:`tokenomy.cache.error_bound`), learning from
+:meth:`SemanticCache.feedback`. A hit in a lower tier is copied into the tiers above it.
 
 A tier that raises is skipped for ``retry_after_s`` seconds (doubling on repeated
 failure, at most 16x), with a logged warning and a counter; the call goes on with
@@ -37,6 +40,8 @@ from tokenomy.tokens.usage import TokenUsage
 if TYPE_CHECKING:
     import numpy as np
 
+    from tokenomy.cache.diff_verifier import DiffVerifier
+    from tokenomy.cache.judge import VerifierName
     from tokenomy.cache.verifier import PairVerifier
     from tokenomy.embed import Embedder
 
@@ -69,11 +74,19 @@ class SemanticCache:
         embedder: embeds questions (default: the bundled MiniLM with an embedding cache).
         mode: ``"semantic"`` (default) or ``"exact"`` (no embeddings at all).
         similarity: cosine similarity in [0, 1] a cached question must reach before
-            the guards and the verifier look at it (default: the verifier's
-            calibrated floor, or 0.95 without a verifier).
-        verifier: a :class:`~tokenomy.cache.verifier.PairVerifier`, ``"default"``
-            (fitted on Quora Question Pairs) or None to trust the similarity alone.
-        guards: apply the hard guards (numbers, negation, entities; default True).
+            the verifier looks at it (default: the verifier's floor, or 0.95 without
+            a verifier).
+        verifier: ``"default"``/``"diff"`` (the difference-aware
+            :class:`~tokenomy.cache.diff_verifier.DiffVerifier`), ``"qqp"`` (the
+            earlier default: trees fitted on Quora Question Pairs behind the hard
+            guards), a verifier object, or None to trust the similarity alone.
+        guards: apply the hard guards of :mod:`tokenomy.cache.guards` in front of a
+            ``"qqp"`` verifier or of no verifier (default True; the diff verifier
+            has its own rules).
+        max_error: keep the share of wrong semantic hits at or under this, per scope,
+            e.g. 0.01 (default None: the verifier's own threshold). Calibrated on the
+            contrast set at start and learning from :meth:`feedback`; serves fewer
+            hits rather than exceed it. ``stats().error_estimate`` reports it.
         ttl_seconds: default lifetime of an entry (default None: no expiry).
         version: a model or prompt-template version; changing it invalidates the
             entries stored under the previous one.
@@ -100,8 +113,9 @@ class SemanticCache:
         embedder: Embedder | None = None,
         mode: Mode = "semantic",
         similarity: float | None = None,
-        verifier: PairVerifier | Literal["default"] | None = "default",
+        verifier: PairVerifier | DiffVerifier | VerifierName | None = "default",
         guards: bool = True,
+        max_error: float | None = None,
         ttl_seconds: float | None = None,
         version: str = "",
         share_across_scopes: bool = False,
@@ -126,11 +140,11 @@ class SemanticCache:
         self._tiers = [_TierState(t) for t in tiers]
         self.mode = mode
         self._embedder = embedder
-        if verifier == "default":
-            from tokenomy.cache.verifier import PairVerifier
+        from tokenomy.cache.judge import HitJudge, resolve_verifier
 
-            verifier = PairVerifier.default() if mode == "semantic" else None
-        self.verifier: PairVerifier | None = verifier
+        if mode != "semantic" and isinstance(verifier, str):
+            verifier = None
+        self.verifier: PairVerifier | DiffVerifier | None = resolve_verifier(verifier)
         if similarity is None:
             similarity = self.verifier.min_similarity if self.verifier is not None else 0.95
         self.similarity = float(similarity)
@@ -145,6 +159,13 @@ class SemanticCache:
         self.flight: SingleFlight[Any] = SingleFlight()
         self._counters = _Counters()
         self._lock = threading.Lock()
+        self.max_error = max_error
+        self._judge = HitJudge(
+            self.verifier,
+            guards=guards,
+            counters=self._counters,
+            max_error=max_error if mode == "semantic" else None,  # exact hits are never wrong
+        )
 
     # -- public API --------------------------------------------------------------------
 
@@ -298,13 +319,35 @@ class SemanticCache:
         )
 
     def stats(self) -> CacheStats:
-        """A snapshot of the counters."""
+        """A snapshot of the counters (with the error bound's estimates when set)."""
+        from dataclasses import replace
+
         snap = self._counters.snapshot()
         if self.flight.shared:
-            from dataclasses import replace
-
             snap = replace(snap, single_flight_shared=self.flight.shared)
+        if self._judge.bound is not None:
+            snap = replace(
+                snap, max_error=self.max_error, error_estimate=self._judge.bound.summary()
+            )
         return snap
+
+    def feedback(self, hit_id: str, *, correct: bool, verified: bool = False) -> bool:
+        """Report whether a served semantic hit's answer was right.
+
+        With ``max_error`` set, a wrong hit raises its scope's threshold (fewer,
+        safer hits); semantic hits not reported count as right. Counted in
+        ``stats().feedback``.
+
+        Args:
+            hit_id: :attr:`CacheHit.hit_id` of the hit (also in the pipeline trace).
+            correct: whether the served answer fit the question.
+            verified: the outcome came from asking the model too (a verification call).
+
+        Returns:
+            False when the id is unknown: an exact hit, or one of more than 10,000
+            hits ago.
+        """
+        return self._judge.feedback(hit_id, correct=correct, verified=verified)
 
     def discard(self, hit: CacheHit) -> None:
         """Delete a served entry from every tier (its payload could not be used)."""
@@ -399,6 +442,7 @@ class SemanticCache:
         similarity: float,
         score: float | None,
         tier: str,
+        hit_id: str = "",
     ) -> CacheHit:
         usage = TokenUsage(entry.input_tokens, entry.output_tokens)
         cost = self.prices.get(entry.model) if entry.model else None
@@ -413,6 +457,7 @@ class SemanticCache:
             usage=usage,
             cost_saved_usd=None if cost is None else cost.cost(usage).total_usd,
             entry_id=entry.id,
+            hit_id=hit_id,
         )
 
     def _lookup_exact(self, key: CacheKey, now: float) -> CacheHit | None:
@@ -441,36 +486,19 @@ class SemanticCache:
             for entry, sim in candidates:
                 if sim < self.similarity or entry.query is None:
                     continue
-                score = self._verify(key.query, entry, vector, sim)
-                if score is False:
+                if _canonical(key.query) == _canonical(entry.query):
+                    score: float | None = 1.0  # the same words but for case and punctuation
+                else:
+                    score = self._judge.verify(
+                        key.query, entry.query, vector, entry.vector, key.scope, entry.id
+                    )
+                if score is None:
                     continue
                 self._promote(entry, i)
-                return self._hit(
-                    entry, "semantic", sim, score if score is not True else None, state.tier.name
-                )
+                hit_id = self._judge.served(key.scope, score, key.query, entry.id)
+                shown = score if self.verifier is not None else None
+                return self._hit(entry, "semantic", sim, shown, state.tier.name, hit_id)
         return None
-
-    def _verify(
-        self, query: str, entry: CacheEntry, vector: np.ndarray, sim: float
-    ) -> float | bool:
-        """False if rejected; else True (no verifier) or the verifier's score."""
-        cached = entry.query or ""
-        if _canonical(query) == _canonical(cached):
-            return 1.0  # the same words, differing only in case, spacing or punctuation
-        if self.guards:
-            from tokenomy.cache.guards import check_pair
-
-            verdict = check_pair(query, cached)
-            if not verdict.ok:
-                self._counters.count("rejected", (verdict.reason or "guard").split(":")[0])
-                return False
-        if self.verifier is None:
-            return True
-        score = float(self.verifier.score(query, cached, vector, entry.vector))
-        if score < self.verifier.threshold:
-            self._counters.count("rejected", "verifier")
-            return False
-        return score
 
 
 def _estimate_usage(prompt: Prompt, answer: Answer) -> TokenUsage:

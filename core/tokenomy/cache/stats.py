@@ -56,6 +56,8 @@ class CacheHit:
         usage: what the cached answer cost to produce (saved by this hit).
         cost_saved_usd: its price, when the model's price is known.
         entry_id: the entry's id in its tiers (for :meth:`SemanticCache.discard`).
+        hit_id: this semantic hit's id, for :meth:`SemanticCache.feedback` (empty for
+            exact hits).
     """
 
     payload: str
@@ -68,6 +70,7 @@ class CacheHit:
     usage: TokenUsage
     cost_saved_usd: float | None
     entry_id: str = ""
+    hit_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +85,14 @@ class StoreResult:
 class CacheStats:
     """A snapshot of a cache's counters.
 
-    ``rejected`` counts semantic candidates the false-hit guards turned down, by
-    reason; ``refused`` counts answers not stored, by reason. ``tier_errors`` counts
+    ``rejected`` counts semantic candidates the verifier turned down, by reason
+    (``negation``, ``antonym``, ``direction``, ``swapped_args``, ``numbers``,
+    ``ordinal``, ``units``, ``dates``, ``entities``, ``quantifier``, ``scope``,
+    ``modality``, ``content_words``; see :mod:`tokenomy.cache.differences`);
+    ``feedback`` counts :meth:`SemanticCache.feedback` reports (``correct``,
+    ``wrong``, ``unknown hit id``); with ``max_error`` set, ``error_estimate`` maps
+    each scope (``""``: none) to its estimated share of wrong semantic hits;
+    ``refused`` counts answers not stored, by reason. ``tier_errors`` counts
     failed tier calls under the tier's name when the tier was unreachable (it is
     then skipped for a while); as ``"<tier>: <exception type>"`` for other failures
     (a full disk: the tier stays in use); and as ``"<tier>: <reason>"`` for stored
@@ -105,6 +114,9 @@ class CacheStats:
     refused: Mapping[str, int] = field(default_factory=dict)
     tier_errors: Mapping[str, int] = field(default_factory=dict)
     tier_skips: Mapping[str, int] = field(default_factory=dict)
+    feedback: Mapping[str, int] = field(default_factory=dict)
+    max_error: float | None = None
+    error_estimate: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def hits(self) -> int:
@@ -127,6 +139,7 @@ class _Counters:
             "refused": Counter(),
             "tier_errors": Counter(),
             "tier_skips": Counter(),
+            "feedback": Counter(),
         }
 
     def add(self, name: str, n: int = 1) -> None:
@@ -158,5 +171,9 @@ class _Counters:
                 input_tokens_saved=v["input_tokens_saved"],
                 output_tokens_saved=v["output_tokens_saved"],
                 cost_saved_usd=self.cost_saved,
-                **{name: dict(c) for name, c in self.maps.items()},
+                rejected=dict(self.maps["rejected"]),
+                refused=dict(self.maps["refused"]),
+                tier_errors=dict(self.maps["tier_errors"]),
+                tier_skips=dict(self.maps["tier_skips"]),
+                feedback=dict(self.maps["feedback"]),
             )

@@ -435,7 +435,7 @@ class Pipeline(Generic[R, C]):
         trace.add(
             "cache",
             "hit",
-            f"{hit.kind} from {hit.tier}",
+            f"{hit.kind} from {hit.tier}" + (f", hit {hit.hit_id}" if hit.hit_id else ""),
             saved_tokens=usage.input_tokens + usage.output_tokens,
             saved_usd=price.cost(usage).total_usd if price else hit.cost_saved_usd or 0.0,
         )
