@@ -189,8 +189,8 @@ class Parts(Generic[R]):
         self._asked = replace(next_part(self.sent, self._base), model=self.model)
         return self._asked
 
-    def add(self, more: Any) -> float:
-        """Join the next part; its cost in dollars (0 when it cannot be priced)."""
+    def add(self, more: Any) -> float | None:
+        """Join the next part; its cost in dollars (None when it cannot be priced)."""
         asked = self._asked
         assert asked is not None
         answer = self.codec.answer(more, asked)
@@ -202,8 +202,11 @@ class Parts(Generic[R]):
             self.stalled = True
         price = self.cost
         if price is None:
-            return 0.0
-        return self.guarded("output", self.trace, lambda: price(asked, self.model, answer)) or 0.0
+            return None
+        usd: float | None = self.guarded(
+            "output", self.trace, lambda: price(asked, self.model, answer)
+        )
+        return usd
 
     def finish(self, result: R) -> R:
         """The joined answer, or the cut one flagged truncated."""
