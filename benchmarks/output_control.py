@@ -65,7 +65,7 @@ from tokenomy.tokens import TokenCounter
 
 DATA = ROOT.parent / "shared" / "eval-data"
 RESULTS = ROOT / "benchmarks" / "results"
-ANSWERS = RESULTS / "output_control_answers.jsonl.tmp"
+ANSWERS = ROOT / "benchmarks" / "data" / "smollm2_sharegpt_answers.jsonl"
 DEV = 82
 _UNIT = re.compile(r"\w+|[^\w\s]")
 _DIGITS = re.compile(r"\d+")
@@ -149,13 +149,24 @@ def chunk_at(chunks: list[str], offset: int) -> int:
 # -- parts ----------------------------------------------------------------------------
 
 
-def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> dict[str, Any]:
+def recorded() -> dict[str, dict[str, Any]]:
+    """The recorded answers by prompt id (a line being written is skipped)."""
     done: dict[str, dict[str, Any]] = {}
     if ANSWERS.exists():
         for line in ANSWERS.read_text().splitlines():
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
             done[row["id"]] = row
+    return done
+
+
+def record(server: str, n: int, minutes: float) -> dict[str, dict[str, Any]]:
+    """Stream SmolLM2's answers to the first ``n`` ShareGPT prompts not yet recorded."""
+    done = recorded()
     deadline = time.monotonic() + minutes * 60
+    ANSWERS.parent.mkdir(exist_ok=True)
     with ANSWERS.open("a") as out:
         for pid, prompt in sharegpt_prompts()[:n]:
             if pid in done:
@@ -168,7 +179,8 @@ def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> d
             except Exception as exc:  # a prompt the server refuses (too long): skipped
                 print(f"skip {pid}: {exc}", file=sys.stderr)
                 continue
-            row = {"id": pid, "chunks": chunks, "finish": finish, "s": time.monotonic() - started}
+            seconds = round(time.monotonic() - started, 2)
+            row = {"id": pid, "chunks": chunks, "finish": finish, "s": seconds}
             out.write(json.dumps(row) + "\n")
             out.flush()
             done[pid] = row
@@ -176,6 +188,11 @@ def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> d
                 f"{len(done)} answers, last {len(chunks)} tokens in {row['s']:.1f}s",
                 file=sys.stderr,
             )
+    return done
+
+
+def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> dict[str, Any]:
+    done = record(server, n, minutes) if minutes > 0 else recorded()
     order = [pid for pid, _ in sharegpt_prompts()[:n] if pid in done]
     rows = [done[pid] for pid in order]
     # the loop criterion's spans were chosen on the first DEV answers: report apart
@@ -480,40 +497,72 @@ class _ReplyCodec:
         return {**result, "text": text, "finish": finish}
 
 
-def part_continuation(server: str, n: int, cap: int = 48, rounds: int = 4) -> dict[str, Any]:
-    """Answers cut by a small cap, continued by the pipeline's output stage."""
+SMOLLM2_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+
+
+def smollm2_prompt(question: str) -> str:
+    """SmolLM2's chat template (the GGUF's own) as a completion prompt."""
+    return (
+        f"<|im_start|>system\n{SMOLLM2_SYSTEM}<|im_end|>\n"
+        f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def part_continuation(
+    server: str, n: int, cap: int = 48, rounds: int = 8, mode: str = "chat"
+) -> dict[str, Any]:
+    """Answers cut by a small cap, continued by the pipeline's output stage.
+
+    ``mode="chat"``: chat messages; a continuation sends the answer so far as the
+    assistant's turn and asks to go on. ``mode="completion"``: the same question as a
+    completion prompt in SmolLM2's chat template; a continuation grows the prompt by
+    the answer so far.
+    """
     import httpx
 
     from tokenomy.pipeline import Pipeline, Request
 
     def call(sent: Any) -> dict[str, Any]:
-        body = {"messages": list(sent.messages), "max_tokens": cap, "temperature": 0.0}
-        r = httpx.post(f"{server}/v1/chat/completions", json=body, timeout=300.0)
+        body: dict[str, Any] = {"max_tokens": cap, "temperature": 0.0}
+        if sent.prompt is not None:
+            url, body["prompt"] = f"{server}/v1/completions", sent.prompt
+        else:
+            url, body["messages"] = f"{server}/v1/chat/completions", list(sent.messages)
+        r = httpx.post(url, json=body, timeout=300.0)
         choice = r.raise_for_status().json()["choices"][0]
-        return {"text": choice["message"]["content"] or "", "finish": choice["finish_reason"]}
+        text = choice["text"] if sent.prompt is not None else choice["message"]["content"]
+        return {"text": text or "", "finish": choice["finish_reason"]}
 
     pipe: Pipeline[Any, Any] = Pipeline(output=OutputControl(continue_max=rounds))
     prompts = [p for _, p in sharegpt_prompts()[200:300] if len(p) < 400][:n]
     rows = []
     for prompt in prompts:
-        request = Request(messages=({"role": "user", "content": prompt},), max_tokens=cap)
+        if mode == "completion":
+            request = Request(prompt=smollm2_prompt(prompt), max_tokens=cap)
+        else:
+            request = Request(messages=({"role": "user", "content": prompt},), max_tokens=cap)
         reply = pipe.run(request, call, _ReplyCodec())
-        out = reply["trace"].get("output", {})
+        trace = reply["trace"]
+        out = trace.get("output", {})
+        restarted = any(s.get("outcome") == "not continued" for s in trace.get("stages", []))
         rows.append(
             {
                 "parts": 1 + out.get("continued", 0),
                 "finished": not out.get("truncated", False),
+                "started_over": restarted,
                 "chars": len(reply["text"]),
                 "tail": reply["text"][-80:],  # answers to ShareGPT prompts: only a tail
             }
         )
-    cut_first = [r for r in rows if r["parts"] > 1]
+    cut_first = [r for r in rows if r["parts"] > 1 or not r["finished"]]
     return {
+        "mode": mode,
         "prompts": len(rows),
         "cap": cap,
         "max_continuations": rounds,
         "cut_at_first_cap": len(cut_first),
         "completed_by_continuation": sum(1 for r in cut_first if r["finished"]),
+        "continuing_ended_by_a_restart": sum(1 for r in cut_first if r["started_over"]),
         "parts_p50": sorted(r["parts"] for r in rows)[len(rows) // 2],
         "rows": rows,
     }
@@ -523,7 +572,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part",
-        choices=["planner", "loops", "json", "continuation", "synthetic", "tradeoff"],
+        choices=["record", "planner", "loops", "json", "continuation", "synthetic", "tradeoff"],
         required=True,
     )
     parser.add_argument("--server", default="http://127.0.0.1:8913")
@@ -533,7 +582,10 @@ def main() -> None:
     args = parser.parse_args()
     control = OutputControl(stop_on=("loop", "json"))
     started = time.time()
-    if args.part == "planner":
+    if args.part == "record":
+        done = record(args.server, args.n, args.minutes)
+        result = {"recorded": sum(1 for pid, _ in sharegpt_prompts()[: args.n] if pid in done)}
+    elif args.part == "planner":
         result = part_planner()
     elif args.part == "loops":
         result = part_loops(args.server, args.n, args.minutes, control)
@@ -545,7 +597,10 @@ def main() -> None:
     elif args.part == "json":
         result = part_json(args.server, control, min(args.n, 2 * len(JSON_PROMPTS)))
     else:
-        result = part_continuation(args.server, min(args.n, 25), rounds=args.rounds)
+        result = {
+            mode: part_continuation(args.server, min(args.n, 25), rounds=args.rounds, mode=mode)
+            for mode in ("chat", "completion")
+        }
     result["seconds"] = round(time.time() - started, 1)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"output_control_{args.part}.json"

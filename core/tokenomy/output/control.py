@@ -151,6 +151,16 @@ class OutputControl:
             return max(self.max_tokens, floor(tools=bool(request.tools), json=wants_json(request)))
         return None
 
+    def loop_in(self, text: str) -> int | None:
+        """Where the repetition loop of a finished ``text`` begins (the usable prefix's
+        length, as the ``"loop"`` criterion keeps it), or None: no loop, or ``"loop"``
+        not in ``stop_on``. Used on an answer being continued, which is not continued
+        once it loops."""
+        if "loop" not in self.stop_on:
+            return None
+        stop = _loop(self, None, len).check(text, 0)
+        return None if stop is None else stop.keep_chars
+
     def monitor(
         self, *, cap: int | None, count: Callable[[str], int] | None = None
     ) -> StreamMonitor | None:

@@ -326,3 +326,34 @@ def test_a_failed_continuation_gives_its_reservation_back():
     pipe.run(Request(prompt="q", model="unit-model", max_tokens=12), call, Codec())
     assert budget.reserved_usd == 0.0
     assert budget.spent_usd == pytest.approx(0.1 * 11)  # the first call only
+
+
+def test_an_answer_that_loops_is_not_continued_but_kept_up_to_the_loop():
+    pipe = Pipeline(output=OutputControl(continue_max=3))
+    looping = "Here is a story. " + "She loves it too! Luna said so again. " * 12
+    parts = Parts(looping, "never asked")
+    reply = pipe.run(Request(prompt="story?"), parts.reply, Codec())
+    assert len(parts.sent) == 1
+    assert reply.text == "Here is a story. She loves it too! Luna said so again."
+    assert reply.trace is not None and reply.trace["output"]["stopped_by"] == "loop"
+    assert reply.trace["output"]["truncated"] is False
+
+
+def test_a_completion_prompt_grows_by_the_whole_answer_and_parts_follow_on():
+    pipe = Pipeline(output=OutputControl(continue_max=3))
+    parts = Parts("Use numpy: import num", "py as np. Then call it.")
+    reply = pipe.run(Request(prompt="Q: arrays?\nA: "), parts.reply, Codec())
+    assert parts.sent[1].prompt == "Q: arrays?\nA: Use numpy: import num"
+    assert reply.text == "Use numpy: import numpy as np. Then call it."
+
+
+def test_a_chat_part_that_starts_the_answer_over_ends_the_asking():
+    pipe = Pipeline(output=OutputControl(continue_max=5))
+    first = "To disable change data capture on the server, run the command below. Then restart the"
+    again = "To disable change data capture on the server, run this other command first, then the other"
+    parts = Parts(first, again, "more")
+    tea = {"role": "user", "content": "How?"}
+    reply = pipe.run(Request(messages=(tea,)), parts.reply, Codec())
+    assert len(parts.sent) == 2
+    assert reply.text == "To disable change data capture on the server, run the command below."
+    assert reply.trace is not None and reply.trace["output"]["truncated"] is True
