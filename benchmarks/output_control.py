@@ -66,7 +66,6 @@ from tokenomy.tokens import TokenCounter
 DATA = ROOT.parent / "shared" / "eval-data"
 RESULTS = ROOT / "benchmarks" / "results"
 ANSWERS = ROOT / "benchmarks" / "data" / "smollm2_sharegpt_answers.jsonl"
-DEV = 82
 _UNIT = re.compile(r"\w+|[^\w\s]")
 _DIGITS = re.compile(r"\d+")
 
@@ -93,6 +92,8 @@ def stream_chat(
             if text:
                 chunks.append(text)
             finish = choice.get("finish_reason") or finish
+    if finish is None:  # llama_cpp.server ends a stream early when another request comes
+        raise RuntimeError("the stream ended without a finish reason (interrupted)")
     return chunks, finish
 
 
@@ -191,15 +192,23 @@ def record(server: str, n: int, minutes: float) -> dict[str, dict[str, Any]]:
     return done
 
 
+def halves(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The answers to the even-numbered prompts (the loop criterion was tuned on these)
+    and to the odd-numbered ones (held out, reported)."""
+    position = {pid: i for i, (pid, _) in enumerate(sharegpt_prompts())}
+    tune = [r for r in rows if position[r["id"]] % 2 == 0]
+    test = [r for r in rows if position[r["id"]] % 2 == 1]
+    return tune, test
+
+
 def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> dict[str, Any]:
     done = record(server, n, minutes) if minutes > 0 else recorded()
-    order = [pid for pid, _ in sharegpt_prompts()[:n] if pid in done]
-    rows = [done[pid] for pid in order]
-    # the loop criterion's spans were chosen on the first DEV answers: report apart
+    rows = [done[pid] for pid, _ in sharegpt_prompts()[:n] if pid in done]
+    tune, test = halves(rows)
     return {
+        "held_out_half": measure_loops(test, control),
+        "tuning_half": measure_loops(tune, control),
         "all": measure_loops(rows, control),
-        f"first_{DEV}_answers_used_to_choose_the_spans": measure_loops(rows[:DEV], control),
-        "held_out_answers": measure_loops(rows[DEV:], control),
     }
 
 
@@ -259,19 +268,17 @@ def measure_loops(rows: list[dict[str, Any]], control: OutputControl) -> dict[st
 
 
 def part_tradeoff() -> dict[str, Any]:
-    """The loop criterion's span against loops stopped in time and false stops, on
-    every answer the loops part saved (dev and held-out together: a curve, not a
-    tuned result)."""
-    rows = []
-    for line in ANSWERS.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue
-    curve = {}
-    for span in (40, 60, 80, 100, 150, 300):
-        result = measure_loops(rows, OutputControl(stop_on=("loop",), loop_span=span))
-        curve[f"loop_span={span}"] = {k: v for k, v in result.items() if k != "notes"}
+    """The loop criterion's span against loops stopped in time and false stops, on the
+    held-out half of the recorded answers (and on the half the default was chosen on)."""
+    rows = [r for pid, r in recorded().items()]
+    tune, test = halves(rows)
+    curve: dict[str, Any] = {}
+    for span in (40, 48, 56, 64, 80, 100, 150):
+        control = OutputControl(stop_on=("loop",), loop_span=span)
+        curve[f"loop_span={span}"] = {
+            half: {k: v for k, v in measure_loops(part, control).items() if k != "notes"}
+            for half, part in (("held_out_half", test), ("tuning_half", tune))
+        }
     return {"answers": len(rows), "curve": curve}
 
 

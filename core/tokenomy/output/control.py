@@ -90,7 +90,7 @@ class OutputControl:
         continue_max: how many times to ask the model to continue an answer cut by
             its cap (``finish_reason == "length"``) before returning it flagged as
             truncated (default 0: flag it at once).
-        loop_span: units that must repeat before ``"loop"`` stops (default 40).
+        loop_span: units that must repeat before ``"loop"`` stops (default 48).
         monitor_replays: run cached answers replayed as streams through the
             monitor too (default True).
 
