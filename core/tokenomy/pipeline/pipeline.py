@@ -399,7 +399,7 @@ class Pipeline(Generic[R, C]):
             return len(request.prompt)
         return len(json.dumps([request.messages, request.tools], default=str))
 
-    def _release(self, reservation: Reservation | None | _Refused) -> None:
+    def _release(self, reservation: Reservation | _Refused | None) -> None:
         if isinstance(reservation, _Refused) or reservation is None or self.budget is None:
             return
         self.budget.release(reservation)  # a no-op once settled
@@ -898,7 +898,7 @@ class Pipeline(Generic[R, C]):
 
     def _hold_part(
         self, ask: Sent, model: str | None, trace: Trace
-    ) -> Reservation | None | _Refused:
+    ) -> Reservation | _Refused | None:
         """Reserve a continuation call's upper bound (its prompt, which holds the answer
         so far, and its cap at the model that answered); ``_REFUSED`` when the budget
         refuses it, None without a budget."""
@@ -926,7 +926,7 @@ class Pipeline(Generic[R, C]):
             tokens = counter.count_messages(ask.messages, tools=request.tools)
         return self._price(ask, model, TokenUsage(tokens, output), None)
 
-    def _settle_part(self, held: Reservation | None | _Refused, usd: float | None) -> None:
+    def _settle_part(self, held: Reservation | _Refused | None, usd: float | None) -> None:
         """Charge a continuation call its cost (its reservation when it cannot be
         priced)."""
         if held is not None and not isinstance(held, _Refused) and self.budget is not None:

@@ -350,7 +350,9 @@ def test_a_completion_prompt_grows_by_the_whole_answer_and_parts_follow_on():
 def test_a_chat_part_that_starts_the_answer_over_ends_the_asking():
     pipe = Pipeline(output=OutputControl(continue_max=5))
     first = "To disable change data capture on the server, run the command below. Then restart the"
-    again = "To disable change data capture on the server, run this other command first, then the other"
+    again = (
+        "To disable change data capture on the server, run this other command first, then the other"
+    )
     parts = Parts(first, again, "more")
     tea = {"role": "user", "content": "How?"}
     reply = pipe.run(Request(messages=(tea,)), parts.reply, Codec())
