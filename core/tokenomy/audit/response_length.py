@@ -85,7 +85,7 @@ class ResponseLengthPlugin:
                 cost_usd += context.cost(c.call.model, TokenUsage(0, n)) or 0.0
         findings = [
             f"{loops} answers loop (a span repeated back to back): {loop_tokens:,} tokens "
-            "after the loop began; the stream monitor stops a loop 25-50 tokens in.",
+            "after the loop began; the stream monitor stops a loop about 50 tokens in.",
             f"{json_tails} JSON answers go on after the object closed: {json_tokens:,} "
             "tokens of trailing text.",
             *examples,
