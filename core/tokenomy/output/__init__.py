@@ -15,7 +15,6 @@ from tokenomy.output.continuation import (
     continuation_messages,
     join_parts,
     resume_point,
-    starts_over,
 )
 from tokenomy.output.control import CRITERIA, OutputControl
 from tokenomy.output.monitor import (
@@ -57,6 +56,5 @@ __all__ = [
     "cut_at_boundary",
     "join_parts",
     "resume_point",
-    "starts_over",
     "template_key",
 ]

@@ -32,8 +32,8 @@ from tokenomy.output import (
     cut_at_boundary,
     join_parts,
     resume_point,
-    starts_over,
 )
+from tokenomy.output.continuation import starts_over
 from tokenomy.pipeline.request import Sent, Trace
 
 __all__ = ["OutputCodec", "Parts", "Watch", "cut_back", "next_part", "note", "watch_for"]

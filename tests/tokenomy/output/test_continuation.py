@@ -3,8 +3,8 @@ from tokenomy.output import (
     continuation_messages,
     join_parts,
     resume_point,
-    starts_over,
 )
+from tokenomy.output.continuation import starts_over
 
 
 def test_join_drops_the_repeated_seam_once():
