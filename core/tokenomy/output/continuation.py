@@ -20,6 +20,7 @@ __all__ = [
     "continuation_messages",
     "join_parts",
     "resume_point",
+    "starts_over",
 ]
 
 CONTINUE_PROMPT: Final = (
@@ -30,6 +31,8 @@ _MAX_DROP: Final = 0.25
 _MAX_DROP_CHARS: Final = 300
 _MIN_OVERLAP: Final = 12
 _MAX_OVERLAP: Final = 2000
+_MIN_RESTATED: Final = 24
+_MIN_RESTART: Final = 40
 
 
 def resume_point(partial: str) -> str:
@@ -95,12 +98,40 @@ def join_parts(first: str, more: str) -> str:
 
 
 def _overlap(first: str, more: str) -> int:
-    """Length of the longest start of ``more`` (12 to 2,000 characters, ignoring the
-    whitespace before it) that ``first`` ends with."""
+    """How much of ``more``'s start restates ``first``: the longest start of ``more``
+    (12 to 2,000 characters, ignoring the whitespace before it) that ``first`` ends
+    with; else, when ``more`` restates ``first``'s last words (24+ characters from a
+    word start) further in, as a model that goes back a sentence or starts over does,
+    everything up to the end of that restatement."""
     stripped = more.lstrip()
     lead = len(more) - len(stripped)
     tail = first.rstrip()
     for n in range(min(len(stripped), len(tail), _MAX_OVERLAP), _MIN_OVERLAP - 1, -1):
         if tail.endswith(stripped[:n]):
             return lead + n
+    return _restated(tail, more)
+
+
+def _restated(tail: str, more: str) -> int:
+    """The end of the longest restatement of ``tail``'s end (24+ characters, starting
+    at a word) found in ``more`` no further in than a restart would put it, or 0."""
+    for m in re.finditer(r"(?<!\S)\S", tail[-_MAX_OVERLAP:]):
+        needle = tail[-_MAX_OVERLAP:][m.start() :]
+        if len(needle) < _MIN_RESTATED:
+            break
+        at = more.find(needle, 0, len(tail) + len(needle))
+        if at >= 0:
+            return at + len(needle)  # the longest: starts are tried left to right
     return 0
+
+
+def starts_over(first: str, more: str) -> bool:
+    """Whether ``more`` begins the answer again instead of going on: it opens with the
+    same 40+ characters as ``first`` and never reaches ``first``'s last words."""
+    a, b = first.lstrip(), more.lstrip()
+    same = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        same += 1
+    return same >= _MIN_RESTART and _overlap(first, more) == 0

@@ -90,7 +90,7 @@ class OutputControl:
         continue_max: how many times to ask the model to continue an answer cut by
             its cap (``finish_reason == "length"``) before returning it flagged as
             truncated (default 0: flag it at once).
-        loop_span: units that must repeat before ``"loop"`` stops (default 40).
+        loop_span: units that must repeat before ``"loop"`` stops (default 48).
         monitor_replays: run cached answers replayed as streams through the
             monitor too (default True).
 
@@ -150,6 +150,16 @@ class OutputControl:
             request = sent.request
             return max(self.max_tokens, floor(tools=bool(request.tools), json=wants_json(request)))
         return None
+
+    def loop_in(self, text: str) -> int | None:
+        """Where the repetition loop of a finished ``text`` begins (the usable prefix's
+        length, as the ``"loop"`` criterion keeps it), or None: no loop, or ``"loop"``
+        not in ``stop_on``. Used on an answer being continued, which is not continued
+        once it loops."""
+        if "loop" not in self.stop_on:
+            return None
+        stop = _loop(self, None, len).check(text, 0)
+        return None if stop is None else stop.keep_chars
 
     def monitor(
         self, *, cap: int | None, count: Callable[[str], int] | None = None

@@ -33,7 +33,7 @@ __all__ = [
     "Validator",
 ]
 
-DEFAULT_LOOP_SPAN: Final = 40
+DEFAULT_LOOP_SPAN: Final = 48
 """Units (words and punctuation marks) that must repeat before a loop is called."""
 DEFAULT_SHORT_SPAN: Final = 24
 """The same, for a repeated unit of at most ``DEFAULT_SHORT_PERIOD`` units."""
@@ -111,8 +111,8 @@ class RepetitionLoop(BaseCriterion):
     where the repetition began.
 
     Args:
-        span: repeated units needed (default 40, about 45 tokens: inside 64 tokens of
-            the loop's start, past most passages an answer legitimately repeats).
+        span: repeated units needed (default 48, about 50 tokens: inside 64 tokens of
+            the loop's start; chosen on SmolLM2 answers, see docs/output.md).
         short_span: repeated units needed when the period is at most
             ``short_period`` units (default 24 and 40): a short phrase repeated back
             to back is a loop sooner.

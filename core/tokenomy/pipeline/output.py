@@ -33,6 +33,7 @@ from tokenomy.output import (
     join_parts,
     resume_point,
 )
+from tokenomy.output.continuation import starts_over
 from tokenomy.pipeline.request import Sent, Trace
 
 __all__ = ["OutputCodec", "Parts", "Watch", "cut_back", "next_part", "note", "watch_for"]
@@ -177,6 +178,18 @@ class Parts(Generic[R]):
         self.stalled = False
         self._base = text
         self._asked: Sent | None = None
+        self._cut_loop()
+
+    def _cut_loop(self) -> None:
+        """An answer cut by its cap that loops is not continued (going on would only pay
+        for more of the loop): it is kept up to where the loop began."""
+        if self.reason != "length":
+            return
+        looped = self.guarded("output", self.trace, lambda: self.control.loop_in(self.text))
+        if looped is not None:
+            self.text, self.reason, self.stalled = self.text[:looped], "stop", True
+            self.trace.add("output", "not continued", "the answer repeats itself")
+            note(self.trace, stopped_by="loop")
 
     def more(self) -> bool:
         return (
@@ -184,26 +197,38 @@ class Parts(Generic[R]):
         )
 
     def ask(self) -> Sent:
-        """What to send for the next part (from the answer's last clean boundary)."""
-        self._base = resume_point(self.text)
+        """What to send for the next part: a completion prompt grows by the whole answer
+        so far (the model goes on from its last token); a chat goes on from the
+        answer's last clean boundary."""
+        self._base = self.text if self.sent.prompt is not None else resume_point(self.text)
         self._asked = replace(next_part(self.sent, self._base), model=self.model)
         return self._asked
 
-    def add(self, more: Any) -> float:
-        """Join the next part; its cost in dollars (0 when it cannot be priced)."""
+    def add(self, more: Any) -> float | None:
+        """Join the next part; its cost in dollars (None when it cannot be priced)."""
         asked = self._asked
         assert asked is not None
         answer = self.codec.answer(more, asked)
-        joined = join_parts(self._base, answer.text)
         self.parts += 1
-        if len(joined) > len(self.text):
+        if self.sent.prompt is not None:  # the prompt grew by the answer: text follows on
+            joined = self._base + answer.text
+        else:
+            joined = join_parts(self._base, answer.text)
+        if self.sent.prompt is None and starts_over(self._base, answer.text):
+            self.stalled = True
+            self.trace.add("output", "not continued", "the model started the answer over")
+        elif len(joined) > len(self.text):
             self.text, self.reason = joined, answer.finish_reason
+            self._cut_loop()
         else:  # the part added nothing: stop asking (the answer stays truncated)
             self.stalled = True
         price = self.cost
         if price is None:
-            return 0.0
-        return self.guarded("output", self.trace, lambda: price(asked, self.model, answer)) or 0.0
+            return None
+        usd: float | None = self.guarded(
+            "output", self.trace, lambda: price(asked, self.model, answer)
+        )
+        return usd
 
     def finish(self, result: R) -> R:
         """The joined answer, or the cut one flagged truncated."""

@@ -38,7 +38,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from tokenomy.cache import Answer, CacheHit, SemanticCache
 from tokenomy.errors import BudgetExceededError, ConfigError
@@ -249,10 +249,10 @@ class Pipeline(Generic[R, C]):
             try:
                 sent, order = await self._athread(self._prepares(), self._prepare, request, trace)
                 result, model = await self._ainvoke(order, sent, call, trace)
-                result, extra_usd = await self._acontinue(sent, model, result, call, codec, trace)
+                result = await self._acontinue(sent, model, result, call, codec, trace)
                 answer = await self._athread(
                     self._cache_blocks(),
-                    functools.partial(self._settle, extra_usd=extra_usd),
+                    self._settle,
                     sent,
                     model,
                     result,
@@ -401,9 +401,10 @@ class Pipeline(Generic[R, C]):
             return len(request.prompt)
         return len(json.dumps([request.messages, request.tools], default=str))
 
-    def _release(self, reservation: Reservation | None) -> None:
-        if reservation is not None and self.budget is not None:
-            self.budget.release(reservation)  # a no-op once settled
+    def _release(self, reservation: Reservation | _Refused | None) -> None:
+        if isinstance(reservation, _Refused) or reservation is None or self.budget is None:
+            return
+        self.budget.release(reservation)  # a no-op once settled
 
     # -- stage: cache and single-flight ---------------------------------------------------
 
@@ -711,8 +712,8 @@ class Pipeline(Generic[R, C]):
     ) -> tuple[R, Answer | None]:
         sent, order = self._prepare(request, trace)
         result, model = self._invoke(order, sent, call, trace)
-        result, extra_usd = self._continue(sent, model, result, call, codec, trace)
-        answer = self._settle(sent, model, result, codec, reservation, trace, extra_usd=extra_usd)
+        result = self._continue(sent, model, result, call, codec, trace)
+        answer = self._settle(sent, model, result, codec, reservation, trace)
         return codec.annotate(result, trace), answer
 
     def _settle(
@@ -725,17 +726,15 @@ class Pipeline(Generic[R, C]):
         trace: Trace,
         *,
         store: bool = True,
-        extra_usd: float = 0.0,
     ) -> Answer | None:
-        """Charge the actual cost (plus ``extra_usd``: the continuation calls), store
-        the answer, record the call; never raises."""
+        """Charge the actual cost, store the answer, record the call; never raises."""
         needed = self.cache is not None or reservation is not None or self.record_calls
         answer = (
             self._guarded("settle", trace, lambda: codec.answer(result, sent)) if needed else None
         )
         if reservation is not None and self.budget is not None:
             cost = self._guarded("settle", trace, lambda: self._cost(sent, model, answer))
-            actual = (reservation.usd if cost is None else cost) + extra_usd
+            actual = reservation.usd if cost is None else cost
             self.budget.settle(reservation, actual)
             trace.add("budget", "charged", f"${actual:.6f}")
         cache = self.cache
@@ -855,22 +854,27 @@ class Pipeline(Generic[R, C]):
         call: Callable[[Sent], R],
         codec: Codec[R, C],
         trace: Trace,
-    ) -> tuple[R, float]:
-        """An answer cut by its cap, continued (or cut back and flagged); with the
-        dollars the continuation calls cost."""
+    ) -> R:
+        """An answer cut by its cap, continued (or cut back and flagged). Each
+        continuation call reserves its upper-bound cost through the budget first, like
+        the first call, and settles to its actual cost; a refused reservation ends the
+        continuing (the answer is returned flagged truncated)."""
         parts = self._cut_answer(sent, model, result, codec, trace)
         if parts is None:
-            return result, 0.0
-        extra = 0.0
+            return result
         while parts.more():
             ask = parts.ask()
+            held = self._hold_part(ask, model, trace)
+            if held is _REFUSED:
+                break
             try:
                 more = call(ask)
             except Exception as exc:  # a failed continuation: keep what there is
+                self._release(held)
                 self._failed("output", exc, trace)
                 break
-            extra += parts.add(more)
-        return parts.finish(result), extra
+            self._settle_part(held, parts.add(more))
+        return parts.finish(result)
 
     async def _acontinue(
         self,
@@ -880,21 +884,61 @@ class Pipeline(Generic[R, C]):
         call: Callable[[Sent], Awaitable[R]],
         codec: Codec[R, C],
         trace: Trace,
-    ) -> tuple[R, float]:
+    ) -> R:
         """:meth:`_continue` for a coroutine provider."""
         parts = self._cut_answer(sent, model, result, codec, trace)
         if parts is None:
-            return result, 0.0
-        extra = 0.0
+            return result
         while parts.more():
             ask = parts.ask()
+            held = self._hold_part(ask, model, trace)
+            if held is _REFUSED:
+                break
             try:
                 more = await call(ask)
             except Exception as exc:
+                self._release(held)
                 self._failed("output", exc, trace)
                 break
-            extra += parts.add(more)
-        return parts.finish(result), extra
+            self._settle_part(held, parts.add(more))
+        return parts.finish(result)
+
+    def _hold_part(
+        self, ask: Sent, model: str | None, trace: Trace
+    ) -> Reservation | _Refused | None:
+        """Reserve a continuation call's upper bound (its prompt, which holds the answer
+        so far, and its cap at the model that answered); ``_REFUSED`` when the budget
+        refuses it, None without a budget."""
+        budget = self.budget
+        if budget is None:
+            return None
+        usd = self._guarded("budget", trace, lambda: self._part_bound(ask, model))
+        if usd is None:  # cannot be priced: the first call's bound stands in
+            usd = self._upper_bound(ask.request, trace)
+        try:
+            held = budget.reserve(usd, labels=ask.request.labels)
+        except BudgetExceededError as exc:
+            trace.add("output", "not continued", f"the budget refused it: {exc}"[:200])
+            return _REFUSED
+        trace.add("budget", "reserved", f"${usd:.6f} (continuation)")
+        return held
+
+    def _part_bound(self, ask: Sent, model: str | None) -> float:
+        request = ask.request
+        output = ask.max_tokens or request.max_tokens or self.expected_output_tokens
+        counter = self._counter(self._model_id(ask, model))
+        if ask.prompt is not None:
+            tokens = counter.count(ask.prompt)
+        else:
+            tokens = counter.count_messages(ask.messages, tools=request.tools)
+        return self._price(ask, model, TokenUsage(tokens, output), None)
+
+    def _settle_part(self, held: Reservation | _Refused | None, usd: float | None) -> None:
+        """Charge a continuation call its cost (its reservation when it cannot be
+        priced)."""
+        if held is not None and not isinstance(held, _Refused) and self.budget is not None:
+            actual = held.usd if usd is None else usd
+            self.budget.settle(held, actual)
 
     def _cut_answer(
         self, sent: Sent, model: str | None, result: R, codec: Codec[R, C], trace: Trace
@@ -921,6 +965,11 @@ class Pipeline(Generic[R, C]):
             counter = self._counter(self._model_id(sent, model))
             tokens = self._count(request, counter, sent.messages)
             usage = TokenUsage(tokens, counter.count(answer.text) if answer is not None else 0)
+        return self._price(sent, model, usage, answer)
+
+    def _price(
+        self, sent: Sent, model: str | None, usage: TokenUsage, answer: Answer | None
+    ) -> float:
         if self.router is not None and model is not None and model in self.router.models.names:
             return self.router.models[model].cost_usd(usage.input_tokens, usage.output_tokens)
         price = self.prices.get(self._model_id(sent, model)) or self.prices.get(
@@ -1011,6 +1060,13 @@ def _stopped(
     watch.report(trace)
     if watch.stopped and not any(a.outcome == "ok" for a in attempts):
         attempts.append(Attempt(order[min(len(attempts), len(order) - 1)] or "", "ok"))
+
+
+class _Refused:
+    """A continuation the budget refused (the loop stops; nothing to settle)."""
+
+
+_REFUSED: Final = _Refused()
 
 
 @dataclass(frozen=True)

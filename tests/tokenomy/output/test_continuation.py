@@ -1,4 +1,10 @@
-from tokenomy.output import CONTINUE_PROMPT, continuation_messages, join_parts, resume_point
+from tokenomy.output import (
+    CONTINUE_PROMPT,
+    continuation_messages,
+    join_parts,
+    resume_point,
+)
+from tokenomy.output.continuation import starts_over
 
 
 def test_join_drops_the_repeated_seam_once():
@@ -31,3 +37,24 @@ def test_continuation_messages_append_the_partial_and_the_ask():
     assert out[-2] == {"role": "assistant", "content": "Roses are"}
     assert out[-1] == {"role": "user", "content": CONTINUE_PROMPT}
     assert messages == ({"role": "user", "content": "Write a poem."},)
+
+
+def test_join_drops_a_restated_seam_found_further_in():
+    first = "Here is a function that makes numbers:\n```python\nimport"
+    more = "Sure! Here is a function that makes numbers:\n```python\nimport numpy as np"
+    assert join_parts(first, more) == first + " numpy as np"
+
+
+def test_join_keeps_a_later_repeat_that_is_no_restatement():
+    # the tail comes back only after new text of its own: not a restatement of the seam
+    first = "Say the line: we will meet again"
+    more = "tomorrow. " * 10 + "Say the line: we will meet again"
+    assert join_parts(first, more) == first + " " + more
+
+
+def test_starts_over():
+    first = "To disable change data capture on the server, run the command below. Then restart"
+    assert starts_over(first, "To disable change data capture on the server, run another command.")
+    assert not starts_over(first, "the service and check the logs.")
+    # a restart that reaches the seam is joined there, not treated as starting over
+    assert not starts_over(first, first + " the service.")

@@ -56,6 +56,17 @@ def test_numbered_list_loops_count_as_loops():
     assert run(monitor, text) > 0
 
 
+def test_a_passage_repeated_once_for_less_than_the_span_is_not_a_loop():
+    # PROSE is 54 units; its second copy diverges after 45 (the former span of 40
+    # stopped this; 48 are needed now)
+    second = PROSE.split(". Milk")[0] + " and serve it at once with a biscuit."
+    monitor = StreamMonitor([RepetitionLoop()], count=words)
+    assert run(monitor, PROSE + " " + second + " Enjoy it.") == -1
+    # the same passage going round again is stopped
+    monitor = StreamMonitor([RepetitionLoop()], count=words)
+    assert run(monitor, (PROSE + " ") * 3) > 0
+
+
 def test_ordinary_prose_is_not_a_loop():
     monitor = StreamMonitor([RepetitionLoop()], count=words)
     assert run(monitor, PROSE) == -1 and monitor.result().stopped_by is None

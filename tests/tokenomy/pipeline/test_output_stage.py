@@ -263,3 +263,99 @@ def test_a_continuation_that_adds_nothing_stops_the_asking():
     reply = pipe.run(Request(prompt="q"), parts.reply, Codec())
     assert len(parts.sent) == 2  # the second part added nothing: no third call
     assert reply.text == "It rains." and reply.trace["output"]["truncated"] is True
+
+
+@pytest.mark.parametrize("path", ["run", "arun"])
+def test_a_continuation_reserves_through_the_budget_before_its_call(path):
+    # a cap of 10 words at $0.10 each: each call reserves $1.00 before it is made
+    budget = SpendBudget(1000.0)
+    pipe = Pipeline(output=OutputControl(continue_max=3), budget=budget, prices=PRICES)
+    reserved: list[float] = []
+    parts = Parts("Step one: boil water. Step two: add the", "Step two: add the tea.")
+
+    def reply(sent: Sent) -> Reply:
+        reserved.append(budget.reserved_usd)
+        return parts.reply(sent)
+
+    async def areply(sent: Sent) -> Reply:
+        return reply(sent)
+
+    tea = {"role": "user", "content": "tea?"}
+    request = Request(messages=(tea,), model="unit-model", max_tokens=10)
+    if path == "run":
+        out = pipe.run(request, reply, Codec())
+    else:
+        out = asyncio.run(pipe.arun(request, areply, Codec()))
+    assert out.text == "Step one: boil water. Step two: add the tea."
+    # during the continuation both its own reservation and the first call's are held
+    assert reserved == [pytest.approx(1.0), pytest.approx(2.0)]
+    assert budget.reserved_usd == 0.0
+    assert budget.spent_usd == pytest.approx(0.1 * (8 + 5))
+    budget.check()
+
+
+def test_a_continuation_the_budget_refuses_is_not_made_and_the_answer_is_flagged():
+    # $1.50 left: the first call reserves $1.00 (10 words), a continuation would need
+    # $1.00 more while the first is in flight: refused, never called, budget held
+    budget = SpendBudget(1.5)
+    pipe = Pipeline(output=OutputControl(continue_max=3), budget=budget, prices=PRICES)
+    parts = Parts("It is sunny today. Tomorrow it will be", "rainy and cold.")
+    request = Request(prompt="weather?", model="unit-model", max_tokens=10)
+    reply = pipe.run(request, parts.reply, Codec())
+    assert len(parts.sent) == 1
+    assert reply.text == "It is sunny today." and reply.trace is not None
+    assert reply.trace["output"]["truncated"] is True
+    assert any(
+        s["stage"] == "output" and s["outcome"] == "not continued" for s in reply.trace["stages"]
+    )
+    assert budget.spent_usd == pytest.approx(0.1 * 8) and budget.reserved_usd == 0.0
+    budget.check()
+
+
+def test_a_failed_continuation_gives_its_reservation_back():
+    budget = SpendBudget(1000.0)
+    pipe = Pipeline(output=OutputControl(continue_max=2), budget=budget, prices=PRICES)
+    calls = []
+
+    def call(sent: Sent) -> Reply:
+        calls.append(sent)
+        if len(calls) > 1:
+            raise RuntimeError("provider down")
+        return Reply("A first sentence here. And a second one that is cut", "length")
+
+    pipe.run(Request(prompt="q", model="unit-model", max_tokens=12), call, Codec())
+    assert budget.reserved_usd == 0.0
+    assert budget.spent_usd == pytest.approx(0.1 * 11)  # the first call only
+
+
+def test_an_answer_that_loops_is_not_continued_but_kept_up_to_the_loop():
+    pipe = Pipeline(output=OutputControl(continue_max=3))
+    looping = "Here is a story. " + "She loves it too! Luna said so again. " * 12
+    parts = Parts(looping, "never asked")
+    reply = pipe.run(Request(prompt="story?"), parts.reply, Codec())
+    assert len(parts.sent) == 1
+    assert reply.text == "Here is a story. She loves it too! Luna said so again."
+    assert reply.trace is not None and reply.trace["output"]["stopped_by"] == "loop"
+    assert reply.trace["output"]["truncated"] is False
+
+
+def test_a_completion_prompt_grows_by_the_whole_answer_and_parts_follow_on():
+    pipe = Pipeline(output=OutputControl(continue_max=3))
+    parts = Parts("Use numpy: import num", "py as np. Then call it.")
+    reply = pipe.run(Request(prompt="Q: arrays?\nA: "), parts.reply, Codec())
+    assert parts.sent[1].prompt == "Q: arrays?\nA: Use numpy: import num"
+    assert reply.text == "Use numpy: import numpy as np. Then call it."
+
+
+def test_a_chat_part_that_starts_the_answer_over_ends_the_asking():
+    pipe = Pipeline(output=OutputControl(continue_max=5))
+    first = "To disable change data capture on the server, run the command below. Then restart the"
+    again = (
+        "To disable change data capture on the server, run this other command first, then the other"
+    )
+    parts = Parts(first, again, "more")
+    tea = {"role": "user", "content": "How?"}
+    reply = pipe.run(Request(messages=(tea,)), parts.reply, Codec())
+    assert len(parts.sent) == 2
+    assert reply.text == "To disable change data capture on the server, run the command below."
+    assert reply.trace is not None and reply.trace["output"]["truncated"] is True
