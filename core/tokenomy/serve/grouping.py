@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,6 +41,7 @@ Json = dict[str, Any]
 _CAPS = ("max_tokens", "max_completion_tokens")
 _NOT_GROUPED = ("tools", "functions", "response_format", "logprobs", "stream", "tool_choice")
 _MARK = re.compile(r"^[ \t]*\[(\d{1,4})\][ \t]*:?[ \t]*", re.MULTILINE)
+_ECHO = re.compile(r"^\W*question\s*\d*\s*:", re.IGNORECASE)
 INSTRUCTION = (
     "Answer each of the {n} questions below on its own, using the context above. Start "
     "each answer on a new line with the question's number in brackets ([1], [2], ...), "
@@ -131,14 +132,18 @@ def merge_questions(questions: list[Question]) -> Json:
     return body
 
 
-def split_answers(text: str, n: int) -> list[str] | None:
+def split_answers(text: str, n: int, questions: Sequence[str] = ()) -> list[str] | None:
     """The ``n`` answers of a grouped call's ``text`` by their ``[i]`` numbers, or None
-    when a number is missing, repeated, out of order, or an answer is empty.
+    when a number is missing, repeated, out of order, or an answer is empty or repeats
+    a question (one of ``questions``, or a line that starts with ``Question:``: small
+    models copy the numbered questions instead of answering them).
 
     Example:
         >>> split_answers("[1] Paris.\\n[2] Rome.", 2)
         ['Paris.', 'Rome.']
         >>> split_answers("[1] Paris.", 2) is None
+        True
+        >>> split_answers("[1] Paris.\\n[2] Question: capital of Italy?", 2) is None
         True
     """
     marks = list(_MARK.finditer(text))
@@ -148,7 +153,14 @@ def split_answers(text: str, n: int) -> list[str] | None:
         text[m.end() : marks[i + 1].start() if i + 1 < n else len(text)].strip()
         for i, m in enumerate(marks)
     ]
-    return answers if all(answers) else None
+    asked = {_words(_ECHO.sub("", q)) for q in questions}
+    if any(not a or _ECHO.match(a) or _words(a) in asked for a in answers):
+        return None
+    return answers
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _shares(total: int, n: int) -> list[int]:
@@ -156,9 +168,10 @@ def _shares(total: int, n: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n)]
 
 
-def split_response(response: Json, n: int) -> list[Json] | None:
+def split_response(response: Json, n: int, questions: Sequence[str] = ()) -> list[Json] | None:
     """One chat completion per question from the grouped call's ``response`` (usage
-    split evenly, adding up to the call's), or None when it does not split."""
+    split evenly, adding up to the call's), or None when it does not split (see
+    :func:`split_answers`)."""
     choices = response.get("choices")
     if not isinstance(choices, list) or len(choices) != 1:
         return None
@@ -167,7 +180,7 @@ def split_response(response: Json, n: int) -> list[Json] | None:
     text = message.get("content")
     if choice.get("finish_reason") != "stop" or not isinstance(text, str):
         return None
-    answers = split_answers(text, n)
+    answers = split_answers(text, n, questions)
     if answers is None:
         return None
     usage = response.get("usage") or {}
@@ -279,7 +292,7 @@ class Grouper:
         n = len(questions)
         try:
             response = await group.upstream.post(group.path, merge_questions(questions))
-            answers = split_response(response, n)
+            answers = split_response(response, n, [q.text for q in questions])
         except Exception as exc:
             answers, why = None, f"the grouped call failed ({type(exc).__name__})"
         else:
