@@ -136,7 +136,8 @@ def test_merge_keeps_the_callers_body_unchanged():
     q1, q2 = question_of(body, "messages"), question_of({**body, "messages": ask("q2")}, "messages")
     assert q1 is not None and q2 is not None
     merged = merge_questions([q1, q2])
-    assert merged["messages"][-1]["content"].endswith("[1] q1\n[2] q2")
+    asked = merged["messages"][-1]["content"]
+    assert asked.startswith("[1] q1\n[2] q2\n\n") and asked.endswith("repeat the questions.")
     assert merged["max_tokens"] == 10 and json.dumps(body) == before
 
 
