@@ -143,8 +143,8 @@ def merge_questions(questions: list[Question]) -> Json:
 def split_answers(text: str, n: int, questions: Sequence[str] = ()) -> list[str] | None:
     """The ``n`` answers of a grouped call's ``text`` by their ``[i]`` numbers, or None
     when a number is missing, repeated, out of order, or an answer is empty or looks
-    like a question (one of ``questions``, or one that starts with ``Question:`` or
-    ``when did``, ``how many``..., or ends with ``?``: small models copy or rephrase
+    like a question (one of ``questions``, or one that starts with ``Question:``,
+    ``when did``, ``how many``...: small models copy or rephrase
     the numbered questions instead of answering them). A leading ``Answer:`` is dropped.
 
     Example:
@@ -170,7 +170,7 @@ def split_answers(text: str, n: int, questions: Sequence[str] = ()) -> list[str]
 
 def _asks(answer: str) -> bool:
     """Whether ``answer`` is empty or reads as a question rather than an answer."""
-    return not answer or bool(_ECHO.match(answer) or _ASKS.match(answer)) or answer.endswith("?")
+    return not answer or bool(_ECHO.match(answer) or _ASKS.match(answer))
 
 
 def _words(text: str) -> str:
