@@ -4,7 +4,7 @@ Command (from the repository root; a local OpenAI-compatible server on loopback,
 ``python -m llama_cpp.server --model SmolLM2-135M-Instruct.Q4_1.gguf --model_alias
 smollm2-135m --port 8947 --n_ctx 4096 --n_threads 1``):
     python benchmarks/serve_grouping_real.py --upstream http://127.0.0.1:8947/v1 \\
-        --model smollm2-135m [--groups 12] [--half held-out|tuning]
+        --model smollm2-135m [--groups 24] [--half held-out|tuning]
 
 Writes benchmarks/results/serve_grouping_smollm2.json. The data and prompt are those of
 ``serve_grouping.py`` (NaturalQuestions questions whose gold passages come from one
@@ -212,7 +212,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--upstream", required=True, help="the model server's /v1 URL")
     parser.add_argument("--model", default="smollm2-135m", help="the model name it serves")
-    parser.add_argument("--groups", type=int, default=12, help="articles (first N by title)")
+    parser.add_argument("--groups", type=int, default=24, help="articles (first N by title)")
     parser.add_argument("--half", choices=("held-out", "tuning"), default="held-out")
     parser.add_argument("--max-tokens", type=int, default=32, help="per question")
     parser.add_argument("--out", type=Path, default=OUT)
