@@ -54,6 +54,11 @@ from tokenomy.serve.upstream import Upstream
 from tokenomy.tokens import TokenCounter
 
 OUT = ROOT / "benchmarks" / "results" / "serve_grouping_smollm2.json"
+OLD_INSTRUCTION = (  # the grouped prompt before this benchmark: instruction, then questions
+    "Answer each of the {n} questions below on its own, using the context above. Start "
+    "each answer on a new line with the question's number in brackets ([1], [2], ...), "
+    "answer every question, and write nothing else."
+)
 
 Group = tuple[str, str, list[str], list[list[str]]]
 
@@ -86,6 +91,23 @@ def normalize(text: str) -> str:
 def correct(answer: str, gold: list[str]) -> bool:
     said = normalize(answer)
     return any(normalize(g) and normalize(g) in said for g in gold)
+
+
+def use_old_prompt() -> None:
+    """Group with the earlier prompt (its instruction before the numbered questions)."""
+    merge = grouping_module.merge_questions
+
+    def merged(questions: list[Any]) -> dict[str, Any]:
+        body = merge(questions)
+        numbered = "\n".join(f"[{i}] {q.text}" for i, q in enumerate(questions, 1))
+        old = OLD_INSTRUCTION.format(n=len(questions)) + "\n\n" + numbered
+        new = numbered + "\n\n" + grouping_module.INSTRUCTION.format(n=len(questions))
+        last = body["messages"][-1]
+        last["content"] = last["content"].replace(new, old)
+        return body
+
+    grouping_module.merge_questions = merged  # type: ignore[assignment]
+    grouping_module.INSTRUCTION = OLD_INSTRUCTION
 
 
 def numbered(text: str, n: int) -> bool:
@@ -176,7 +198,7 @@ def measure(
     for body, response in rec.calls:
         content = body["messages"][-1]["content"]
         asked = re.findall(r"(?m)^\[(\d+)\] (.*)$", content)
-        if not content.endswith(grouping_module.INSTRUCTION.split("{n}")[-1]) or not asked:
+        if grouping_module.INSTRUCTION.split("{n}")[-1] not in content or not asked:
             continue
         text = str(response["choices"][0]["message"].get("content") or "")
         questions = [q for _, q in asked]
@@ -215,8 +237,13 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=24, help="articles (first N by title)")
     parser.add_argument("--half", choices=("held-out", "tuning"), default="held-out")
     parser.add_argument("--max-tokens", type=int, default=32, help="per question")
+    parser.add_argument(
+        "--old-prompt", action="store_true", help="the earlier grouped prompt (for comparison)"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    if args.old_prompt:
+        use_old_prompt()
     work = groups(DATA, args.half)[: args.groups]
     grouping = {"enabled": True, "max_size": 8, "max_wait_ms": 2000, "min_context_chars": 500}
     print(f"{len(work)} titles, {sum(len(w[2]) for w in work)} questions ({args.half} half)")
@@ -234,6 +261,7 @@ def main() -> None:
         "max_tokens": args.max_tokens,
         "grouping": grouping,
         "instruction": grouping_module.INSTRUCTION,
+        "instruction_after_questions": not args.old_prompt,
         "split_rate": round((calls - on["split_failed"]) / calls, 4) if calls else None,
         "split_by_numbers_only": sum(e["split_by_numbers_only"] for e in on["exchanges"]),
         "questions_answered_by_a_split_call": len(split),
