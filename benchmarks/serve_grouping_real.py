@@ -216,7 +216,9 @@ def measure(
         "requests": len(rows),
         "correct": sum(r["correct"] for r in rows),
         "upstream_calls": len(rec.calls),
-        "input_tokens_model": sum(int(r.get("usage", {}).get("prompt_tokens", 0)) for _, r in rec.calls),
+        "input_tokens_model": sum(
+            int(r.get("usage", {}).get("prompt_tokens", 0)) for _, r in rec.calls
+        ),
         "input_tokens_o200k": sum(counter.count_messages(b["messages"]) for b, _ in rec.calls),
         "output_tokens_model": sum(
             int(r.get("usage", {}).get("completion_tokens", 0)) for _, r in rec.calls

@@ -7,9 +7,9 @@ question's message, up to its last blank line) are sent as one call: the context
 once, then the questions numbered ``[1] ... [n]`` and an instruction to answer each
 on its own numbered line. The answer is split back by those numbers; each request
 gets its own answer and a share of the call's usage. When the split fails (a number
-missing, repeated or out of order, an empty answer, an answer that repeats a question,
-an answer cut by the length limit) or the grouped call fails, every request is sent on its own, as if grouping
-were off: grouping may cost time, never an answer.
+missing, repeated or out of order, an empty answer, an answer that reads as a
+question, an answer cut by the length limit) or the grouped call fails, every request
+is sent on its own, as if grouping were off: grouping may cost time, never an answer.
 
 Only plain chat requests are grouped: not streamed, no tools, no ``response_format``,
 one choice, the question a string. Off by default (``grouping.enabled``).
@@ -50,9 +50,8 @@ _ASKS = re.compile(  # a question's start: "when did", "how long", "who is"...
 _LABEL = re.compile(r"^answer\s*\d*\s*:\s*", re.IGNORECASE)
 INSTRUCTION = (
     "Answer each of the {n} questions above in a few words, using the context. Reply "
-    "with {n} lines: "
-    "[1] then the answer to question 1, [2] then the answer to question 2, and so on. "
-    "Do not repeat the questions."
+    "with {n} lines: [1] then the answer to question 1, [2] then the answer to question "
+    "2, and so on. Do not repeat the questions."
 )
 """What the grouped call asks, after the numbered questions (after them, a small model
 answers them; before them, SmolLM2-135M copied them back: docs/gateway.md)."""
