@@ -23,7 +23,8 @@ lower case, no punctuation, no articles) with grouping off, with grouping on (wh
 clients got, fallbacks included), and on the questions a split grouped call answered
 against the same questions answered alone. Every grouped call's text is kept in the
 JSON (``exchanges``), with whether it split and whether the numbers alone would have
-split it (before answers that repeat the question were refused).
+split it (before answers that repeat the question were refused). ``--old-prompt``
+groups with the earlier prompt (instruction before the questions), for comparison.
 """
 
 from __future__ import annotations
