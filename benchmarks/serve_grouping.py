@@ -20,7 +20,8 @@ upstream is the test suite's fake (``numbered``: it answers a grouped call's
 mechanics: upstream calls, input tokens sent (o200k, what ``gpt-4o-mini`` would be
 billed; counted on the bodies the upstream received) and whether every request got
 its own answer back. The fake does not measure whether a real model answers
-numbered questions as well as single ones; see docs/gateway.md.
+numbered questions as well as single ones; ``serve_grouping_real.py`` does, against a
+real model's server (docs/gateway.md).
 """
 
 from __future__ import annotations

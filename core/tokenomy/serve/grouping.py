@@ -4,12 +4,12 @@ Requests of one tenant to one model that arrive within ``max_wait_s`` of each ot
 and carry the same context (the same messages before the question, e.g. a system
 prompt with a document; with ``by="prefix"`` also the same leading part of the
 question's message, up to its last blank line) are sent as one call: the context
-once, then the questions numbered ``[1] ... [n]`` with an instruction to answer each
+once, then the questions numbered ``[1] ... [n]`` and an instruction to answer each
 on its own numbered line. The answer is split back by those numbers; each request
 gets its own answer and a share of the call's usage. When the split fails (a number
-missing, repeated or out of order, an empty answer, an answer cut by the length
-limit) or the grouped call fails, every request is sent on its own, as if grouping
-were off: grouping may cost time, never an answer.
+missing, repeated or out of order, an empty answer, an answer that reads as a
+question, an answer cut by the length limit) or the grouped call fails, every request
+is sent on its own, as if grouping were off: grouping may cost time, never an answer.
 
 Only plain chat requests are grouped: not streamed, no tools, no ``response_format``,
 one choice, the question a string. Off by default (``grouping.enabled``).
@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,12 +41,20 @@ Json = dict[str, Any]
 _CAPS = ("max_tokens", "max_completion_tokens")
 _NOT_GROUPED = ("tools", "functions", "response_format", "logprobs", "stream", "tool_choice")
 _MARK = re.compile(r"^[ \t]*\[(\d{1,4})\][ \t]*:?[ \t]*", re.MULTILINE)
-INSTRUCTION = (
-    "Answer each of the {n} questions below on its own, using the context above. Start "
-    "each answer on a new line with the question's number in brackets ([1], [2], ...), "
-    "answer every question, and write nothing else."
+_ECHO = re.compile(r"^\W*question\s*\d*\s*:", re.IGNORECASE)
+_ASKS = re.compile(  # a question's start: "when did", "how long", "who is"...
+    r"^(who|whom|whose|what|when|where|which|why|how)\s+(is|are|was|were|did|does|do|will"
+    r"|would|can|could|has|have|had|long|many|much|old|far|often)\b",
+    re.IGNORECASE,
 )
-"""What the grouped call asks, after the context and before the numbered questions."""
+_LABEL = re.compile(r"^answer\s*\d*\s*:\s*", re.IGNORECASE)
+INSTRUCTION = (
+    "Answer each of the {n} questions above in a few words, using the context. Reply "
+    "with {n} lines: [1] then the answer to question 1, [2] then the answer to question "
+    "2, and so on. Do not repeat the questions."
+)
+"""What the grouped call asks, after the numbered questions (after them, a small model
+answers them; before them, SmolLM2-135M copied them back: docs/gateway.md)."""
 
 
 @dataclass
@@ -121,7 +129,7 @@ def merge_questions(questions: list[Question]) -> Json:
     first = questions[0]
     body = {k: v for k, v in first.body.items() if k not in _CAPS and k != "user"}
     numbered = "\n".join(f"[{i}] {q.text}" for i, q in enumerate(questions, 1))
-    ask = INSTRUCTION.format(n=len(questions)) + "\n\n" + numbered
+    ask = numbered + "\n\n" + INSTRUCTION.format(n=len(questions))
     content = f"{first.head}\n\n{ask}" if first.head else ask
     body["messages"] = [*copy.deepcopy(first.context), {"role": "user", "content": content}]
     for cap in _CAPS:
@@ -131,24 +139,41 @@ def merge_questions(questions: list[Question]) -> Json:
     return body
 
 
-def split_answers(text: str, n: int) -> list[str] | None:
+def split_answers(text: str, n: int, questions: Sequence[str] = ()) -> list[str] | None:
     """The ``n`` answers of a grouped call's ``text`` by their ``[i]`` numbers, or None
-    when a number is missing, repeated, out of order, or an answer is empty.
+    when a number is missing, repeated, out of order, or an answer is empty or looks
+    like a question (one of ``questions``, or one that starts with ``Question:``,
+    ``when did``, ``how many``...: small models copy or rephrase
+    the numbered questions instead of answering them). A leading ``Answer:`` is dropped.
 
     Example:
         >>> split_answers("[1] Paris.\\n[2] Rome.", 2)
         ['Paris.', 'Rome.']
         >>> split_answers("[1] Paris.", 2) is None
         True
+        >>> split_answers("[1] Paris.\\n[2] Question: capital of Italy?", 2) is None
+        True
     """
     marks = list(_MARK.finditer(text))
     if [int(m.group(1)) for m in marks] != list(range(1, n + 1)):
         return None
     answers = [
-        text[m.end() : marks[i + 1].start() if i + 1 < n else len(text)].strip()
+        _LABEL.sub("", text[m.end() : marks[i + 1].start() if i + 1 < n else len(text)].strip())
         for i, m in enumerate(marks)
     ]
-    return answers if all(answers) else None
+    asked = {_words(_ECHO.sub("", q)) for q in questions}
+    if any(_asks(a) or _words(a) in asked for a in answers):
+        return None
+    return answers
+
+
+def _asks(answer: str) -> bool:
+    """Whether ``answer`` is empty or reads as a question rather than an answer."""
+    return not answer or bool(_ECHO.match(answer) or _ASKS.match(answer))
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _shares(total: int, n: int) -> list[int]:
@@ -156,9 +181,10 @@ def _shares(total: int, n: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n)]
 
 
-def split_response(response: Json, n: int) -> list[Json] | None:
+def split_response(response: Json, n: int, questions: Sequence[str] = ()) -> list[Json] | None:
     """One chat completion per question from the grouped call's ``response`` (usage
-    split evenly, adding up to the call's), or None when it does not split."""
+    split evenly, adding up to the call's), or None when it does not split (see
+    :func:`split_answers`)."""
     choices = response.get("choices")
     if not isinstance(choices, list) or len(choices) != 1:
         return None
@@ -167,7 +193,7 @@ def split_response(response: Json, n: int) -> list[Json] | None:
     text = message.get("content")
     if choice.get("finish_reason") != "stop" or not isinstance(text, str):
         return None
-    answers = split_answers(text, n)
+    answers = split_answers(text, n, questions)
     if answers is None:
         return None
     usage = response.get("usage") or {}
@@ -279,7 +305,7 @@ class Grouper:
         n = len(questions)
         try:
             response = await group.upstream.post(group.path, merge_questions(questions))
-            answers = split_response(response, n)
+            answers = split_response(response, n, [q.text for q in questions])
         except Exception as exc:
             answers, why = None, f"the grouped call failed ({type(exc).__name__})"
         else:

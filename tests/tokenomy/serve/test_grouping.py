@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,6 +120,39 @@ def test_split_answers_needs_every_number_in_order():
     assert split_answers("[1] a\n[2] b\n[3] c\n[4] d", 3) is None
 
 
+def test_answers_that_repeat_or_rephrase_the_question_do_not_split():
+    asked = ["Question: when did the eagles last play", "Question: who won in 2017"]
+    assert split_answers("[1] Question: when did the eagles last play\n[2] 2017", 2) is None
+    assert split_answers("[1] 2017\n[2] who won in 2017", 2, asked) is None
+    assert split_answers("[1] 2017\n[2] How many games were won", 2) is None
+    assert split_answers("[1] Answer: 2017\n[2] The Astros.", 2, asked) == ["2017", "The Astros."]
+
+
+REAL = Path(__file__).parent / "data" / "smollm2_grouped.jsonl"
+
+
+def test_real_grouped_answers_split_only_when_they_answer():
+    """SmolLM2-135M's grouped answers (recorded by benchmarks/serve_grouping_real.py),
+    each labelled by hand: does it copy or rephrase the questions instead of answering?"""
+    rows = [json.loads(line) for line in REAL.read_text(encoding="utf-8").splitlines()]
+    copies_in_order = answers_in_order = 0
+    for row in rows:
+        n = len(row["questions"])
+        parts = split_answers(row["content"], n, row["questions"])
+        numbers = [int(m) for m in re.findall(r"(?m)^\s*\[(\d+)\]", row["content"])]
+        in_order = numbers == list(range(1, n + 1))
+        if row["copies_questions"]:
+            assert parts is None, row["content"]
+            copies_in_order += in_order
+        elif in_order:
+            assert parts is not None and len(parts) == n, row["content"]
+            answers_in_order += 1
+        else:
+            assert parts is None, row["content"]
+    # the numbers alone would have split these copies: the questions back as answers
+    assert copies_in_order == 11 and answers_in_order == 5
+
+
 def test_a_cut_answer_does_not_split():
     response = {
         "id": "x",
@@ -136,7 +171,8 @@ def test_merge_keeps_the_callers_body_unchanged():
     q1, q2 = question_of(body, "messages"), question_of({**body, "messages": ask("q2")}, "messages")
     assert q1 is not None and q2 is not None
     merged = merge_questions([q1, q2])
-    assert merged["messages"][-1]["content"].endswith("[1] q1\n[2] q2")
+    asked = merged["messages"][-1]["content"]
+    assert asked.startswith("[1] q1\n[2] q2\n\n") and asked.endswith("repeat the questions.")
     assert merged["max_tokens"] == 10 and json.dumps(body) == before
 
 
