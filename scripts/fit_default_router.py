@@ -12,7 +12,7 @@ with ``fastchat/mt_bench_question.jsonl`` (GPT-4 judge scores 1-10 of the same t
 on MT-Bench's 80 questions x 2 turns; a turn-2 prompt is both turns' questions; the
 score is read as an outcome (score - 1) / 9). Task families: MMLU's four subject
 groups (STEM, humanities, social sciences, other) and MT-Bench's eight categories.
-Tiers: Mixtral 0.68 and GPT-4 0.81 (``QUALITY_TIERS``). Each family weighs the same.
+Tiers: Mixtral 0.68 and GPT-4 0.81 (``QUALITY_TIERS``). Each prompt weighs the same.
 
 The interval the audit reports (``drop_ratio``) comes from leave-one-family-out on the
 same data: per held-out MMLU family (MT-Bench families are too small to measure it),
@@ -35,10 +35,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "core")]
 
-import numpy as np
+import numpy as np  # noqa: E402
 
-from tokenomy.route.models import QUALITY_TIERS
-from tokenomy.route.prior import DEFAULT_PRIOR_PATH, TierPrior, fit_tier_prior, prior_features
+from tokenomy.route.models import QUALITY_TIERS  # noqa: E402
+from tokenomy.route.prior import (  # noqa: E402
+    DEFAULT_PRIOR_PATH,
+    TierPrior,
+    fit_tier_prior,
+    prior_features,
+)
 
 WEAK, STRONG = QUALITY_TIERS["open-mixtral-8x7b"], QUALITY_TIERS["gpt-4-1106-preview"]
 EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
@@ -154,7 +159,8 @@ def drop_ratio(
         if predicted > 0:
             ratios.append(measured / predicted)
         print(
-            f"{held}: moved {moved.mean():.1%}, drop predicted {predicted / len(test):.2%}, measured {measured / len(test):.2%}",
+            f"{held}: moved {moved.mean():.1%}, drop predicted "
+            f"{predicted / len(test):.2%}, measured {measured / len(test):.2%}",
             file=sys.stderr,
         )
     return (round(min(ratios), 3), round(max(ratios), 3)) if ratios else (0.5, 2.0)
@@ -176,7 +182,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(prior.to_json() + "\n")
     print(
-        f"wrote {args.out}: {len(rows)} prompts, {len(prior.families)} families, drop ratio {prior.drop_ratio}"
+        f"wrote {args.out}: {len(rows)} prompts, {len(prior.families)} families, "
+        f"drop ratio {prior.drop_ratio}"
     )
 
 

@@ -7,9 +7,11 @@ on yours. It only routes down: a call moves to the cheapest model of the table
 whose predicted success is at most ``tolerance`` below that of the call's own model
 (its quality tier, or the table's best for a model without one). Each moved call
 carries a predicted quality drop (own success minus the cheaper model's, at least
-zero); their sum over all calls is the predicted share of answers that get worse,
-given with an interval: the default router's measured error on task families it
-was not fitted on (``TierPrior.drop_ratio``) widened by the sampling noise.
+zero); their mean over all calls, scaled by what that prediction missed by on task
+families the prior was not fitted on (``TierPrior.drop_ratio``: measured / predicted
+drop, min and max over held-out MMLU groups; the estimate uses their midpoint, the
+interval both, widened by the sampling noise), is the predicted share of answers
+that get worse.
 
 When calls carry outcomes (a tag ``outcome`` in [0, 1], ``feedback`` good/bad or
 ``judge_score`` 1-10), the router learns them first (``Router.update``) and, where
@@ -123,10 +125,11 @@ class RoutingAuditPlugin:
                 measured.append(max(0.0, seen[c.call.model] - seen[dest]))
         affected = sum(moved.values())
         n = max(len(calls), 1)
-        predicted = sum(drops) / n
+        raw = sum(drops) / n
         lo_ratio, hi_ratio = self.router.prior.drop_ratio
+        predicted = raw * (lo_ratio + hi_ratio) / 2
         noise = 1.96 * math.sqrt(sum(d * (1 - d) for d in drops)) / n
-        low, high = max(0.0, predicted * lo_ratio - noise), min(1.0, predicted * hi_ratio + noise)
+        low, high = max(0.0, raw * lo_ratio - noise), min(1.0, raw * hi_ratio + noise)
         metrics = {
             "predicted_quality_drop_share": predicted,
             "quality_drop_low": low,

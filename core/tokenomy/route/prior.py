@@ -9,10 +9,11 @@ and shipped as JSON (numbers only, no prompts). For a model of quality ``q``::
     logit P(success) = logit(q) + u(x) + (logit(q) - ref) * v(x)
 
 ``u`` is the prompt's difficulty at the reference tier and ``v`` (at least -1, so
-a higher tier never predicts worse) how much the gap between two tiers matters on it; both are linear in the prompt's
-:func:`prior_features` (complexity, task-type and format markers), a linear probe
-of its MiniLM embedding, and a soft per-family prior (similarity to each training
-family's centroid). So the prior ranks prompts by the stronger model's predicted
+a higher tier never predicts worse) how much the gap between two tiers matters on
+it; both are linear in the prompt's :func:`prior_features` (complexity, task-type
+and format markers), a linear probe of its MiniLM embedding (its top principal
+directions), and a soft per-family prior (similarity to each training family's
+centroid). So the prior ranks prompts by the stronger model's predicted
 advantage for any pair of models, scaled by the distance between their tiers.
 ``scripts/fit_default_router.py`` refits it; ``benchmarks/route_transfer.py``
 measures it on task families it was not fitted on.
@@ -92,6 +93,7 @@ class TierPrior:
         u / v: per term weights: standardised features, embedding probe (when
             fitted with one), family similarities, bias.
         centroids: one unit vector per training family (empty without embeddings).
+        projection: the embedding's top principal directions the probe reads.
         families: the training families' names.
         embedder: the embedder the probe and centroids expect ("" : none).
         knn_strength: pseudo-count of the prior against labelled neighbours.
@@ -105,6 +107,7 @@ class TierPrior:
     u: tuple[float, ...]
     v: tuple[float, ...]
     centroids: tuple[tuple[float, ...], ...] = ()
+    projection: tuple[tuple[float, ...], ...] = ()
     families: tuple[str, ...] = ()
     embedder: str = ""
     knn_strength: float = 8.0
@@ -126,7 +129,10 @@ class TierPrior:
             if vectors is None:
                 raise ConfigError("this prior needs the prompts' embeddings.")
             h = np.asarray(vectors, dtype=np.float64).reshape(len(x), -1)
-            parts += [h, _family_similarity(h, np.array(self.centroids))]
+            parts += [
+                h @ np.array(self.projection).T,
+                _family_similarity(h, np.array(self.centroids)),
+            ]
         parts.append(np.ones((len(x), 1)))
         return np.column_stack(parts)
 
@@ -165,13 +171,14 @@ class TierPrior:
         if data.pop("features", None) != list(PRIOR_FEATURES):
             raise ConfigError("the prior was fitted with other features; refit it.")
         fallback = data.pop("fallback", None)
+        fields: dict[str, Any] = {
+            k: tuple(tuple(r) for r in v)
+            if k in ("centroids", "projection")
+            else (tuple(v) if isinstance(v, list) else v)
+            for k, v in data.items()
+        }
         return cls(
-            **{
-                k: tuple(tuple(r) for r in v)
-                if k == "centroids"
-                else (tuple(v) if isinstance(v, list) else v)
-                for k, v in data.items()
-            },
+            **fields,
             fallback=None if fallback is None else cls._from_plain(fallback),
         )
 
@@ -207,18 +214,23 @@ def fit_tier_prior(
     vectors: np.ndarray | None = None,
     embedder: str = "",
     l2: float = 3.0,
+    components: int = 64,
+    equal_families: bool = False,
     fitted_on: str = "",
 ) -> TierPrior:
     """Fit the tier model on labelled prompts of several task families.
 
     Args:
         texts: the prompts.
-        families: each prompt's task family (each family weighs the same in total).
+        families: each prompt's task family (for the family similarity terms).
         outcomes: per quality tier (a model's MMLU-class accuracy), one outcome in
             [0, 1] per prompt.
         vectors: the prompts' unit embeddings (None: features only).
         embedder: the name of the embedder that made ``vectors``.
         l2: ridge penalty on every weight but the biases.
+        components: principal directions of the embeddings the probe reads.
+        equal_families: weigh each family the same in total (default: each prompt).
+        fitted_on: a note of the data, kept in the JSON.
     """
     import numpy as np
 
@@ -227,11 +239,14 @@ def fit_tier_prior(
     names = sorted(set(families))
     fam = np.array([names.index(f) for f in families])
     centroids: tuple[tuple[float, ...], ...] = ()
+    projection: tuple[tuple[float, ...], ...] = ()
     if vectors is not None:
         h = np.asarray(vectors, dtype=np.float64)
         c = np.array([h[fam == k].mean(axis=0) for k in range(len(names))])
         c /= np.linalg.norm(c, axis=1, keepdims=True)
         centroids = tuple(tuple(float(x) for x in row) for row in c)
+        top = np.linalg.svd(h - h.mean(axis=0), full_matrices=False)[2][:components]
+        projection = tuple(tuple(float(x) for x in row) for row in top)
     tiers = sorted(outcomes)
     reference = float(np.mean([_logit(q) for q in tiers]))
     shell = TierPrior(
@@ -241,12 +256,13 @@ def fit_tier_prior(
         (),
         (),
         centroids,
+        projection,
         tuple(names),
         embedder if vectors is not None else "",
     )
     z = shell.design(feats, vectors)
     counts = np.bincount(fam)
-    weight = (len(fam) / len(names)) / counts[fam]
+    weight = (len(fam) / len(names)) / counts[fam] if equal_families else np.ones(len(fam))
     rows, ys, offsets, ws = [], [], [], []
     for q in tiers:
         t = _logit(q)
@@ -265,6 +281,7 @@ def fit_tier_prior(
         tuple(float(x) for x in w[:d]),
         tuple(float(x) for x in w[d:]),
         centroids,
+        projection,
         tuple(names),
         shell.embedder,
         fitted_on=fitted_on,
@@ -293,6 +310,6 @@ def _weighted_logistic(
         hess = (x * (weight * p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-6)
         step = np.linalg.solve(hess, grad)
         w -= step
-        if float(np.abs(step).max()) < 1e-6:
+        if float(np.abs(step).max()) < 1e-5:
             break
     return w

@@ -7,8 +7,9 @@ it through the nearest labelled prompts, weighted by closeness. ``fit(prompts,
 outcomes)`` learns from labelled history instead: per model, a logistic model over
 the prompt's complexity features and the outcomes of its nearest labelled
 neighbours (MiniLM cosine, similarity-weighted); ``update`` adds to those
-neighbours. ``route`` then picks the cheapest model whose predicted success reaches ``quality_target`` among those whose context window fits
-the request and that have the capabilities it needs, and explains the choice.
+neighbours. ``route`` then picks the cheapest model whose predicted success reaches
+``quality_target`` among those whose context window fits the request and that have the
+capabilities it needs, and explains the choice.
 """
 
 from __future__ import annotations
@@ -346,11 +347,11 @@ class Router:
         )
         fitted = self._fitted
         if fitted is not None:
-            row = np.full((1, len(fitted.names)), np.nan)
+            known = np.full((1, len(fitted.names)), np.nan)
             if model in fitted.names:
-                row[0, fitted.names.index(model)] = value
+                known[0, fitted.names.index(model)] = value
                 fitted.h = np.vstack([fitted.h, v[None, :]])
-                fitted.y = np.vstack([fitted.y, row])
+                fitted.y = np.vstack([fitted.y, known])
             return
         names = self.models.names
         base = self._prior_only(prompt, v)

@@ -72,8 +72,9 @@ def test_fit_learns_which_prompts_the_weaker_tier_fails():
 
 
 def test_unfitted_router_uses_the_default_and_does_not_send_everything_up():
-    r = Router(ModelTable([SMALL, LARGE]), quality_target=None, tolerance=0.1,
-               embedder=HashingEmbedder())
+    r = Router(
+        ModelTable([SMALL, LARGE]), quality_target=None, tolerance=0.1, embedder=HashingEmbedder()
+    )
     prompts = [
         "What is the capital of France?",
         "Translate 'good morning' into Spanish.",
