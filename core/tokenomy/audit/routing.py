@@ -22,6 +22,7 @@ same; only their price changes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter, defaultdict
 
@@ -89,6 +90,10 @@ class RoutingAuditPlugin:
 
     def estimate(self, context: AuditContext) -> SavingsEstimate:
         calls = context.calls
+        # one batch: the router's embedder caches, later lookups are hits (if it fails,
+        # predict reads features only)
+        with contextlib.suppress(Exception):
+            self.router.embedder.embed(sorted({c.call.last_user_text for c in calls}))
         outcomes = {id(c): o for c in calls if (o := call_outcome(c)) is not None}
         for c in calls:
             if id(c) in outcomes and c.call.model in self.router.models.names:

@@ -248,11 +248,16 @@ class Router:
             out[name] = float(_learn.sigmoid(design @ fitted.weights[name])[0])
         return out
 
-    def _prior_vector(self, prompt: str, vector: np.ndarray | None) -> np.ndarray | None:
-        """The prompt's embedding when the prior or the outcome memory needs one."""
+    def _prior_vector(
+        self, prompt: str, vector: np.ndarray | None, *, always: bool = False
+    ) -> np.ndarray | None:
+        """The prompt's embedding when the prior or the outcome memory needs one (None
+        if the embedder fails: logged once, the prior then reads features only)."""
         prior = self.prior
-        needs = self._memory is not None or (
-            prior.uses_embeddings and getattr(self.embedder, "name", "") == prior.embedder
+        needs = (
+            always
+            or self._memory is not None
+            or (prior.uses_embeddings and getattr(self.embedder, "name", "") == prior.embedder)
         )
         if vector is not None or not needs:
             return vector
@@ -342,9 +347,10 @@ class Router:
         value = float(outcome)
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"outcome must be in [0, 1] (or a bool); got {outcome!r}.")
-        v = np.asarray(
-            vector if vector is not None else self.embedder.embed([prompt])[0], dtype=np.float32
-        )
+        found = self._prior_vector(prompt, vector, always=True)
+        if found is None:
+            return  # the embedder failed (logged once): the outcome cannot be placed
+        v = np.asarray(found, dtype=np.float32)
         fitted = self._fitted
         if fitted is not None:
             known = np.full((1, len(fitted.names)), np.nan)
