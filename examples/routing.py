@@ -75,6 +75,13 @@ print(
     f"2. fitted: {decision.model}, predicted success "
     f"{ {k: round(v, 2) for k, v in decision.success.items()} }"
 )
+# ... or online, one outcome at a time, with no fit: the default prior, corrected near
+# each outcome (here the cascade's escalations: the small model's answers were rejected)
+online = Router(TABLE, quality_target=0.7, embedder=HashingEmbedder())
+for i in range(20):
+    online.update(f"Solve the integral of x^{i} times sin(x) step by step.", "small", False)
+after = online.predict("Solve the integral of x^7 times sin(x) step by step.")
+print(f"   online: after 20 escalations, small's predicted success {after['small']:.2f}")
 
 
 # 3. LlamaIndex --------------------------------------------------------------------------

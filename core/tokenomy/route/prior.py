@@ -153,7 +153,8 @@ class TierPrior:
     # -- persistence ---------------------------------------------------------------------
 
     def to_json(self) -> str:
-        return json.dumps(self._plain(), separators=(",", ":"))
+        """The coefficients as JSON (six significant digits)."""
+        return json.dumps(_rounded(self._plain()), separators=(",", ":"))
 
     def _plain(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -191,6 +192,16 @@ class TierPrior:
     def default(cls) -> TierPrior:
         """The shipped prior (``default_prior.json``)."""
         return cls.load(DEFAULT_PRIOR_PATH)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _family_similarity(h: np.ndarray, centroids: np.ndarray) -> np.ndarray:

@@ -111,9 +111,9 @@ class Router:
         ...                 quality_target=0.6)
         >>> router.route("What is the capital of France?").model
         'small'
-        >>> router.route("Prove that there are infinitely many primes, step by step, "
-        ...              "and derive the density of primes below n.").model
-        'large'
+        >>> s = router.predict("Solve for x: 3x^2 - 12x + 9 = 0, showing each step.")
+        >>> s["small"] <= s["large"] < router.predict("Write a poem about the sea.")["large"]
+        True
     """
 
     def __init__(
@@ -242,7 +242,7 @@ class Router:
         v = vector if vector is not None else self.embedder.embed([prompt])[0]
         knn = _learn.neighbour_rates(fitted.h, fitted.y, self.neighbours, query=np.asarray(v))[0]
         x = (np.array(feats) - fitted.mean) / fitted.std
-        out = {m.name: self.models[m.name].quality for m in self.models}
+        out = self._prior_only(prompt, v)  # models the fit saw no outcomes of
         for j, name in enumerate(fitted.names):
             design = _learn.design(x[None, :], knn[None, j])
             out[name] = float(_learn.sigmoid(design @ fitted.weights[name])[0])

@@ -172,7 +172,7 @@ def test_routing_column_routes_down_never_up_with_a_predicted_quality_drop(tmp_p
     assert estimate.cost_saved_usd > 0 and estimate.input_tokens_saved == 0
     assert "2 calls gpt-4o -> gpt-4o-mini" in estimate.findings
     m = estimate.metrics
-    assert 0 < m["predicted_quality_drop_share"] < 0.05  # two close tiers
+    assert 0 < m["predicted_quality_drop_share"] < 0.2  # two close tiers
     assert m["quality_drop_low"] <= m["predicted_quality_drop_share"] <= m["quality_drop_high"]
     assert "predicted share of answers that get worse" in estimate.findings[0]
     assert "measured_quality_drop_share" not in m
