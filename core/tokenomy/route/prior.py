@@ -119,20 +119,28 @@ class TierPrior:
     def uses_embeddings(self) -> bool:
         return bool(self.embedder)
 
+    @functools.cached_property
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The coefficients as arrays, built once."""
+        import numpy as np
+
+        return {
+            k: np.array(getattr(self, k), dtype=np.float64)
+            for k in ("mean", "std", "u", "v", "projection", "centroids")
+        }
+
     def design(self, features: np.ndarray, vectors: np.ndarray | None) -> np.ndarray:
         """The design rows ``z`` of prompts (features: rows of :func:`prior_features`)."""
         import numpy as np
 
-        x = (np.asarray(features, dtype=np.float64) - np.array(self.mean)) / np.array(self.std)
+        a = self._arrays
+        x = (np.asarray(features, dtype=np.float64) - a["mean"]) / a["std"]
         parts = [x]
         if self.uses_embeddings:
             if vectors is None:
                 raise ConfigError("this prior needs the prompts' embeddings.")
             h = np.asarray(vectors, dtype=np.float64).reshape(len(x), -1)
-            parts += [
-                h @ np.array(self.projection).T,
-                _family_similarity(h, np.array(self.centroids)),
-            ]
+            parts += [h @ a["projection"].T, _family_similarity(h, a["centroids"])]
         parts.append(np.ones((len(x), 1)))
         return np.column_stack(parts)
 
@@ -144,7 +152,7 @@ class TierPrior:
 
         z = self.design(features, vectors)
         # v >= -1: a higher tier is never predicted to do worse (the gap only shrinks)
-        u, v = z @ np.array(self.u), np.maximum(z @ np.array(self.v), -1.0)
+        u, v = z @ self._arrays["u"], np.maximum(z @ self._arrays["v"], -1.0)
         tiers = np.array([_logit(q) for q in qualities])
         logits = tiers[None, :] + u[:, None] + (tiers[None, :] - self.reference) * v[:, None]
         out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
