@@ -183,60 +183,81 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval-data")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/tokenomy-bench-embeddings"))
+    parser.add_argument("--families", default="all", help="held-out families, comma-separated")
+    parser.add_argument("--online", default="mmlu", help="families of the online curve, or none")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--merge", default="", help="combine these partial JSON files into --out")
     args = parser.parse_args()
+    if args.merge:
+        parts = [json.loads(Path(f).read_text()) for f in args.merge.split(",")]
+        folds = sorted((f for p in parts for f in p["folds"]), key=lambda f: f["family"])
+        curves = sorted((c for p in parts for c in p["online"]), key=lambda c: c["family"])
+        write(args.out, folds, curves)
+        return
     rows = load(args.data)
     print(f"{len(rows)} prompts; embedding…", file=sys.stderr)
     vectors = embed(rows, args.cache)
     families = sorted({r["family"] for r in rows})
+    chosen = (
+        families
+        if args.families == "all"
+        else ([] if args.families == "none" else args.families.split(","))
+    )
     folds = []
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     print(
         f"{'held-out family':<24}{'n':>6}{'gap':>7}  {'APGR default':>12}{'knn':>7}{'fit':>7}   "
         f"{'GPT-4 share for 95%: default':>28}{'knn':>7}{'fit':>7}{'random':>8}"
     )
-    for held in families:
+    for held in chosen:
         r = fold(rows, vectors, held)
         folds.append(r)
+        d, k, f, rnd = r["default"], r["knn"], r["fit"], r["random"]
         print(
-            f"{held:<24}{r['n']:>6}{r['gap']:>+7.3f}  {fmt(r['default']['apgr']):>12}"
-            f"{fmt(r['knn']['apgr']):>7}{fmt(r['fit']['apgr']):>7}   "
-            f"{fmt(r['default']['gpt4_share_for_95pct']):>28}{fmt(r['knn']['gpt4_share_for_95pct']):>7}"
-            f"{fmt(r['fit']['gpt4_share_for_95pct']):>7}{fmt(r['random']['gpt4_share_for_95pct']):>8}"
+            f"{held:<24}{r['n']:>6}{r['gap']:>+7.3f}  {fmt(d['apgr']):>12}"
+            f"{fmt(k['apgr']):>7}{fmt(f['apgr']):>7}   "
+            f"{fmt(d['gpt4_share_for_95pct']):>28}{fmt(k['gpt4_share_for_95pct']):>7}"
+            f"{fmt(f['gpt4_share_for_95pct']):>7}{fmt(rnd['gpt4_share_for_95pct']):>8}"
             + ("  (no gap: noise)" if r["noise"] else ""),
             flush=True,
         )
+    online_families = (
+        []
+        if args.online == "none"
+        else [f for f in families if f.startswith("mmlu/")]
+        if args.online == "mmlu"
+        else args.online.split(",")
+    )
     curves = []
-    for held in [f for f in families if f.startswith("mmlu/")]:
+    for held in online_families:
         c = online(rows, vectors, held)
         curves.append(c)
-        print(
-            f"online {held}: "
-            + ", ".join(
+        steps = []
+        for s in c["steps"]:
+            knn = s.get("knn_same_outcomes")
+            steps.append(
                 f"{s['outcomes']}: {fmt(s['default_updated']['apgr'])}"
-                + (
-                    f" (knn {fmt(s['knn_same_outcomes']['apgr'])})"
-                    if "knn_same_outcomes" in s
-                    else ""
-                )
-                for s in c["steps"]
-            ),
-            flush=True,
-        )
+                + (f" (knn {fmt(knn['apgr'])})" if knn else "")
+            )
+        print(f"online {held}: " + ", ".join(steps), flush=True)
+    write(args.out, folds, curves)
+
+
+def write(out: Path, folds: list[dict[str, Any]], curves: list[dict[str, Any]]) -> None:
     real = [f for f in folds if not f["noise"]]
-    summary = {
-        "families": len(folds),
-        "families_with_a_gap": len(real),
-        "min_apgr_default": min(f["default"]["apgr"] for f in real),
-        "min_apgr_knn": min(f["knn"]["apgr"] for f in real),
-        "min_apgr_fit": min(f["fit"]["apgr"] for f in real),
-        "default_at_least_random_everywhere": all(f["default"]["apgr"] >= 0.5 for f in real),
-        "default_apgr_at_least_0.60_everywhere": all(f["default"]["apgr"] >= 0.6 for f in real),
-    }
+    summary: dict[str, Any] = {"families": len(folds), "families_with_a_gap": len(real)}
+    if real:
+        summary |= {
+            "min_apgr_default": min(f["default"]["apgr"] for f in real),
+            "min_apgr_knn": min(f["knn"]["apgr"] for f in real),
+            "min_apgr_fit": min(f["fit"]["apgr"] for f in real),
+            "default_at_least_random_everywhere": all(f["default"]["apgr"] >= 0.5 for f in real),
+            "default_apgr_at_least_0.60_everywhere": all(f["default"]["apgr"] >= 0.6 for f in real),
+        }
     print(json.dumps(summary, indent=1))
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(
-        json.dumps({"summary": summary, "folds": folds, "online": curves}, indent=1) + "\n"
-    )
+    out.parent.mkdir(exist_ok=True)
+    result = {"summary": summary, "folds": folds, "online": curves}
+    out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
