@@ -47,7 +47,8 @@ class Named(BaseChatModel):
 # 1. LangChain ---------------------------------------------------------------------------
 small, large = Named(label="small"), Named(label="large")
 llm = RoutingChatModel(
-    models={"small": small, "large": large}, router=Router(TABLE, quality_target=0.6)
+    models={"small": small, "large": large},
+    router=Router(TABLE, quality_target=0.6, embedder=HashingEmbedder()),
 )
 for question in [
     "What is the capital of France?",
@@ -101,7 +102,7 @@ class NamedLLM(CustomLLM):
 
 routed = RoutingLLM(
     {"small": NamedLLM(label="small"), "large": NamedLLM(label="large")},
-    Router(TABLE, quality_target=0.6),
+    Router(TABLE, quality_target=0.6, embedder=HashingEmbedder()),
 )
 print(f"3. LlamaIndex: {routed.complete('Name a primary colour.').text}")
 
