@@ -47,7 +47,8 @@ class Named(BaseChatModel):
 # 1. LangChain ---------------------------------------------------------------------------
 small, large = Named(label="small"), Named(label="large")
 llm = RoutingChatModel(
-    models={"small": small, "large": large}, router=Router(TABLE, quality_target=0.6)
+    models={"small": small, "large": large},
+    router=Router(TABLE, quality_target=0.6, embedder=HashingEmbedder()),
 )
 for question in [
     "What is the capital of France?",
@@ -75,6 +76,13 @@ print(
     f"2. fitted: {decision.model}, predicted success "
     f"{ {k: round(v, 2) for k, v in decision.success.items()} }"
 )
+# ... or online, one outcome at a time, with no fit: the default prior, corrected near
+# each outcome (here the cascade's escalations: the small model's answers were rejected)
+online = Router(TABLE, quality_target=0.7, embedder=HashingEmbedder())
+for i in range(20):
+    online.update(f"Solve the integral of x^{i} times sin(x) step by step.", "small", False)
+after = online.predict("Solve the integral of x^7 times sin(x) step by step.")
+print(f"   online: after 20 escalations, small's predicted success {after['small']:.2f}")
 
 
 # 3. LlamaIndex --------------------------------------------------------------------------
@@ -94,7 +102,7 @@ class NamedLLM(CustomLLM):
 
 routed = RoutingLLM(
     {"small": NamedLLM(label="small"), "large": NamedLLM(label="large")},
-    Router(TABLE, quality_target=0.6),
+    Router(TABLE, quality_target=0.6, embedder=HashingEmbedder()),
 )
 print(f"3. LlamaIndex: {routed.complete('Name a primary colour.').text}")
 

@@ -87,6 +87,9 @@ def routing(small=None, large=None, **kw):
 
 def test_easy_goes_small_hard_goes_large_with_the_choice_reported():
     llm = routing()
+    for _ in range(4):  # outcomes learned online (feedback, cascade escalations)
+        llm.router.update(HARD, "small", False)
+        llm.router.update(HARD, "large", True)
     easy, hard = llm.invoke(EASY), llm.invoke(HARD)
     assert (easy.content, hard.content) == ("from small", "from large")
     route = easy.response_metadata[ROUTE_KEY]

@@ -68,6 +68,9 @@ def routing(small_fails=False, large_fails=False):
 def test_complete_and_chat_route_by_difficulty():
     llm = routing()
     assert llm.complete(EASY).text == "from small"
+    for _ in range(4):  # outcomes learned online (feedback, cascade escalations)
+        llm.router.update(HARD, "small", False)
+        llm.router.update(HARD, "large", True)
     assert llm.complete(HARD).text == "from large"
     reply = llm.chat([ChatMessage(role=MessageRole.USER, content=EASY)])
     assert reply.message.content == "from small"

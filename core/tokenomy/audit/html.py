@@ -264,7 +264,13 @@ def render_html(report: AuditReport) -> str:
             dt.datetime.fromtimestamp(x, tz=dt.timezone.utc).strftime("%Y-%m-%d") for x in period
         )
         when = f"{a} to {b}"
-    best = max(report.savings, key=lambda s: s.cost_saved_usd, default=None)
+    # the headline is the largest saving that keeps answers as they are; one that trades
+    # quality (routing: "predicted_quality_drop_share") is shown with its drop instead
+    best = max(
+        (s for s in report.savings if "predicted_quality_drop_share" not in s.metrics),
+        key=lambda s: s.cost_saved_usd,
+        default=None,
+    )
     cards = [
         ("Calls", f"{t.calls:,}"),
         ("Input tokens", human(t.input_tokens)),
@@ -309,9 +315,17 @@ def render_html(report: AuditReport) -> str:
         "<p class='muted'>Each technique measured alone on the whole workload. They overlap "
         "(a call served from the cache is not also compressed), so the rows do not add up"
         + (
-            f"; the largest alone is {escape(best.title)}, {usd(best.cost_saved_usd)}."
+            f"; the largest alone that keeps answers as they are is {escape(best.title)}, "
+            f"{usd(best.cost_saved_usd)}."
             if best
             else "."
+        )
+        + "".join(
+            f" {escape(s.title)} would save {usd(s.cost_saved_usd)} with a predicted "
+            f"{s.metrics['predicted_quality_drop_share']:.1%} of answers getting worse "
+            f"(interval {s.metrics['quality_drop_low']:.1%}-{s.metrics['quality_drop_high']:.1%})."
+            for s in report.savings
+            if "predicted_quality_drop_share" in s.metrics
         )
         + "</p>"
     )

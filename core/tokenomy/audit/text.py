@@ -167,6 +167,16 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
         parts.append(combined_sentence(report))
     if report.sampling is not None:
         parts.append(report.sampling.sentence())
+    for s in report.savings:
+        m = s.metrics
+        if "predicted_quality_drop_share" in m:
+            drop = m.get("measured_quality_drop_share", m["predicted_quality_drop_share"])
+            how = "measured" if "measured_quality_drop_share" in m else "predicted"
+            parts.append(
+                f"{s.title} trades quality for its {usd(s.cost_saved_usd)}: {how} "
+                f"{drop:.1%} of answers worse (interval {m['quality_drop_low']:.1%}-"
+                f"{m['quality_drop_high']:.1%}); the other rows keep answers as they are."
+            )
     findings = [f"- [{s.title}] {f}" for s in report.savings for f in s.findings]
     if findings:
         parts.append("\nFindings\n" + "\n".join(findings))

@@ -9,7 +9,7 @@ from typing import Final
 from tokenomy.errors import ConfigError, UnknownNameError
 from tokenomy.tokens.prices import ModelPrice, PriceTable
 
-__all__ = ["DEFAULT_QUALITY", "ModelSpec", "ModelTable"]
+__all__ = ["DEFAULT_QUALITY", "QUALITY_TIERS", "ModelSpec", "ModelTable"]
 
 CAPABILITIES: Final = frozenset({"tools", "vision", "json"})
 
@@ -26,7 +26,19 @@ DEFAULT_QUALITY: Final[dict[str, float]] = {
 }
 """Prior success rates of the default table's models on a typical request, before any
 fitting: ordered by their public benchmark standing (MMLU-class scores), rounded.
-They only rank models until ``Router.fit`` learns from your outcomes."""
+They are the tiers the default router's prior reads (``docs/routing.md``: mapping
+your models onto tiers)."""
+
+QUALITY_TIERS: Final[dict[str, float]] = {
+    **DEFAULT_QUALITY,
+    "open-mixtral-8x7b": 0.68,
+    "mistralai/Mixtral-8x7B-Instruct-v0.1": 0.68,
+    "gpt-4-1106-preview": 0.81,
+    "gpt-4-turbo": 0.82,
+    "gpt-3.5-turbo": 0.64,
+}
+"""Quality tiers of more models (the default table's, and the pair the default prior was
+fitted on: Mixtral-8x7B 0.68 and GPT-4-1106 0.81, their accuracy on that MMLU data)."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,7 @@ class ModelTable:
                     "router=Router(ModelTable([ModelSpec(...), ...])) to describe it, or "
                     "prices=PriceTable.default().with_prices({...})."
                 )
-            specs.append(ModelSpec.from_price(name, price, DEFAULT_QUALITY.get(price.model, 0.7)))
+            specs.append(ModelSpec.from_price(name, price, QUALITY_TIERS.get(price.model, 0.7)))
         return cls(specs)
 
     @classmethod

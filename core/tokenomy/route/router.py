@@ -1,17 +1,19 @@
 """The router: each request to the cheapest model predicted to answer it well.
 
-Before fitting, a model's predicted success is its table ``quality`` lowered for
-complex prompts (math, code, reasoning, length). ``fit(prompts, outcomes)`` learns
-from labelled history instead: per model, a logistic model over the prompt's
-complexity features and the outcomes of its nearest labelled neighbours (MiniLM
-cosine, similarity-weighted). ``route`` then picks the cheapest model whose
-predicted success reaches ``quality_target`` among those whose context window fits
-the request and that have the capabilities it needs, and explains the choice.
+Before fitting, a model's predicted success comes from the default prior
+(:mod:`tokenomy.route.prior`): its table ``quality`` tier and the prompt, with
+coefficients fitted on public outcome data; outcomes added with ``update`` correct
+it through the nearest labelled prompts, weighted by closeness. ``fit(prompts,
+outcomes)`` learns from labelled history instead: per model, a logistic model over
+the prompt's complexity features and the outcomes of its nearest labelled
+neighbours (MiniLM cosine, similarity-weighted); ``update`` adds to those
+neighbours. ``route`` then picks the cheapest model whose predicted success reaches
+``quality_target`` among those whose context window fits the request and that have the
+capabilities it needs, and explains the choice.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +22,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from tokenomy.embed import EmbedderOrDefault
 from tokenomy.errors import BudgetExceededError, ConfigError
+from tokenomy.route import _learn
+from tokenomy.route._state import Fitted, Memory, features_only, load_fitted, save_fitted
 from tokenomy.route.features import FEATURE_NAMES, complexity_features
 from tokenomy.route.models import ModelSpec, ModelTable
+from tokenomy.route.prior import TierPrior, prior_features
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 
 if TYPE_CHECKING:
@@ -43,9 +48,6 @@ DEFAULT_EXPECTED_OUTPUT_TOKENS: Final = 256
 """Assumed answer length for expected costs, tokens (``route.expected_output_tokens``)."""
 
 log = logging.getLogger(__name__)
-
-_PRIOR_WEIGHT = 2.0  # pseudo-neighbours at the model's mean success rate
-_L2 = 1.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ class Router:
         expected_output_tokens: assumed answer length for expected costs (256).
         embedder: embeds prompts for the neighbour estimate (default: MiniLM).
         model: counts prompt tokens with this model's tokenizer.
+        prior: the success model used before ``fit`` (default: the shipped
+            :meth:`TierPrior.default`, fitted on public MMLU and MT-Bench outcomes).
 
     Example:
         >>> router = Router(ModelTable.from_prices({"small": ("gpt-4o-mini", 0.65),
@@ -107,9 +111,9 @@ class Router:
         ...                 quality_target=0.6)
         >>> router.route("What is the capital of France?").model
         'small'
-        >>> router.route("Prove that there are infinitely many primes, step by step, "
-        ...              "and derive the density of primes below n.").model
-        'large'
+        >>> s = router.predict("Solve for x: 3x^2 - 12x + 9 = 0, showing each step.")
+        >>> s["small"] <= s["large"] < router.predict("Write a poem about the sea.")["large"]
+        True
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class Router:
         expected_output_tokens: int = DEFAULT_EXPECTED_OUTPUT_TOKENS,
         embedder: Embedder | None = None,
         model: str = DEFAULT_MODEL,
+        prior: TierPrior | None = None,
     ) -> None:
         if quality_target is not None and not 0.0 <= quality_target <= 1.0:
             raise ConfigError(f"quality_target must be in [0, 1]; got {quality_target!r}.")
@@ -138,13 +143,28 @@ class Router:
         self.expected_output_tokens = expected_output_tokens
         self.counter = TokenCounter(model)
         self._embedder = embedder
-        self._fitted: _Fitted | None = None
+        self._prior = prior
+        self._fitted: Fitted | None = None
+        self._memory: Memory | None = None
+        self._prior_failed = False
 
     embedder = EmbedderOrDefault()
 
     @property
     def fitted(self) -> bool:
         return self._fitted is not None
+
+    @property
+    def prior(self) -> TierPrior:
+        """The success model before ``fit`` (the shipped default unless given)."""
+        if self._prior is None:
+            self._prior = TierPrior.default()
+        return self._prior
+
+    @property
+    def outcomes_seen(self) -> int:
+        """Outcomes added with :meth:`update` (not counting ``fit``'s)."""
+        return 0 if self._memory is None else len(self._memory.y)
 
     def check_names(self, names: Collection[str]) -> None:
         """Raise ConfigError unless the table describes every model in ``names``."""
@@ -193,13 +213,13 @@ class Router:
         h = np.asarray(h, dtype=np.float32)
         x = np.array([complexity_features(p) for p in prompts], dtype=np.float64)
         mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
-        knn = _neighbour_rates(h, y, self.neighbours, leave_one_out=True)
+        knn = _learn.neighbour_rates(h, y, self.neighbours, leave_one_out=True)
         weights = {}
         for j, name in enumerate(names):
             seen = ~np.isnan(y[:, j])
-            design = _design((x[seen] - mean) / std, knn[seen, j])
-            weights[name] = _logistic(design, y[seen, j])
-        self._fitted = _Fitted(names, h, y, mean, std, weights, getattr(self.embedder, "name", ""))
+            design = _learn.design((x[seen] - mean) / std, knn[seen, j])
+            weights[name] = _learn.logistic(design, y[seen, j])
+        self._fitted = Fitted(names, h, y, mean, std, weights, getattr(self.embedder, "name", ""))
         return self
 
     # -- prediction and routing -----------------------------------------------------------
@@ -213,20 +233,139 @@ class Router:
     ) -> dict[str, float]:
         """Predicted success probability of each model on ``prompt`` (``features``: its
         :func:`complexity_features`, if already computed)."""
-        feats = features if features is not None else complexity_features(prompt)
         fitted = self._fitted
-        out = {m.name: _prior(m, feats) for m in self.models}
         if fitted is None:
-            return out
+            return self._predict_prior(prompt, vector)
         import numpy as np
 
+        feats = features if features is not None else complexity_features(prompt)
         v = vector if vector is not None else self.embedder.embed([prompt])[0]
-        knn = _neighbour_rates(fitted.h, fitted.y, self.neighbours, query=np.asarray(v))[0]
+        knn = _learn.neighbour_rates(fitted.h, fitted.y, self.neighbours, query=np.asarray(v))[0]
         x = (np.array(feats) - fitted.mean) / fitted.std
+        out = self._prior_only(prompt, v)  # models the fit saw no outcomes of
         for j, name in enumerate(fitted.names):
-            design = _design(x[None, :], knn[None, j])
-            out[name] = float(_sigmoid(design @ fitted.weights[name])[0])
+            design = _learn.design(x[None, :], knn[None, j])
+            out[name] = float(_learn.sigmoid(design @ fitted.weights[name])[0])
         return out
+
+    def _prior_vector(
+        self, prompt: str, vector: np.ndarray | None, *, always: bool = False
+    ) -> np.ndarray | None:
+        """The prompt's embedding when the prior or the outcome memory needs one (None
+        if the embedder fails: logged once, the prior then reads features only)."""
+        prior = self.prior
+        needs = (
+            always
+            or self._memory is not None
+            or (prior.uses_embeddings and getattr(self.embedder, "name", "") == prior.embedder)
+        )
+        if vector is not None or not needs:
+            return vector
+        try:
+            out: np.ndarray = self.embedder.embed([prompt])[0]
+            return out
+        except Exception as exc:
+            if not self._prior_failed:
+                self._prior_failed = True
+                log.warning("tokenomy: the router cannot embed (%r); features only.", exc)
+            return None
+
+    def _prior_only(self, prompt: str, vector: np.ndarray | None) -> dict[str, float]:
+        import numpy as np
+
+        prior = self.prior
+        usable = (
+            vector
+            if prior.uses_embeddings and getattr(self.embedder, "name", "") == prior.embedder
+            else None
+        )
+        if prior.uses_embeddings and usable is None:
+            prior = features_only(prior)
+        feats = np.array([prior_features(prompt)])
+        vecs = None if usable is None else np.asarray(usable).reshape(1, -1)
+        p = prior.success([m.quality for m in self.models], feats, vecs)[0]
+        return {m.name: float(x) for m, x in zip(self.models, p, strict=True)}
+
+    def _predict_prior(self, prompt: str, vector: np.ndarray | None) -> dict[str, float]:
+        import numpy as np
+
+        v = self._prior_vector(prompt, vector)
+        out = self._prior_only(prompt, v)
+        memory = self._memory
+        if memory is None or v is None or not len(memory.y):
+            return out
+        h, residuals = memory.arrays()
+        fix = _learn.residual_correction(
+            h,
+            residuals,
+            self.neighbours,
+            np.asarray(v),
+            self.prior.knn_strength,
+        )
+        for j, name in enumerate(self.models.names):
+            out[name] = float(np.clip(out[name] + fix[j], 0.001, 0.999))
+        return out
+
+    def success_at(self, prompt: str, quality: float) -> float:
+        """The prior's predicted success on ``prompt`` of a model of tier ``quality``
+        that is not in the table (e.g. the model a logged call used)."""
+        import numpy as np
+
+        prior = self.prior
+        v = self._prior_vector(prompt, None) if prior.uses_embeddings else None
+        usable = v is not None and getattr(self.embedder, "name", "") == prior.embedder
+        if not usable:
+            prior = features_only(prior) if prior.uses_embeddings else prior
+        feats = np.array([prior_features(prompt)])
+        vecs = np.asarray(v).reshape(1, -1) if usable and v is not None else None
+        return float(prior.success([quality], feats, vecs)[0, 0])
+
+    def update(
+        self,
+        prompt: str,
+        model: str,
+        outcome: bool | float,
+        *,
+        vector: np.ndarray | None = None,
+    ) -> None:
+        """Learn from one outcome as it arrives: the app's feedback on an answer, a
+        judge's score, or a cascade escalation (the cheaper model's answer failed).
+
+        No batch refit: the outcome joins the labelled neighbours, so prompts close
+        to it see its verdict, weighted by closeness (after ``fit``: next to the
+        fitted history; before: as a correction of the default prior).
+
+        Args:
+            prompt: the prompt the model answered.
+            model: a model of the table.
+            outcome: True/1.0 a good answer, False/0.0 a bad one (a score in [0, 1]).
+            vector: the prompt's embedding, if already computed.
+        """
+        import numpy as np
+
+        self.check_names([model])
+        value = float(outcome)
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"outcome must be in [0, 1] (or a bool); got {outcome!r}.")
+        found = self._prior_vector(prompt, vector, always=True)
+        if found is None:
+            return  # the embedder failed (logged once): the outcome cannot be placed
+        v = np.asarray(found, dtype=np.float32)
+        fitted = self._fitted
+        if fitted is not None:
+            known = np.full((1, len(fitted.names)), np.nan)
+            if model in fitted.names:
+                known[0, fitted.names.index(model)] = value
+                fitted.h = np.vstack([fitted.h, v[None, :]])
+                fitted.y = np.vstack([fitted.y, known])
+            return
+        names = self.models.names
+        base = self._prior_only(prompt, v)
+        row = [np.nan] * len(names)
+        row[names.index(model)] = value
+        if self._memory is None:
+            self._memory = Memory([], [], [])
+        self._memory.add(v, row, [base[n] for n in names])
 
     def route(
         self,
@@ -333,122 +472,12 @@ class Router:
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write what ``fit`` learned to ``path`` (a ``.npz`` file)."""
-        import numpy as np
-
+        """Write what ``fit`` learned (and outcomes added since) to ``path`` (``.npz``)."""
         if self._fitted is None:
             raise ConfigError("nothing to save: call fit(...) first.")
-        f = self._fitted
-        meta = {"names": f.names, "embedder": f.embedder, "features": list(FEATURE_NAMES)}
-        np.savez_compressed(
-            Path(path),
-            h=f.h,
-            y=f.y,
-            mean=f.mean,
-            std=f.std,
-            weights=np.stack([f.weights[n] for n in f.names]),
-            meta=np.array(json.dumps(meta)),
-        )
+        save_fitted(self._fitted, path)
 
     def load(self, path: str | Path) -> Router:
         """Read what :meth:`save` wrote; the models must be in this router's table."""
-        import numpy as np
-
-        with np.load(Path(path), allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta["features"] != list(FEATURE_NAMES):
-                raise ConfigError(f"{path} was fitted with other features; fit again.")
-            embedder = getattr(self.embedder, "name", "")
-            if meta["embedder"] != embedder:
-                raise ConfigError(
-                    f"{path} was fitted with embedder {meta['embedder']!r}, this router "
-                    f"uses {embedder!r}; pass the same embedder or fit again."
-                )
-            missing = set(meta["names"]) - set(self.models.names)
-            if missing:
-                raise ConfigError(f"{path} has models not in this table: {sorted(missing)}.")
-            weights = dict(zip(meta["names"], data["weights"], strict=True))
-            self._fitted = _Fitted(
-                meta["names"], data["h"], data["y"], data["mean"], data["std"], weights, embedder
-            )
+        self._fitted = load_fitted(path, self.models.names, getattr(self.embedder, "name", ""))
         return self
-
-
-@dataclass
-class _Fitted:
-    names: list[str]
-    h: Any
-    y: Any
-    mean: Any
-    std: Any
-    weights: dict[str, Any]
-    embedder: str
-
-
-def _prior(model: ModelSpec, features: list[float]) -> float:
-    """Unfitted success estimate: the table quality, lowered for complex prompts."""
-    f = dict(zip(FEATURE_NAMES, features, strict=True))
-    hard = min(1.0, (f["math"] + f["code"] + f["reasoning"]) / 3 + max(0.0, f["log_words"] - 4) / 4)
-    return float(model.quality ** (1.0 + 2.0 * hard))
-
-
-def _design(x: np.ndarray, knn: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    logit = np.log(np.clip(knn, 1e-3, 1 - 1e-3) / np.clip(1 - knn, 1e-3, 1))
-    return np.column_stack([x, logit, np.ones(len(x))])
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-    return out
-
-
-def _logistic(x: np.ndarray, y: np.ndarray, iterations: int = 25) -> np.ndarray:
-    """L2-regularised logistic regression by Newton's method (the bias unpenalised)."""
-    import numpy as np
-
-    w = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], _L2)
-    penalty[-1] = 0.0
-    for _ in range(iterations):
-        p = _sigmoid(x @ w)
-        grad = x.T @ (p - y) + penalty * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-6)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if float(np.abs(step).max()) < 1e-6:
-            break
-    return w
-
-
-def _neighbour_rates(
-    h: np.ndarray,
-    y: np.ndarray,
-    k: int,
-    *,
-    query: np.ndarray | None = None,
-    leave_one_out: bool = False,
-) -> np.ndarray:
-    """Similarity-weighted success rate of each model among the k nearest labelled prompts."""
-    import numpy as np
-
-    prior = np.nanmean(y, axis=0)
-    queries = h if query is None else np.asarray(query, dtype=np.float32).reshape(1, -1)
-    out = np.empty((len(queries), y.shape[1]))
-    k = min(k, len(h) - (1 if leave_one_out else 0))
-    known = ~np.isnan(y)
-    y0 = np.nan_to_num(y)
-    for start in range(0, len(queries), 1024):
-        sims = queries[start : start + 1024] @ h.T
-        if leave_one_out:
-            rows = np.arange(start, min(start + 1024, len(queries)))
-            sims[rows - start, rows] = -np.inf
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        w = np.clip(np.take_along_axis(sims, top, axis=1), 0.0, None) ** 2
-        hits = np.einsum("qk,qkm->qm", w, y0[top])
-        seen = np.einsum("qk,qkm->qm", w, known[top].astype(np.float64))
-        out[start : start + len(sims)] = (hits + _PRIOR_WEIGHT * prior) / (seen + _PRIOR_WEIGHT)
-    return out

@@ -141,33 +141,63 @@ def test_few_shot_column_selects_within_what_each_prompt_spends(tmp_path):
     assert nothing.calls_affected == 0
 
 
-def test_routing_column_routes_easy_calls_down_and_never_up(tmp_path):
+def _routing_call(i, model, question, **tags):
+    return {
+        "id": f"q{i}",
+        "model": model,
+        "response": "ok " * 50,
+        "messages": [{"role": "user", "content": question}],
+        "tags": tags,
+    }
+
+
+def test_routing_column_routes_down_never_up_with_a_predicted_quality_drop(tmp_path):
     from tokenomy.audit.routing import RoutingAuditPlugin
-    from tokenomy.route import ModelSpec, ModelTable
+    from tokenomy.route import ModelSpec, ModelTable, Router
 
-    def call(i, model, question):
-        return {
-            "id": f"q{i}",
-            "model": model,
-            "response": "ok " * 50,
-            "messages": [{"role": "user", "content": question}],
-        }
-
-    hard = "Prove step by step that sqrt(2) is irrational, derive 3 * 7 + 2 = 23 and explain why."
     lines = [
-        call(0, "gpt-4o", "What is the capital of France?"),
-        call(1, "gpt-4o", hard),
-        call(2, "gpt-4.1-nano", "What is the capital of Spain?"),
+        _routing_call(0, "gpt-4o", "What is the capital of France?"),
+        _routing_call(1, "gpt-4o", "Name three primary colours."),
+        _routing_call(2, "gpt-4.1-nano", "What is the capital of Spain?"),
     ]
     table = ModelTable(
         [
-            ModelSpec("gpt-4o-mini", 0.15, 0.6, quality=0.75),
-            ModelSpec("gpt-4o", 2.5, 10, quality=0.85),
+            ModelSpec("gpt-4o-mini", 0.15, 0.6, quality=0.78),
+            ModelSpec("gpt-4o", 2.5, 10, quality=0.80),
         ]
     )
-    estimate = RoutingAuditPlugin(table=table, quality_target=0.7).estimate(
-        context_of(tmp_path, lines)
-    )
-    assert estimate.calls_affected == 1  # the easy gpt-4o call; the nano call is already cheaper
+    router = Router(table, quality_target=None, embedder=HashingEmbedder())
+    estimate = RoutingAuditPlugin(router=router).estimate(context_of(tmp_path, lines))
+    assert estimate.calls_affected == 2  # the nano call is already cheaper: never routed up
     assert estimate.cost_saved_usd > 0 and estimate.input_tokens_saved == 0
-    assert "1 calls gpt-4o -> gpt-4o-mini" in estimate.findings
+    assert "2 calls gpt-4o -> gpt-4o-mini" in estimate.findings
+    m = estimate.metrics
+    assert 0 < m["predicted_quality_drop_share"] < 0.2  # two close tiers
+    assert m["quality_drop_low"] <= m["predicted_quality_drop_share"] <= m["quality_drop_high"]
+    assert "predicted share of answers that get worse" in estimate.findings[0]
+    assert "measured_quality_drop_share" not in m
+
+
+def test_routing_column_reports_measured_drops_from_the_workloads_outcomes(tmp_path):
+    from tokenomy.audit.routing import RoutingAuditPlugin, call_outcome
+    from tokenomy.route import ModelSpec, ModelTable, Router
+
+    questions = [f"What is the capital of country number {i}?" for i in range(4)]
+    lines = []
+    for i, q in enumerate(questions):  # both models answered each prompt, judged
+        lines.append(_routing_call(2 * i, "gpt-4o", q, judge_score="10"))
+        lines.append(_routing_call(2 * i + 1, "gpt-4o-mini", q, outcome="0" if i == 0 else "1"))
+    table = ModelTable(
+        [
+            ModelSpec("gpt-4o-mini", 0.15, 0.6, quality=0.78),
+            ModelSpec("gpt-4o", 2.5, 10, quality=0.80),
+        ]
+    )
+    router = Router(table, quality_target=None, embedder=HashingEmbedder())
+    context = context_of(tmp_path, lines)
+    assert [call_outcome(c) for c in context.calls[:2]] == [1.0, 0.0]
+    estimate = RoutingAuditPlugin(router=router, tolerance=0.5).estimate(context)
+    m = estimate.metrics
+    assert router.outcomes_seen == 8 and m["outcomes_seen"] == 8
+    assert m["measured_pairs"] == 4 and m["measured_quality_drop_share"] == 0.25
+    assert any("Measured on 4 moved calls" in f for f in estimate.findings)
