@@ -211,6 +211,7 @@ def _combined_json(report: Any) -> dict[str, Any] | None:
         "sampled_calls": c.sampled_calls,
         "included": list(c.included),
         "left_out": list(c.left_out),
+        "changes_answers": list(c.changes_answers),
         "method": combined_sentence(report),
     }
 

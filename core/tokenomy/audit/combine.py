@@ -17,19 +17,21 @@ savings each column reports per call (``SavingsEstimate.per_call``):
    after the other (routing's share measured on the call's own tokens).
 
 A column without per-call savings, or of a stage not listed in :data:`STAGES`, is
-left out and named.
+left out and named. So is a column that changes which model answers
+(:data:`CHANGES_ANSWERS`: routing): the combination counts only what is saved with the
+answers left as they are, and such a column reports its own predicted quality cost.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from tokenomy.audit.plugins import AuditedCall, CallSavings, SavingsEstimate
 
-__all__ = ["STAGES", "CombinedEstimate", "combine"]
+__all__ = ["CHANGES_ANSWERS", "STAGES", "CombinedEstimate", "combine"]
 
 STAGES: Final[Mapping[str, str]] = {
     "exact_cache": "cache",
@@ -47,6 +49,10 @@ STAGES: Final[Mapping[str, str]] = {
 """The pipeline stage of each built-in column; a plug-in of yours names its own with a
 ``stage`` attribute ("cache", "context", "output" or "price")."""
 
+CHANGES_ANSWERS: Final = frozenset({"routing"})
+"""Columns whose saving comes from another model answering: kept out of the combined
+estimate, which adds up only savings at unchanged answers."""
+
 
 @dataclass(frozen=True)
 class CombinedEstimate:
@@ -62,6 +68,7 @@ class CombinedEstimate:
     cost_saved_usd: float
     included: tuple[str, ...]
     left_out: tuple[str, ...]
+    changes_answers: tuple[str, ...] = ()
     interval_usd: tuple[float, float] | None = None
     sampled_calls: int = 0
 
@@ -89,9 +96,10 @@ def combine(
     calls: Sequence[AuditedCall],
     *,
     stages: Mapping[str, str] = STAGES,
-) -> tuple[CallSavings, tuple[str, ...], tuple[str, ...]]:
-    """The combined saving on each call, with the titles of the columns included and
-    left out."""
+    changes_answers: Collection[str] = CHANGES_ANSWERS,
+) -> tuple[CallSavings, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The combined saving on each call, with the titles of the columns included, left
+    out, and left out because they change the answers."""
     size = max((c.call.line for c in calls), default=0) + 1  # rows past it: not in calls
     call_cost = array("d", [0.0]) * size
     for c in calls:
@@ -102,8 +110,12 @@ def combine(
     factor = array("d", [1.0]) * size
     included: list[str] = []
     left_out: list[str] = []
+    quality: list[str] = []
     for s in savings:
         stage = stages.get(s.name)
+        if s.name in changes_answers:
+            quality.append(s.title)
+            continue
         if s.per_call is None or stage not in ("cache", "context", "output", "price"):
             left_out.append(s.title)
             continue
@@ -134,4 +146,4 @@ def combine(
         saved = spent - remaining * factor[line]
         if saved > 0 or ctx_in[line] or out_tok[line]:
             combined.add(c, input_tokens=ctx_in[line], output_tokens=out_tok[line], cost_usd=saved)
-    return combined, tuple(included), tuple(left_out)
+    return combined, tuple(included), tuple(left_out), tuple(quality)

@@ -283,7 +283,7 @@ def _combined(
         {p.name: p.stage for p in plugins if isinstance(getattr(p, "stage", None), str)}  # type: ignore[attr-defined]
     )
     sampled = sample is not None and any(s.sampled_calls for s in savings)
-    per_call, included, left_out = combine(
+    per_call, included, left_out, quality = combine(
         savings, sample.calls if sampled and sample is not None else calls, stages=stages
     )
     if not sampled or sample is None:
@@ -298,6 +298,7 @@ def _combined(
             cost_saved_usd=cost,
             included=included,
             left_out=left_out,
+            changes_answers=quality,
         )
     rows = list(per_call)  # the sample's calls only
     total = sample.estimate((line, c) for line, _, _, c in rows)
@@ -308,6 +309,7 @@ def _combined(
         cost_saved_usd=total.value,
         included=included,
         left_out=left_out,
+        changes_answers=quality,
         interval_usd=(total.low, total.high),
         sampled_calls=len(sample.calls),
     )

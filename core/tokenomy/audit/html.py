@@ -217,7 +217,7 @@ def _savings(report: AuditReport) -> list[str]:
     if c is not None:
         entries.append(
             (
-                "All together (no double count)",
+                "All together, answers unchanged",
                 c.calls_affected,
                 c.input_tokens_saved,
                 c.output_tokens_saved,
@@ -279,7 +279,7 @@ def render_html(report: AuditReport) -> str:
         ("Estimated counts", f"{(t.estimated_calls / t.calls if t.calls else 0):.0%} of calls"),
     ]
     if report.combined is not None:
-        cards.append(("All techniques together save", usd(report.combined.cost_saved_usd)))
+        cards.append(("All together, answers unchanged", usd(report.combined.cost_saved_usd)))
     html = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",

@@ -218,7 +218,7 @@ def savings_table(report: AuditReport) -> str:
     if combined is not None:
         entries.append(
             (
-                "All together (no double count)",
+                "All together, answers unchanged",
                 combined.calls_affected,
                 combined.input_tokens_saved,
                 combined.output_tokens_saved,
@@ -251,11 +251,17 @@ def combined_sentence(report: AuditReport) -> str:
     spent = report.totals.cost_usd
     share = f" ({c.cost_saved_usd / spent:.0%} of spend)" if spent else ""
     left = f" Left out (no per-call savings): {', '.join(c.left_out)}." if c.left_out else ""
+    if c.changes_answers:
+        left += (
+            f" Not in it: {', '.join(c.changes_answers)}, which saves by having another "
+            "model answer (its own line says how many answers it would change)."
+        )
     return (
-        f"All techniques together would save {usd(c.cost_saved_usd)}{share}: each call "
-        "replayed through the stages in pipeline order (a cache hit saves the whole call; "
-        "context and output savings on the misses; routing and prices on what remains). "
-        "Each row above is measured alone and they overlap, so the rows do not add up." + left
+        f"The techniques that leave answers as they are would save {usd(c.cost_saved_usd)}"
+        f"{share} together: each call replayed through the stages in pipeline order (a "
+        "cache hit saves the whole call; context and output savings on the misses; "
+        "cheaper prices on what remains). Each row above is measured alone and they "
+        "overlap, so the rows do not add up." + left
     )
 
 

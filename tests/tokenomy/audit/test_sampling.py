@@ -168,13 +168,19 @@ def test_combined_replays_the_stages_in_order(tmp_path):
         est("routing", route),
         SavingsEstimate("mine", "Mine", 4, 0, 0, 9.9),  # no per-call savings: left out
     ]
-    per_call, included, left_out = combine(savings, calls)
+    per_call, included, left_out, quality = combine(savings, calls, changes_answers=())
     got = per_call.totals()
     assert got[a.call.line] == (a.usage.input_tokens, a.usage.output_tokens, a.cost_usd)
     assert got[b.call.line] == (40, 10, pytest.approx(b.cost_usd * (1 - 0.7 * 0.5)))
     assert got[c.call.line] == (0, 0, pytest.approx(c.cost_usd * 0.5))
     assert d.call.line not in got
-    assert left_out == ("Mine",) and len(included) == 5
+    assert left_out == ("Mine",) and quality == () and len(included) == 5
+    # by default routing (another model answers) stays out: savings at unchanged answers
+    per_call, included, left_out, quality = combine(savings, calls)
+    got = per_call.totals()
+    assert got[b.call.line] == (40, 10, pytest.approx(b.cost_usd * 0.3))
+    assert c.call.line not in got
+    assert left_out == ("Mine",) and quality == ("routing",) and len(included) == 4
 
 
 def test_combined_is_at_least_each_column_and_at_most_their_sum(tmp_path, workload):
@@ -183,10 +189,10 @@ def test_combined_is_at_least_each_column_and_at_most_their_sum(tmp_path, worklo
         plugins=["exact_cache", "prompt_caching", "output_caps", "routing", "batch_api"],
     )
     combined = report.combined.cost_saved_usd
-    columns = [s.cost_saved_usd for s in report.savings]
+    columns = [s.cost_saved_usd for s in report.savings if s.name != "routing"]
     assert max(columns) <= combined + 1e-12
     assert combined < min(sum(columns), report.totals.cost_usd)
-    assert report.combined.left_out == ()
+    assert report.combined.left_out == () and report.combined.changes_answers == ("Model routing",)
 
 
 def test_cli_flags_and_json(workload, tmp_path, capsys):
@@ -196,9 +202,10 @@ def test_cli_flags_and_json(workload, tmp_path, capsys):
     data = json.loads(js.read_text())
     combined = data["combined"]
     assert combined["cost_saved_usd"] > 0 and combined["interval_usd"] is None
-    assert combined["included"] == ["Exact-match cache", "Model routing"]
+    assert combined["included"] == ["Exact-match cache"]
+    assert combined["changes_answers"] == ["Model routing"]
     assert data["savings"][0]["interval_usd"] is None
-    assert "All together (no double count)" in capsys.readouterr().out
+    assert "All together, answers unchanged" in capsys.readouterr().out
     assert main([*args, "--sample-above", "0", "--sample-calls", "5"]) == 0
     assert json.loads(js.read_text())["sampling"] is None  # no model-heavy column ran
 
