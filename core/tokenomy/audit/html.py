@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from html import escape
 
 from tokenomy.audit.core import AuditReport
-from tokenomy.audit.text import combined_sentence, cost_cell, human, interval, usd
+from tokenomy.audit.text import (
+    COMBINED_TITLE,
+    combined_sentence,
+    cost_cell,
+    human,
+    interval,
+    savings_rows,
+    usd,
+)
 from tokenomy.monitor.records import UsageSummary
 
 __all__ = ["render_html"]
@@ -202,29 +210,7 @@ def _summary_table(rows: Sequence[UsageSummary], key: str, total: float) -> str:
 def _savings(report: AuditReport) -> list[str]:
     """The savings chart and table: each technique, then all of them together."""
     spent = report.totals.cost_usd
-    entries = [
-        (
-            s.title,
-            s.calls_affected,
-            s.input_tokens_saved,
-            s.output_tokens_saved,
-            s.cost_saved_usd,
-            s.interval_usd,
-        )
-        for s in report.savings
-    ]
-    c = report.combined
-    if c is not None:
-        entries.append(
-            (
-                "All together, answers unchanged",
-                c.calls_affected,
-                c.input_tokens_saved,
-                c.output_tokens_saved,
-                c.cost_saved_usd,
-                c.interval_usd,
-            )
-        )
+    entries = savings_rows(report)
     sampled = any(e[5] for e in entries)
     conf = f"{report.sampling.confidence:.0%}" if report.sampling is not None else "95%"
     headers = [
@@ -279,7 +265,7 @@ def render_html(report: AuditReport) -> str:
         ("Estimated counts", f"{(t.estimated_calls / t.calls if t.calls else 0):.0%} of calls"),
     ]
     if report.combined is not None:
-        cards.append(("All together, answers unchanged", usd(report.combined.cost_saved_usd)))
+        cards.append((COMBINED_TITLE, usd(report.combined.cost_saved_usd)))
     html = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from tokenomy.audit.core import AuditReport
 
 __all__ = [
+    "COMBINED_TITLE",
+    "SavingsRow",
     "combined_sentence",
     "cost_cell",
     "escape_terminal",
@@ -21,6 +23,7 @@ __all__ = [
     "human",
     "interval",
     "render_text",
+    "savings_rows",
     "savings_table",
     "shorten",
     "usd",
@@ -199,12 +202,16 @@ def interval(bounds: tuple[float, float] | None) -> str:
     return f"{usd(bounds[0])} to {usd(bounds[1])}" if bounds else ""
 
 
-def savings_table(report: AuditReport) -> str:
-    """One row per technique, then all of them together; an interval column when a
-    row was estimated on a sample."""
-    spent = report.totals.cost_usd
-    combined = report.combined
-    entries: list[tuple[str, int, int, int, float, tuple[float, float] | None]] = [
+SavingsRow = tuple[str, int, int, int, float, tuple[float, float] | None]
+"""(title, calls affected, input tokens, output tokens, dollars, interval) of one row."""
+
+COMBINED_TITLE = "All together, answers unchanged"
+
+
+def savings_rows(report: AuditReport) -> list[SavingsRow]:
+    """The savings table's rows, text and HTML alike: each technique, then all of them
+    together (when combined)."""
+    rows: list[SavingsRow] = [
         (
             s.title,
             s.calls_affected,
@@ -215,17 +222,26 @@ def savings_table(report: AuditReport) -> str:
         )
         for s in report.savings
     ]
-    if combined is not None:
-        entries.append(
+    c = report.combined
+    if c is not None:
+        rows.append(
             (
-                "All together, answers unchanged",
-                combined.calls_affected,
-                combined.input_tokens_saved,
-                combined.output_tokens_saved,
-                combined.cost_saved_usd,
-                combined.interval_usd,
+                COMBINED_TITLE,
+                c.calls_affected,
+                c.input_tokens_saved,
+                c.output_tokens_saved,
+                c.cost_saved_usd,
+                c.interval_usd,
             )
         )
+    return rows
+
+
+def savings_table(report: AuditReport) -> str:
+    """One row per technique, then all of them together; an interval column when a
+    row was estimated on a sample."""
+    spent = report.totals.cost_usd
+    entries = savings_rows(report)
     sampled = any(e[5] for e in entries)
     conf = f"{report.sampling.confidence:.0%}" if report.sampling is not None else "95%"
     headers = ["technique", "calls", "input saved", "output saved", "$ saved", "of spend"]

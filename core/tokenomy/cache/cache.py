@@ -210,6 +210,7 @@ class SemanticCache:
         llm: str = "",
         scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
+        key: CacheKey | None = None,
     ) -> CacheHit | None:
         """The cached answer for a request, or None.
 
@@ -218,8 +219,10 @@ class SemanticCache:
             llm: the model and its parameters (LangChain's ``llm_string``).
             scope: tenant / user the request belongs to.
             tools: the tool schemas sent with the request.
+            key: ``self.key(prompt, llm=..., scope=..., tools=...)`` when the caller
+                has it already (the pipeline computes it once per call).
         """
-        key = self.key(prompt, llm=llm, scope=scope, tools=tools)
+        key = key or self.key(prompt, llm=llm, scope=scope, tools=tools)
         self._counters.add("lookups")
         now = self.clock()
         hit = self._lookup_exact(key, now)
@@ -238,10 +241,11 @@ class SemanticCache:
         llm: str = "",
         scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
+        key: CacheKey | None = None,
     ) -> CacheHit | None:
         """The request's exact entry, if stored: no semantic search, not counted as a
         lookup (the pipeline's re-check before a new single-flight leader calls)."""
-        key = self.key(prompt, llm=llm, scope=scope, tools=tools)
+        key = key or self.key(prompt, llm=llm, scope=scope, tools=tools)
         hit = self._lookup_exact(key, self.clock())
         if hit is not None:
             self._counters.hit(hit)
@@ -256,6 +260,7 @@ class SemanticCache:
         scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         ttl_seconds: float | None = None,
+        key: CacheKey | None = None,
     ) -> StoreResult:
         """Cache ``answer`` for a request, unless it must not be cached.
 
@@ -266,7 +271,7 @@ class SemanticCache:
         if reason is not None:
             self._counters.count("refused", reason)
             return StoreResult(False, reason)
-        key = self.key(prompt, llm=llm, scope=scope, tools=tools)
+        key = key or self.key(prompt, llm=llm, scope=scope, tools=tools)
         now = self.clock()
         ttl = ttl_seconds if ttl_seconds is not None else self.ttl_seconds
         usage = answer.usage or _estimate_usage(prompt, answer)
@@ -312,6 +317,7 @@ class SemanticCache:
         scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         ttl_seconds: float | None = None,
+        key: CacheKey | None = None,
     ) -> StoreResult:
         """:meth:`store` in a worker thread."""
         return await asyncio.to_thread(

@@ -214,6 +214,8 @@ class Trace:
         ``kept_chars`` (the usable prefix of a stopped stream), ``continued`` parts,
         ``truncated``; None when it did nothing."""
         self._seconds: dict[str, float] = {}
+        self.memo: dict[str, Any] = {}
+        """Values a stage computes once per call and later stages reuse (the cache key)."""
 
     def timed(self, stage: str, seconds: float) -> None:
         """Add ``seconds`` to the time ``stage`` took on this call."""
