@@ -17,6 +17,10 @@ fold). Routers, each ranking the held-out prompts by GPT-4's predicted advantage
   nearest prompts of the other families (cosine squared weights);
 - ``fit``: ``Router.fit`` (the fitted path: features + kNN logistic per model) on
   the other families' outcomes;
+- ``blend``: ``(1 - a) * default + a * knn`` (both predict GPT-4's advantage in outcome
+  units), ``a`` in ``BLEND_GRID`` chosen by inner cross-validation over the training
+  families only (each MMLU group, and MT-Bench pooled as one, held out in turn; the
+  ``a`` with the highest minimum inner APGR): the held-out family is never looked at;
 - ``random``: APGR 0.5, and the linear GPT-4 share.
 
 Metrics on the held-out family: APGR (RouteLLM's average performance gap recovered:
@@ -56,6 +60,7 @@ TABLE = ModelTable(
     ]
 )
 ONLINE_STEPS = (0, 100, 500, 2000)
+BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def curve(score: np.ndarray, weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
@@ -91,6 +96,35 @@ def knn_scores(
     return out
 
 
+def inner_group(family: str) -> str:
+    """Inner cross-validation groups: each MMLU group; MT-Bench (20 prompts a category)
+    pooled as one."""
+    return family if family.startswith("mmlu/") else "mtbench"
+
+
+def choose_blend(
+    rows: list[dict[str, Any]], vectors: np.ndarray, train: np.ndarray
+) -> tuple[float, dict[str, list[float]]]:
+    """The kNN weight of the blend, by leave-one-group-out over the training rows only."""
+    groups = np.array([inner_group(rows[i]["family"]) for i in train])
+    d = np.array([rows[i]["strong"] - rows[i]["weak"] for i in train])
+    inner: dict[str, list[float]] = {}
+    for g in sorted(set(groups)):
+        tr, te = train[groups != g], train[groups == g]
+        weak = np.array([rows[i]["weak"] for i in te])
+        strong = np.array([rows[i]["strong"] for i in te])
+        if strong.mean() - weak.mean() < 0.02:
+            continue
+        p = predict(fit(rows, vectors, tr), rows, vectors, te)
+        k = knn_scores(vectors[tr], d[groups != g], vectors[te])
+        inner[g] = [
+            float(metrics((1 - a) * (p[:, 1] - p[:, 0]) + a * k, weak, strong)["apgr"] or 0)
+            for a in BLEND_GRID
+        ]
+    worst = np.min(np.array(list(inner.values())), axis=0)
+    return BLEND_GRID[int(np.argmax(worst))], inner
+
+
 def fold(rows: list[dict[str, Any]], vectors: np.ndarray, held: str) -> dict[str, Any]:
     families = np.array([r["family"] for r in rows])
     train, test = np.where(families != held)[0], np.where(families == held)[0]
@@ -100,6 +134,8 @@ def fold(rows: list[dict[str, Any]], vectors: np.ndarray, held: str) -> dict[str
     s_tr = np.array([rows[i]["strong"] for i in train])
     prior = fit(rows, vectors, train)
     p = predict(prior, rows, vectors, test)
+    knn = knn_scores(vectors[train], s_tr - w_tr, vectors[test])
+    alpha, inner = choose_blend(rows, vectors, train)
     fitted = Router(TABLE, quality_target=None, embedder=None).fit(
         [rows[i]["prompt"] for i in train],
         {"mixtral": list(w_tr), "gpt-4": list(s_tr)},
@@ -122,7 +158,9 @@ def fold(rows: list[dict[str, Any]], vectors: np.ndarray, held: str) -> dict[str
         "gap": round(gap, 4),
         "noise": abs(gap) < 0.02,
         "default": metrics(p[:, 1] - p[:, 0], weak, strong),
-        "knn": metrics(knn_scores(vectors[train], s_tr - w_tr, vectors[test]), weak, strong),
+        "knn": metrics(knn, weak, strong),
+        "blend": metrics((1 - alpha) * (p[:, 1] - p[:, 0]) + alpha * knn, weak, strong)
+        | {"knn_weight": alpha, "inner_apgr": inner},
         "fit": metrics(pf[:, 1] - pf[:, 0], weak, strong),
         "random": {
             "apgr": 0.5 if gap > 0 else None,
@@ -206,16 +244,17 @@ def main() -> None:
     folds = []
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     print(
-        f"{'held-out family':<24}{'n':>6}{'gap':>7}  {'APGR default':>12}{'knn':>7}{'fit':>7}   "
+        f"{'held-out family':<24}{'n':>6}{'gap':>7}  {'APGR default':>12}{'knn':>7}{'fit':>7}"
+        f"{'blend':>7}{'a':>6}   "
         f"{'GPT-4 share for 95%: default':>28}{'knn':>7}{'fit':>7}{'random':>8}"
     )
     for held in chosen:
         r = fold(rows, vectors, held)
         folds.append(r)
-        d, k, f, rnd = r["default"], r["knn"], r["fit"], r["random"]
+        d, k, f, rnd, b = r["default"], r["knn"], r["fit"], r["random"], r["blend"]
         print(
             f"{held:<24}{r['n']:>6}{r['gap']:>+7.3f}  {fmt(d['apgr']):>12}"
-            f"{fmt(k['apgr']):>7}{fmt(f['apgr']):>7}   "
+            f"{fmt(k['apgr']):>7}{fmt(f['apgr']):>7}{fmt(b['apgr']):>7}{b['knn_weight']:>6.2f}   "
             f"{fmt(d['gpt4_share_for_95pct']):>28}{fmt(k['gpt4_share_for_95pct']):>7}"
             f"{fmt(f['gpt4_share_for_95pct']):>7}{fmt(rnd['gpt4_share_for_95pct']):>8}"
             + ("  (no gap: noise)" if r["noise"] else ""),
@@ -251,6 +290,7 @@ def write(out: Path, folds: list[dict[str, Any]], curves: list[dict[str, Any]]) 
             "min_apgr_default": min(f["default"]["apgr"] for f in real),
             "min_apgr_knn": min(f["knn"]["apgr"] for f in real),
             "min_apgr_fit": min(f["fit"]["apgr"] for f in real),
+            "min_apgr_blend": min(f["blend"]["apgr"] for f in real if "blend" in f),
             "default_at_least_random_everywhere": all(f["default"]["apgr"] >= 0.5 for f in real),
             "default_apgr_at_least_0.60_everywhere": all(f["default"]["apgr"] >= 0.6 for f in real),
         }
