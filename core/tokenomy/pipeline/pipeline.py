@@ -38,7 +38,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from tokenomy.cache import Answer, CacheHit, CacheKey, SemanticCache
 from tokenomy.errors import BudgetExceededError, ConfigError
@@ -416,12 +416,11 @@ class Pipeline(Generic[R, C]):
         """The call's cache key, computed once: the lookup, the single-flight key, the
         new leader's re-check and the store share it (normalizing and hashing the
         prompt four times cost ~12% of a gateway miss's CPU)."""
-        key = trace.memo.get("cache_key")
-        if key is None:
-            key = trace.memo["cache_key"] = cache.key(
+        if trace.cache_key is None:
+            trace.cache_key = cache.key(
                 request.cache_prompt, llm=request.llm, scope=request.scope, tools=request.tools
             )
-        return cast(CacheKey, key)
+        return trace.cache_key
 
     def _lookup(self, request: Request, trace: Trace) -> CacheHit | None:
         cache = self.cache

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tokenomy.cache.keys import CacheKey
 from tokenomy.errors import ConfigError
 
 M = TypeVar("M")
@@ -214,8 +215,9 @@ class Trace:
         ``kept_chars`` (the usable prefix of a stopped stream), ``continued`` parts,
         ``truncated``; None when it did nothing."""
         self._seconds: dict[str, float] = {}
-        self.memo: dict[str, Any] = {}
-        """Values a stage computes once per call and later stages reuse (the cache key)."""
+        self.cache_key: CacheKey | None = None
+        """The call's cache key, computed once: the lookup, the single-flight key, a new
+        leader's re-check and the store share it."""
 
     def timed(self, stage: str, seconds: float) -> None:
         """Add ``seconds`` to the time ``stage`` took on this call."""
