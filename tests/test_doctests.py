@@ -26,6 +26,7 @@ MODULES = [
     "tokenomy._failures",
     "langchain_tokenomy.callbacks",
     "tokenomy.pipeline.pipeline",
+    "tokenomy.pipeline.guard",
     "tokenomy.pipeline.request",
     "tokenomy.pipeline.codecs",
     "tokenomy.pipeline.context",

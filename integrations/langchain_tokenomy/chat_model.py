@@ -101,10 +101,8 @@ class PipelineChatModel(BaseChatModel):
         return list(tools) if isinstance(tools, Sequence) and tools else None
 
     def _kwargs_for(self, sent: Sent, kwargs: dict[str, Any]) -> dict[str, Any]:
-        planned = sent.planned_max_tokens
-        if planned is not None:
-            return {**kwargs, "max_tokens": planned}
-        return kwargs
+        """The inner model's call parameters (the planned answer cap, if any)."""
+        return sent.params(kwargs)
 
     # -- the pipeline ------------------------------------------------------------------
 

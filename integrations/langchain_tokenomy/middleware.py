@@ -29,7 +29,7 @@ from tokenomy.context import ConversationWindow
 from tokenomy.output import OutputControl
 from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent, Trace
 from tokenomy.route import Router
-from tokenomy.tokens import parse_usage
+from tokenomy.tokens import PriceTable, parse_usage
 
 __all__ = ["TokenomyMiddleware", "TokenomyRoutingMiddleware"]
 
@@ -50,6 +50,8 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
         output: a :class:`tokenomy.output.OutputControl`: plans each call's
             ``max_tokens`` (sent in ``model_settings``) and continues answers cut by
             their cap (agent model calls are not streamed through middleware).
+        prices: the :class:`tokenomy.PriceTable` the budget prices calls with
+            (default: the bundled one; add your own models with ``with_prices``).
 
     The conversation id for per-session state (rolling summaries, session
     budgets) is the run's ``thread_id`` (or ``session_id``).
@@ -69,6 +71,7 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
         compress_min_tokens: int = DEFAULT_MIN_TOKENS,
         budget: Budget | None = None,
         output: OutputControl | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         super().__init__()
         self.models: dict[str, BaseChatModel] = {}
@@ -81,6 +84,7 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
                 min_tokens=compress_min_tokens,
             ),
             output=output,
+            prices=prices,
         )
 
     def _request(self, request: ModelRequest[Any]) -> tuple[Request, list[BaseMessage]]:
@@ -145,8 +149,8 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
             from the models' prices, unfitted).
         budget: a :class:`tokenomy.budget.Budget`, reserved and settled on
             every call; when it runs low the router picks cheaper models.
-        window, compressor, compress_ratio, compress_min_tokens: as for
-            :class:`TokenomyMiddleware`.
+        window, compressor, compress_ratio, compress_min_tokens, output, prices: as
+            for :class:`TokenomyMiddleware`.
     """
 
     def __init__(
@@ -161,6 +165,7 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
         compress_ratio: float = DEFAULT_RATIO,
         compress_min_tokens: int = DEFAULT_MIN_TOKENS,
         output: OutputControl | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         super().__init__(
             window=window,
@@ -169,7 +174,7 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
             compress_min_tokens=compress_min_tokens,
         )
         self.models = dict(models)
-        self.router = router or Router(table_for(self.models))
+        self.router = router or Router(table_for(self.models, prices=prices))
         self.pipeline = Pipeline(
             budget=budget,
             context=self.pipeline.context,
@@ -177,6 +182,7 @@ class TokenomyRoutingMiddleware(TokenomyMiddleware):
             models=list(self.models),
             timeout_s=timeout_s,
             output=output,
+            prices=prices,
         )
 
 

@@ -278,13 +278,6 @@ class OptimizedLLM(LLM):
     def _completion_codec(self, request: Request) -> CompletionCodec:
         return CompletionCodec(request.model, self._ids())
 
-    @staticmethod
-    def _kwargs_for(sent: Sent, kwargs: dict[str, Any]) -> dict[str, Any]:
-        planned = sent.planned_max_tokens
-        if planned is not None:
-            return {**kwargs, "max_tokens": planned}
-        return kwargs
-
     # -- chat -----------------------------------------------------------------------------
 
     @override
@@ -293,7 +286,7 @@ class OptimizedLLM(LLM):
 
         def call(sent: Sent) -> ChatResponse:
             target = self._target(sent.model)
-            return target.chat(sent_messages(messages, sent), **self._kwargs_for(sent, kwargs))
+            return target.chat(sent_messages(messages, sent), **sent.params(kwargs))
 
         return self._chats().run(request, call, self._chat_codec(request))
 
@@ -303,9 +296,7 @@ class OptimizedLLM(LLM):
 
         async def call(sent: Sent) -> ChatResponse:
             target = self._target(sent.model)
-            return await target.achat(
-                sent_messages(messages, sent), **self._kwargs_for(sent, kwargs)
-            )
+            return await target.achat(sent_messages(messages, sent), **sent.params(kwargs))
 
         return await self._chats().arun(request, call, self._chat_codec(request))
 
@@ -315,9 +306,7 @@ class OptimizedLLM(LLM):
 
         def start(sent: Sent) -> ChatResponseGen:
             target = self._target(sent.model)
-            return target.stream_chat(
-                sent_messages(messages, sent), **self._kwargs_for(sent, kwargs)
-            )
+            return target.stream_chat(sent_messages(messages, sent), **sent.params(kwargs))
 
         stream = self._chats().stream(request, start, self._chat_codec(request))
         return cast(ChatResponseGen, stream)  # a generator: close() reaches the pipeline
@@ -330,9 +319,7 @@ class OptimizedLLM(LLM):
 
         async def start(sent: Sent) -> AsyncIterator[ChatResponse]:
             target = self._target(sent.model)
-            stream = await target.astream_chat(
-                sent_messages(messages, sent), **self._kwargs_for(sent, kwargs)
-            )
+            stream = await target.astream_chat(sent_messages(messages, sent), **sent.params(kwargs))
             async for chunk in stream:
                 yield chunk
 
@@ -348,7 +335,7 @@ class OptimizedLLM(LLM):
         def call(sent: Sent) -> CompletionResponse:
             target = self._target(sent.model)
             return target.complete(
-                sent.prompt or prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+                sent.prompt or prompt, formatted=formatted, **sent.params(kwargs)
             )
 
         return self._completions().run(request, call, self._completion_codec(request))
@@ -362,7 +349,7 @@ class OptimizedLLM(LLM):
         async def call(sent: Sent) -> CompletionResponse:
             target = self._target(sent.model)
             return await target.acomplete(
-                sent.prompt or prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+                sent.prompt or prompt, formatted=formatted, **sent.params(kwargs)
             )
 
         return await self._completions().arun(request, call, self._completion_codec(request))
@@ -376,7 +363,7 @@ class OptimizedLLM(LLM):
         def start(sent: Sent) -> CompletionResponseGen:
             target = self._target(sent.model)
             return target.stream_complete(
-                sent.prompt or prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+                sent.prompt or prompt, formatted=formatted, **sent.params(kwargs)
             )
 
         stream = self._completions().stream(request, start, self._completion_codec(request))
@@ -391,7 +378,7 @@ class OptimizedLLM(LLM):
         async def start(sent: Sent) -> AsyncIterator[CompletionResponse]:
             target = self._target(sent.model)
             stream = await target.astream_complete(
-                sent.prompt or prompt, formatted=formatted, **self._kwargs_for(sent, kwargs)
+                sent.prompt or prompt, formatted=formatted, **sent.params(kwargs)
             )
             async for chunk in stream:
                 yield chunk

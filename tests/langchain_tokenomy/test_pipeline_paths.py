@@ -286,8 +286,7 @@ def test_agent_middleware_holds_the_budget(kind):
     budget = SpendBudget(27.0)  # each call reserves $25.60: its prompt and 256 answer tokens
     inner = Unit()
     if kind == "plain":
-        middleware: Any = TokenomyMiddleware(budget=budget)
-        middleware.pipeline.prices = PRICES
+        middleware: Any = TokenomyMiddleware(budget=budget, prices=PRICES)
         agent_model: Any = inner
     else:
         middleware = TokenomyRoutingMiddleware(

@@ -19,37 +19,32 @@ every fallback reach the caller.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import json
-import logging
-import threading
-import time
-from collections import Counter
 from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
     Collection,
-    Hashable,
     Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from tokenomy.cache import Answer, CacheHit, CacheKey, SemanticCache
-from tokenomy.errors import BudgetExceededError, ConfigError
+from tokenomy.cache import Answer, SemanticCache
+from tokenomy.errors import ConfigError
 from tokenomy.output import OutputControl
 from tokenomy.pipeline import output as out_stage
+from tokenomy.pipeline.caching import CacheStage, Done, abandon, resolve
 from tokenomy.pipeline.context import ContextStage
-from tokenomy.pipeline.request import Request, Sent, Trace
+from tokenomy.pipeline.guard import Guard, in_thread
+from tokenomy.pipeline.request import Request, Sent, Trace, call_details
+from tokenomy.pipeline.spend import REFUSED, SpendStage, model_id
 from tokenomy.route import FallbackChain, Router
 from tokenomy.route.cascade import Attempt, astream_first, stream_first
 from tokenomy.text.messages import last_user_message, message_text
-from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
 from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
@@ -59,11 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_EXPECTED_OUTPUT_TOKENS", "Codec", "OutputPlanner", "Pipeline", "Recorder"]
 
-log = logging.getLogger(__name__)
-
 R = TypeVar("R")
 C = TypeVar("C")
-T = TypeVar("T")
 
 DEFAULT_EXPECTED_OUTPUT_TOKENS = 256
 """Answer length reserved against a budget when the caller sets no ``max_tokens``."""
@@ -184,73 +176,116 @@ class Pipeline(Generic[R, C]):
             )
         if router is not None and models is not None:
             router.check_names(models)
-        self.budget = budget
-        self.cache = cache
         self.context = context if context is not None and context.active else None
         self.router = router
         self.models = list(models) if models is not None else None
         self.fallback = fallback
         self.timeout_s = timeout_s
         self.output = output
-        self.prices = prices or PriceTable.default()
-        self.recorder = recorder
         self.record_calls = record_calls
         self.expected_output_tokens = expected_output_tokens
-        self.failures: Counter[str] = Counter()
+        self.guard = Guard()
+        self.failures = self.guard.failures
         """Stage failures by stage name (each one skipped the stage for that call)."""
-        self._logged: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
-        self._counters: dict[str, TokenCounter] = {}
+        self.spend = SpendStage(
+            budget=budget,
+            prices=prices or PriceTable.default(),
+            router=router,
+            models=self.models,
+            expected_output_tokens=expected_output_tokens,
+            guard=self.guard,
+        )
+        self.caching: CacheStage | None = None
+        self._recorder = recorder
+        self.cache = cache
+
+    # -- what the stages hold (set here, every stage sees it) --------------------------------
+
+    @property
+    def budget(self) -> Budget | None:
+        return self.spend.budget
+
+    @budget.setter
+    def budget(self, budget: Budget | None) -> None:
+        self.spend.budget = budget
+
+    @property
+    def prices(self) -> PriceTable:
+        return self.spend.prices
+
+    @prices.setter
+    def prices(self, prices: PriceTable) -> None:
+        self.spend.prices = prices
+        if self.caching is not None:
+            self.caching.prices = prices
+
+    @property
+    def recorder(self) -> Recorder | None:
+        return self._recorder
+
+    @recorder.setter
+    def recorder(self, recorder: Recorder | None) -> None:
+        self._recorder = recorder
+        if self.caching is not None:
+            self.caching.recorder = recorder
+
+    @property
+    def cache(self) -> SemanticCache | None:
+        return self.caching.cache if self.caching is not None else None
+
+    @cache.setter
+    def cache(self, cache: SemanticCache | None) -> None:
+        self.caching = (
+            CacheStage(cache, self.prices, self.recorder, self.guard) if cache is not None else None
+        )
 
     # -- the four call paths --------------------------------------------------------------
 
     def run(self, request: Request, call: Callable[[Sent], R], codec: Codec[R, C]) -> R:
         """One call: ``call(sent)`` is the provider (it sees ``sent.model`` when routed)."""
         trace = Trace()
-        reservation = self._reserve(request, trace)
+        reservation = self.spend.reserve(request, trace)
         try:
-            hit = self._lookup(request, trace)
-            served = self._serve(request, hit, codec, trace) if hit is not None else None
+            served = self._from_cache(request, codec, trace)
             if served is not None:
                 return served
             flight = self._follow(request, trace)
-            if isinstance(flight, _Done):
-                shared = self._serve_shared(request, flight, codec, trace)
+            if isinstance(flight, Done):
+                shared = self._shared(request, flight, codec, trace)
                 if shared is not None:
                     return shared
                 flight = None  # its answer cannot be used here: call without single-flight
             try:
                 result, answer = self._produce(request, call, codec, trace, reservation)
             except BaseException:
-                _abandon(flight)
+                abandon(flight)
                 raise
-            _resolve(flight, answer)
+            resolve(flight, answer)
             return result
         finally:
-            self._release(reservation)
+            self.spend.release(reservation)
 
     async def arun(
         self, request: Request, call: Callable[[Sent], Awaitable[R]], codec: Codec[R, C]
     ) -> R:
         """:meth:`run` for a coroutine provider; blocking stages run in a worker thread."""
         trace = Trace()
-        reservation = self._reserve(request, trace)
+        reservation = self.spend.reserve(request, trace)
         try:
-            hit = await self._athread(self._cache_blocks(), self._lookup, request, trace)
-            served = self._serve(request, hit, codec, trace) if hit is not None else None
+            served = await self._afrom_cache(request, codec, trace)
             if served is not None:
                 return served
             flight = await self._afollow(request, trace)
-            if isinstance(flight, _Done):
-                shared = self._serve_shared(request, flight, codec, trace)
+            if isinstance(flight, Done):
+                shared = self._shared(request, flight, codec, trace)
                 if shared is not None:
                     return shared
                 flight = None
             try:
-                sent, order = await self._athread(self._prepares(), self._prepare, request, trace)
+                sent, order = await in_thread(self._prepares(), self._prepare, request, trace)
                 result, model = await self._ainvoke(order, sent, call, trace)
                 result = await self._acontinue(sent, model, result, call, codec, trace)
-                answer = await self._athread(
+                answer = await in_thread(
                     self._cache_blocks(),
                     self._settle,
                     sent,
@@ -261,12 +296,12 @@ class Pipeline(Generic[R, C]):
                     trace,
                 )
             except BaseException:
-                _abandon(flight)
+                abandon(flight)
                 raise
-            _resolve(flight, answer)
+            resolve(flight, answer)
             return codec.annotate(result, trace)
         finally:
-            self._release(reservation)
+            self.spend.release(reservation)
 
     def stream(
         self, request: Request, start: Callable[[Sent], Iterator[C]], codec: Codec[R, C]
@@ -274,16 +309,15 @@ class Pipeline(Generic[R, C]):
         """A streamed call: a hit replays as a stream; a finished stream is stored; a
         stream the caller stops is charged for what was generated and not stored."""
         trace = Trace()
-        reservation = self._reserve(request, trace)
+        reservation = self.spend.reserve(request, trace)
         try:
-            hit = self._lookup(request, trace)
-            served = self._serve(request, hit, codec, trace) if hit is not None else None
+            served = self._from_cache(request, codec, trace)
             if served is not None:
                 yield from self._replayed(served, request, codec, trace)
                 return
             flight = self._follow(request, trace)
-            if isinstance(flight, _Done):
-                shared = self._serve_shared(request, flight, codec, trace)
+            if isinstance(flight, Done):
+                shared = self._shared(request, flight, codec, trace)
                 if shared is not None:
                     yield from codec.replay(shared)
                     return
@@ -299,14 +333,14 @@ class Pipeline(Generic[R, C]):
                     yield chunk
             except BaseException:
                 self._cut(sent, order, attempts, chunks, codec, reservation, trace)
-                _abandon(flight)
+                abandon(flight)
                 raise
             _stopped(watch, order, attempts, trace)
             yield from self._finish_stream(
                 sent, attempts, chunks, codec, reservation, trace, flight, watch=watch
             )
         finally:
-            self._release(reservation)
+            self.spend.release(reservation)
 
     async def astream(
         self,
@@ -316,23 +350,22 @@ class Pipeline(Generic[R, C]):
     ) -> AsyncIterator[C]:
         """:meth:`stream` for an async provider stream."""
         trace = Trace()
-        reservation = self._reserve(request, trace)
+        reservation = self.spend.reserve(request, trace)
         try:
-            hit = await self._athread(self._cache_blocks(), self._lookup, request, trace)
-            served = self._serve(request, hit, codec, trace) if hit is not None else None
+            served = await self._afrom_cache(request, codec, trace)
             if served is not None:
                 for chunk in self._replayed(served, request, codec, trace):
                     yield chunk
                 return
             flight = await self._afollow(request, trace)
-            if isinstance(flight, _Done):
-                shared = self._serve_shared(request, flight, codec, trace)
+            if isinstance(flight, Done):
+                shared = self._shared(request, flight, codec, trace)
                 if shared is not None:
                     for chunk in codec.replay(shared):
                         yield chunk
                     return
                 flight = None
-            sent, order = await self._athread(self._prepares(), self._prepare, request, trace)
+            sent, order = await in_thread(self._prepares(), self._prepare, request, trace)
             chunks: list[C] = []
             attempts: list[Attempt] = []
             watch = self._watch(sent, codec, trace)
@@ -343,10 +376,10 @@ class Pipeline(Generic[R, C]):
                     yield chunk
             except BaseException:
                 self._cut(sent, order, attempts, chunks, codec, reservation, trace)
-                _abandon(flight)
+                abandon(flight)
                 raise
             _stopped(watch, order, attempts, trace)
-            tail = await self._athread(
+            tail = await in_thread(
                 self._cache_blocks(),
                 _listed,
                 functools.partial(self._finish_stream, watch=watch),
@@ -361,204 +394,33 @@ class Pipeline(Generic[R, C]):
             for chunk in tail:
                 yield chunk
         finally:
-            self._release(reservation)
+            self.spend.release(reservation)
 
-    # -- stage: budget --------------------------------------------------------------------
+    # -- stage: cache and single-flight (tokenomy.pipeline.caching) ----------------------
 
-    def _reserve(self, request: Request, trace: Trace) -> Reservation | None:
-        if self.budget is None:
+    def _from_cache(self, request: Request, codec: Codec[R, C], trace: Trace) -> R | None:
+        caching = self.caching
+        if caching is None:
             return None
-        usd = self._upper_bound(request, trace)
-        # the request's labels pick the limits (per user, feature, model, tag) it counts in
-        reservation = self.budget.reserve(usd, labels=request.labels)  # errors reach the caller
-        trace.add("budget", "reserved", f"${usd:.6f}")
-        return reservation
+        hit = caching.lookup(request, trace)
+        return caching.serve(request, hit, codec, trace) if hit is not None else None
 
-    def _upper_bound(self, request: Request, trace: Trace) -> float:
-        """The most this call can cost: its prompt and its answer cap (or the expected
-        answer) at the most expensive model it may go to."""
-        output = request.max_tokens or self.expected_output_tokens
-        if self.router is not None:
-            specs = [m for m in self.router.models if self.models is None or m.name in self.models]
-            tokens = self._bound_tokens(request, self.router.counter, trace)
-            return max(m.cost_usd(tokens, output) for m in specs)
-        price = self.prices.get(request.model)
-        if price is None:
-            raise ConfigError(
-                f"a spend budget needs the price of model {request.model!r}, which the price "
-                "table does not know; pass prices=PriceTable.default().with_prices({name: "
-                "{'input': usd_per_1m, 'output': usd_per_1m}})."
-            )
-        tokens = self._bound_tokens(request, self._counter(request.model), trace)
-        return price.cost(TokenUsage(tokens, output)).total_usd
-
-    def _bound_tokens(self, request: Request, counter: TokenCounter, trace: Trace) -> int:
-        """The prompt's tokens; if counting fails, its characters (never fewer)."""
-        tokens = self._guarded("budget", trace, lambda: self._count(request, counter))
-        if tokens is not None:
-            return tokens
-        if request.prompt is not None:
-            return len(request.prompt)
-        return len(json.dumps([request.messages, request.tools], default=str))
-
-    def _release(self, reservation: Reservation | _Refused | None) -> None:
-        if isinstance(reservation, _Refused) or reservation is None or self.budget is None:
-            return
-        self.budget.release(reservation)  # a no-op once settled
-
-    # -- stage: cache and single-flight ---------------------------------------------------
-
-    def _where(self, request: Request) -> dict[str, Any]:
-        return {"llm": request.llm, "scope": request.scope, "tools": request.tools}
-
-    @staticmethod
-    def _cache_key(cache: SemanticCache, request: Request, trace: Trace) -> CacheKey:
-        """The call's cache key, computed once: the lookup, the single-flight key, the
-        new leader's re-check and the store share it (normalizing and hashing the
-        prompt four times cost ~12% of a gateway miss's CPU)."""
-        if trace.cache_key is None:
-            trace.cache_key = cache.key(
-                request.cache_prompt, llm=request.llm, scope=request.scope, tools=request.tools
-            )
-        return trace.cache_key
-
-    def _lookup(self, request: Request, trace: Trace) -> CacheHit | None:
-        cache = self.cache
-        if cache is None:
+    async def _afrom_cache(self, request: Request, codec: Codec[R, C], trace: Trace) -> R | None:
+        caching = self.caching
+        if caching is None:
             return None
-        hit = self._guarded(
-            "cache",
-            trace,
-            lambda: cache.lookup(
-                request.cache_prompt,
-                **self._where(request),
-                key=self._cache_key(cache, request, trace),
-            ),
-        )
-        if hit is None and trace.outcome("cache") != "skipped":
-            trace.add("cache", "miss")
-        return hit
+        hit = await in_thread(caching.blocking, caching.lookup, request, trace)
+        return caching.serve(request, hit, codec, trace) if hit is not None else None
 
-    def _serve(self, request: Request, hit: CacheHit, codec: Codec[R, C], trace: Trace) -> R | None:
-        technique = "exact_cache" if hit.kind == "exact" else "semantic_cache"
-        try:
-            result = codec.rebuild(hit.payload, technique)
-        except Exception as exc:  # an entry that cannot be rebuilt is a miss, and goes
-            self._failed("cache", exc, trace, outcome="miss")
-            if self.cache is not None:
-                self._guarded("cache", trace, lambda: self.cache.discard(hit))  # type: ignore[union-attr]
-            return None
-        usage = hit.usage
-        price = self.prices.get(hit.model)
-        trace.add(
-            "cache",
-            "hit",
-            f"{hit.kind} from {hit.tier}" + (f", hit {hit.hit_id}" if hit.hit_id else ""),
-            saved_tokens=usage.input_tokens + usage.output_tokens,
-            saved_usd=price.cost(usage).total_usd if price else hit.cost_saved_usd or 0.0,
-        )
-        if self.recorder is not None:
-            recorder = self.recorder
-            tags = {**request.tags, **({"scope": request.scope} if request.scope else {})}
-            self._guarded(
-                "settle",
-                trace,
-                lambda: recorder.record_call(
-                    model=hit.model,
-                    usage=usage,
-                    cache_hit=technique,
-                    tags=tags or None,
-                    details=_details(request, trace, request.model),
-                ),
-            )
-        return codec.annotate(result, trace)
+    def _follow(self, request: Request, trace: Trace) -> Flight | Done | None:
+        return self.caching.follow(request, trace) if self.caching is not None else None
 
-    def _flight_key(self, request: Request, trace: Trace) -> Hashable | None:
-        cache = self.cache
-        if cache is None:
-            return None
+    async def _afollow(self, request: Request, trace: Trace) -> Flight | Done | None:
+        return await self.caching.afollow(request, trace) if self.caching is not None else None
 
-        def key() -> Hashable:
-            k = self._cache_key(cache, request, trace)
-            return (k.partition, k.exact)
-
-        return self._guarded("cache", trace, key)
-
-    def _follow(self, request: Request, trace: Trace) -> Flight | _Done | None:
-        """The flight this caller leads (None: no single-flight), or what an identical
-        call finished with while this caller waited."""
-        key = self._flight_key(request, trace)
-        if key is None or self.cache is None:
-            return None
-        flight, leader = self.cache.flight.join(key)
-        if leader:
-            return self._lead(request, flight, trace)
-        if not flight.wait(self._wait_s()):
-            return flight  # the leader failed: the call passed to this caller
-        return _Done(flight.result)
-
-    async def _afollow(self, request: Request, trace: Trace) -> Flight | _Done | None:
-        key = self._flight_key(request, trace)
-        if key is None or self.cache is None:
-            return None
-        flight, leader = self.cache.flight.join(key)
-        if leader:
-            done: Flight | _Done = await self._athread(
-                self._cache_blocks(), self._lead, request, flight, trace
-            )
-            return done
-        if not await flight.await_(self._wait_s()):
-            return flight
-        return _Done(flight.result)
-
-    def _lead(self, request: Request, flight: Flight, trace: Trace) -> Flight | _Done:
-        """A new leader first re-checks the exact entry: an identical call may have
-        stored its answer between this caller's lookup and its joining the flight."""
-        cache = self.cache
-        assert cache is not None
-        hit = self._guarded(
-            "cache",
-            trace,
-            lambda: cache.peek(
-                request.cache_prompt,
-                **self._where(request),
-                key=self._cache_key(cache, request, trace),
-            ),
-        )
-        if hit is None:
-            return flight
-        answer = Answer(
-            payload=hit.payload, text=hit.matched_query or "", model=hit.model, usage=hit.usage
-        )
-        flight.resolve(answer)
-        return _Done(answer, hit)
-
-    def _wait_s(self) -> float | None:
-        return self.cache.flight.wait_s if self.cache is not None else None
-
-    def _serve_shared(
-        self, request: Request, done: _Done, codec: Codec[R, C], trace: Trace
-    ) -> R | None:
-        if done.hit is not None:
-            return self._serve(request, done.hit, codec, trace)
-        answer = done.answer
-        if not isinstance(answer, Answer):
-            return None
-        try:
-            result = codec.rebuild(answer.payload, "single_flight")
-        except Exception as exc:
-            self._failed("cache", exc, trace, outcome="miss")
-            return None
-        assert self.cache is not None
-        self.cache.flight._count_shared()
-        usage = answer.usage or TokenUsage()
-        trace.add(
-            "cache",
-            "shared",
-            "answered by an identical call in flight",
-            saved_tokens=usage.input_tokens + usage.output_tokens,
-        )
-        return codec.annotate(result, trace)
+    def _shared(self, request: Request, done: Done, codec: Codec[R, C], trace: Trace) -> R | None:
+        assert self.caching is not None  # only a cache makes flights
+        return self.caching.serve_shared(request, done, codec, trace)
 
     # -- stages: context, routing, response length ----------------------------------------
 
@@ -579,7 +441,7 @@ class Pipeline(Generic[R, C]):
         if context is not None:
             # a completion prompt is one user message to the stage (compressed if long)
             messages = request.messages or ({"role": "user", "content": request.prompt},)
-            prepared = self._guarded(
+            prepared = self.guard(
                 "context",
                 trace,
                 lambda: context.prepare(messages, tools=request.tools, session=request.session),
@@ -594,12 +456,12 @@ class Pipeline(Generic[R, C]):
                 trace.add("context", "unchanged")
         order: list[str | None] = [None]
         if self.router is not None:
-            order = self._guarded("route", trace, lambda: self._route(sent, trace)) or [
+            order = self.guard("route", trace, lambda: self._route(sent, trace)) or [
                 self._best_model()
             ]
         output = self.output
         if output is not None:
-            planned = self._guarded("output", trace, lambda: output.plan(sent))
+            planned = self.guard("output", trace, lambda: output.plan(sent))
             if planned is not None and planned != sent.max_tokens:
                 trace.add("output", "planned", f"max_tokens {sent.max_tokens} -> {planned}")
                 out_stage.note(trace, planned=planned)
@@ -751,43 +613,24 @@ class Pipeline(Generic[R, C]):
         store: bool = True,
     ) -> Answer | None:
         """Charge the actual cost, store the answer, record the call; never raises."""
-        needed = self.cache is not None or reservation is not None or self.record_calls
-        answer = (
-            self._guarded("settle", trace, lambda: codec.answer(result, sent)) if needed else None
-        )
+        needed = self.caching is not None or reservation is not None or self.record_calls
+        answer = self.guard("settle", trace, lambda: codec.answer(result, sent)) if needed else None
         if reservation is not None and self.budget is not None:
-            cost = self._guarded("settle", trace, lambda: self._cost(sent, model, answer))
-            actual = reservation.usd if cost is None else cost
-            self.budget.settle(reservation, actual)
-            trace.add("budget", "charged", f"${actual:.6f}")
-        cache = self.cache
-        if store and cache is not None and answer is not None:
-            stored = self._guarded(
-                "settle",
-                trace,
-                lambda: cache.store(
-                    sent.request.cache_prompt,
-                    answer,
-                    **self._where(sent.request),
-                    key=self._cache_key(cache, sent.request, trace),
-                ),
-            )
-            if stored is not None:
-                trace.add(
-                    "settle", "stored" if stored.stored else "not stored", stored.reason or ""
-                )
+            self.spend.charge(reservation, sent, model, answer, trace)
+        if store and self.caching is not None and answer is not None:
+            self.caching.store(sent, answer, trace)
         if self.record_calls and self.recorder is not None and answer is not None:
             recorder = self.recorder
-            self._guarded(
+            self.guard(
                 "settle",
                 trace,
                 lambda: recorder.record_call(
-                    model=answer.model or self._model_id(sent, model),
+                    model=answer.model or model_id(sent, model),
                     usage=answer.usage,
                     prompt=sent.messages or sent.request.prompt,
                     output_text=answer.text,
                     tags=dict(sent.request.tags) or None,
-                    details=_details(sent.request, trace, sent.model, sent, answer.text),
+                    details=call_details(sent.request, trace, sent.model, sent, answer.text),
                 ),
             )
         return answer
@@ -809,7 +652,7 @@ class Pipeline(Generic[R, C]):
         answer = None
         stopped = watch is not None and watch.stopped
         if chunks:
-            result = self._guarded("settle", trace, lambda: codec.merge(chunks))
+            result = self.guard("settle", trace, lambda: codec.merge(chunks))
             if result is not None:
                 # a stream the monitor stopped is charged for all it generated, not stored
                 answer = self._settle(
@@ -817,9 +660,9 @@ class Pipeline(Generic[R, C]):
                 )
                 if stopped and watch is not None:
                     kept = watch.monitor.result().kept
-                    self._guarded("output", trace, lambda: _with_text(codec, result, kept))
-        _resolve(flight, None if stopped else answer)
-        last = self._guarded("settle", trace, lambda: codec.last_chunk(trace))
+                    self.guard("output", trace, lambda: _with_text(codec, result, kept))
+        resolve(flight, None if stopped else answer)
+        last = self.guard("settle", trace, lambda: codec.last_chunk(trace))
         if last is not None:
             yield last
 
@@ -837,7 +680,7 @@ class Pipeline(Generic[R, C]):
         if not chunks or reservation is None:
             return
         model = attempts[-1].model if attempts else order[0]
-        result = self._guarded("settle", trace, lambda: codec.merge(chunks))
+        result = self.guard("settle", trace, lambda: codec.merge(chunks))
         if result is not None:
             self._settle(sent, model, result, codec, reservation, trace, store=False)
 
@@ -848,8 +691,8 @@ class Pipeline(Generic[R, C]):
         control = self.output
         if not isinstance(control, OutputControl):
             return None
-        count = self._counter(self._model_id(sent, sent.model)).count
-        return self._guarded(
+        count = self.spend.counter(model_id(sent, sent.model)).count
+        return self.guard(
             "output", trace, lambda: out_stage.watch_for(control, codec, sent.max_tokens, count)
         )
 
@@ -871,7 +714,7 @@ class Pipeline(Generic[R, C]):
             return codec.replay(served)
         watch.report(trace)
         kept = watch.monitor.result().kept
-        trimmed = self._guarded("output", trace, lambda: _with_text(codec, served, kept))
+        trimmed = self.guard("output", trace, lambda: _with_text(codec, served, kept))
         return codec.replay(codec.annotate(trimmed if trimmed is not None else served, trace))
 
     def _continue(
@@ -892,16 +735,16 @@ class Pipeline(Generic[R, C]):
             return result
         while parts.more():
             ask = parts.ask()
-            held = self._hold_part(ask, model, trace)
-            if held is _REFUSED:
+            held = self.spend.hold_part(ask, model, trace)
+            if held is REFUSED:
                 break
             try:
                 more = call(ask)
             except Exception as exc:  # a failed continuation: keep what there is
-                self._release(held)
-                self._failed("output", exc, trace)
+                self.spend.release(held)
+                self.guard.failed("output", exc, trace)
                 break
-            self._settle_part(held, parts.add(more))
+            self.spend.settle_part(held, parts.add(more))
         return parts.finish(result)
 
     async def _acontinue(
@@ -919,54 +762,17 @@ class Pipeline(Generic[R, C]):
             return result
         while parts.more():
             ask = parts.ask()
-            held = self._hold_part(ask, model, trace)
-            if held is _REFUSED:
+            held = self.spend.hold_part(ask, model, trace)
+            if held is REFUSED:
                 break
             try:
                 more = await call(ask)
             except Exception as exc:
-                self._release(held)
-                self._failed("output", exc, trace)
+                self.spend.release(held)
+                self.guard.failed("output", exc, trace)
                 break
-            self._settle_part(held, parts.add(more))
+            self.spend.settle_part(held, parts.add(more))
         return parts.finish(result)
-
-    def _hold_part(
-        self, ask: Sent, model: str | None, trace: Trace
-    ) -> Reservation | _Refused | None:
-        """Reserve a continuation call's upper bound (its prompt, which holds the answer
-        so far, and its cap at the model that answered); ``_REFUSED`` when the budget
-        refuses it, None without a budget."""
-        budget = self.budget
-        if budget is None:
-            return None
-        usd = self._guarded("budget", trace, lambda: self._part_bound(ask, model))
-        if usd is None:  # cannot be priced: the first call's bound stands in
-            usd = self._upper_bound(ask.request, trace)
-        try:
-            held = budget.reserve(usd, labels=ask.request.labels)
-        except BudgetExceededError as exc:
-            trace.add("output", "not continued", f"the budget refused it: {exc}"[:200])
-            return _REFUSED
-        trace.add("budget", "reserved", f"${usd:.6f} (continuation)")
-        return held
-
-    def _part_bound(self, ask: Sent, model: str | None) -> float:
-        request = ask.request
-        output = ask.max_tokens or request.max_tokens or self.expected_output_tokens
-        counter = self._counter(self._model_id(ask, model))
-        if ask.prompt is not None:
-            tokens = counter.count(ask.prompt)
-        else:
-            tokens = counter.count_messages(ask.messages, tools=request.tools)
-        return self._price(ask, model, TokenUsage(tokens, output), None)
-
-    def _settle_part(self, held: Reservation | _Refused | None, usd: float | None) -> None:
-        """Charge a continuation call its cost (its reservation when it cannot be
-        priced)."""
-        if held is not None and not isinstance(held, _Refused) and self.budget is not None:
-            actual = held.usd if usd is None else usd
-            self.budget.settle(held, actual)
 
     def _cut_answer(
         self, sent: Sent, model: str | None, result: R, codec: Codec[R, C], trace: Trace
@@ -976,102 +782,22 @@ class Pipeline(Generic[R, C]):
         control = self.output
         if not isinstance(control, OutputControl) or not hasattr(codec, "with_text"):
             return None
-        first = self._guarded("output", trace, lambda: codec.answer(result, sent))
+        first = self.guard("output", trace, lambda: codec.answer(result, sent))
         if first is None or first.finish_reason != "length":
             return None
-        counter = self._counter(self._model_id(sent, model))
-        cost = None if self.budget is None else self._cost
+        counter = self.spend.counter(model_id(sent, model))
+        cost = None if self.budget is None else self.spend.cost
         return out_stage.Parts(
-            control, sent, model, codec, trace, first.text, counter.count, self._guarded, cost
+            control, sent, model, codec, trace, first.text, counter.count, self.guard, cost
         )
-
-    def _cost(self, sent: Sent, model: str | None, answer: Answer | None) -> float:
-        request = sent.request
-        if answer is not None and answer.usage is not None:
-            usage = answer.usage
-        else:
-            counter = self._counter(self._model_id(sent, model))
-            tokens = self._count(request, counter, sent.messages)
-            usage = TokenUsage(tokens, counter.count(answer.text) if answer is not None else 0)
-        return self._price(sent, model, usage, answer)
-
-    def _price(
-        self, sent: Sent, model: str | None, usage: TokenUsage, answer: Answer | None
-    ) -> float:
-        if self.router is not None and model is not None and model in self.router.models.names:
-            return self.router.models[model].cost_usd(usage.input_tokens, usage.output_tokens)
-        price = self.prices.get(self._model_id(sent, model)) or self.prices.get(
-            answer.model if answer is not None else None
-        )
-        if price is None:
-            raise ConfigError(f"no price for model {self._model_id(sent, model)!r}")
-        return price.cost(usage).total_usd
-
-    @staticmethod
-    def _model_id(sent: Sent, model: str | None) -> str | None:
-        return model or sent.request.model
 
     # -- helpers --------------------------------------------------------------------------
-
-    def _counter(self, model: str | None) -> TokenCounter:
-        name = model or DEFAULT_MODEL
-        counter = self._counters.get(name)
-        if counter is None:
-            counter = self._counters.setdefault(name, TokenCounter(name))
-        return counter
-
-    @staticmethod
-    def _count(
-        request: Request, counter: TokenCounter, messages: Sequence[Any] | None = None
-    ) -> int:
-        if request.prompt is not None:
-            return counter.count(request.prompt)
-        return counter.count_messages(messages or request.messages, tools=request.tools)
-
-    def _guarded(self, stage: str, trace: Trace, fn: Callable[[], T]) -> T | None:
-        """``fn()``, or None with the stage skipped, logged once and counted; the time
-        it took is added to the stage's (``Trace.stage_ms``)."""
-        start = time.perf_counter()
-        try:
-            return fn()
-        except BudgetExceededError:
-            raise
-        except Exception as exc:  # the never-fail boundary of every optimization stage
-            self._failed(stage, exc, trace)
-            return None
-        finally:
-            trace.timed(stage, time.perf_counter() - start)
-
-    def _failed(
-        self, stage: str, exc: BaseException, trace: Trace, outcome: str = "skipped"
-    ) -> None:
-        key = (stage, type(exc).__name__)
-        with self._lock:
-            self.failures[stage] += 1
-            first = key not in self._logged
-            self._logged.add(key)
-        if first:
-            log.warning(
-                "tokenomy: the %s stage failed (%s: %s) and was skipped; the call goes on "
-                "(logged once per stage and error type; see Pipeline.failures).",
-                stage,
-                type(exc).__name__,
-                exc,
-            )
-        trace.add(stage, outcome, f"{type(exc).__name__}: {exc}"[:200])
 
     def _cache_blocks(self) -> bool:
         """Whether the cache stages may block (I/O tiers, embeddings): then they run in
         a worker thread; an exact in-memory cache runs on the loop (no thread hop,
         which costs milliseconds on a busy event loop)."""
-        return self.cache is not None and self.cache.blocking
-
-    @staticmethod
-    async def _athread(blocking: bool, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` in a worker thread when it blocks, inline when it does not."""
-        if blocking:
-            return await asyncio.to_thread(fn, *args)
-        return fn(*args)
+        return self.caching is not None and self.caching.blocking
 
 
 def _with_text(codec: Any, result: Any, text: str, finish_reason: str | None = "stop") -> Any:
@@ -1090,52 +816,5 @@ def _stopped(
         attempts.append(Attempt(order[min(len(attempts), len(order) - 1)] or "", "ok"))
 
 
-class _Refused:
-    """A continuation the budget refused (the loop stops; nothing to settle)."""
-
-
-_REFUSED: Final = _Refused()
-
-
-@dataclass(frozen=True)
-class _Done:
-    """What an identical call finished with: its answer (to share), or the stored
-    entry a new leader found on its re-check (served as a hit)."""
-
-    answer: Any
-    hit: CacheHit | None = None
-
-
 def _listed(fn: Callable[..., Iterable[Any]], *args: Any) -> list[Any]:
     return list(fn(*args))
-
-
-def _resolve(flight: Flight | None, answer: Answer | None) -> None:
-    if flight is not None:
-        flight.resolve(answer)
-
-
-def _abandon(flight: Flight | None) -> None:
-    if flight is not None:
-        flight.abandon()
-
-
-def _details(
-    request: Request,
-    trace: Trace,
-    model: str | None,
-    sent: Sent | None = None,
-    completion: str | None = None,
-) -> dict[str, Any]:
-    """What a recorder's observers (telemetry) read beyond the record: the request's
-    shape, the per-stage trace (with stage times) and the routing decision; the text
-    only for observers that opt in to exporting it."""
-    return {
-        "operation": "chat" if request.messages else "text_completion",
-        "request_model": model or request.model,
-        "max_tokens": sent.max_tokens if sent is not None else request.max_tokens,
-        "trace": trace.as_dict(),
-        "route": dict(trace.route) if trace.route is not None else None,
-        "prompt": (sent.messages or sent.prompt) if sent is not None else request.cache_prompt,
-        "completion": completion,
-    }

@@ -12,7 +12,16 @@ from tokenomy.errors import ConfigError
 
 M = TypeVar("M")
 
-__all__ = ["ROUTE_KEY", "TRACE_KEY", "Request", "Sent", "StageRecord", "Trace", "own_messages"]
+__all__ = [
+    "ROUTE_KEY",
+    "TRACE_KEY",
+    "Request",
+    "Sent",
+    "StageRecord",
+    "Trace",
+    "call_details",
+    "own_messages",
+]
 
 TRACE_KEY = "tokenomy_trace"
 """Response-metadata key (LangChain ``response_metadata``, LlamaIndex
@@ -132,6 +141,12 @@ class Sent:
         if self.max_tokens is not None and self.max_tokens != self.request.max_tokens:
             return self.max_tokens
         return None
+
+    def params(self, kwargs: Mapping[str, Any], name: str = "max_tokens") -> dict[str, Any]:
+        """The caller's call parameters ``kwargs`` with the planned answer cap under
+        ``name`` (a copy; the same parameters when nothing was planned)."""
+        planned = self.planned_max_tokens
+        return {**kwargs, name: planned} if planned is not None else dict(kwargs)
 
     @property
     def changed(self) -> bool:
@@ -274,3 +289,24 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"Trace({', '.join(f'{r.stage}:{r.outcome}' for r in self.records)})"
+
+
+def call_details(
+    request: Request,
+    trace: Trace,
+    model: str | None,
+    sent: Sent | None = None,
+    completion: str | None = None,
+) -> dict[str, Any]:
+    """What a recorder's observers (telemetry) read beyond the record: the request's
+    shape, the per-stage trace (with stage times) and the routing decision; the text
+    only for observers that opt in to exporting it."""
+    return {
+        "operation": "chat" if request.messages else "text_completion",
+        "request_model": model or request.model,
+        "max_tokens": sent.max_tokens if sent is not None else request.max_tokens,
+        "trace": trace.as_dict(),
+        "route": dict(trace.route) if trace.route is not None else None,
+        "prompt": (sent.messages or sent.prompt) if sent is not None else request.cache_prompt,
+        "completion": completion,
+    }

@@ -202,7 +202,7 @@ def test_an_exact_memory_cache_runs_on_the_loop_and_io_tiers_in_a_thread(path, m
     slow = BrokenTier()
     slow.healthy = True
     drive(Pipeline(cache=SemanticCache(mode="exact", tiers=[slow])), path, ask(), Provider())
-    assert "_lookup" in hops
+    assert "lookup" in hops
 
 
 def test_the_request_takes_messages_or_a_prompt_and_says_so():
