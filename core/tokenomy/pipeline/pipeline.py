@@ -38,13 +38,13 @@ from tokenomy.errors import ConfigError
 from tokenomy.output import OutputControl
 from tokenomy.pipeline import output as out_stage
 from tokenomy.pipeline.caching import CacheStage, Done, abandon, resolve
+from tokenomy.pipeline.calling import CallStage, note_attempts
 from tokenomy.pipeline.context import ContextStage
 from tokenomy.pipeline.guard import Guard, in_thread
 from tokenomy.pipeline.request import Request, Sent, Trace, call_details
 from tokenomy.pipeline.spend import REFUSED, SpendStage, model_id
-from tokenomy.route import FallbackChain, Router
-from tokenomy.route.cascade import Attempt, astream_first, stream_first
-from tokenomy.text.messages import last_user_message, message_text
+from tokenomy.route import Router
+from tokenomy.route.cascade import Attempt
 from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
@@ -179,8 +179,7 @@ class Pipeline(Generic[R, C]):
         self.context = context if context is not None and context.active else None
         self.router = router
         self.models = list(models) if models is not None else None
-        self.fallback = fallback
-        self.timeout_s = timeout_s
+        self.calls = CallStage(router, self.models, fallback, timeout_s)
         self.output = output
         self.record_calls = record_calls
         self.expected_output_tokens = expected_output_tokens
@@ -200,6 +199,14 @@ class Pipeline(Generic[R, C]):
         self.cache = cache
 
     # -- what the stages hold (set here, every stage sees it) --------------------------------
+
+    @property
+    def fallback(self) -> bool:
+        return self.calls.fallback
+
+    @property
+    def timeout_s(self) -> float | None:
+        return self.calls.timeout_s
 
     @property
     def budget(self) -> Budget | None:
@@ -283,7 +290,7 @@ class Pipeline(Generic[R, C]):
                 flight = None
             try:
                 sent, order = await in_thread(self._prepares(), self._prepare, request, trace)
-                result, model = await self._ainvoke(order, sent, call, trace)
+                result, model = await self.calls.ainvoke(order, sent, call, trace)
                 result = await self._acontinue(sent, model, result, call, codec, trace)
                 answer = await in_thread(
                     self._cache_blocks(),
@@ -326,7 +333,7 @@ class Pipeline(Generic[R, C]):
             chunks: list[C] = []
             attempts: list[Attempt] = []
             watch = self._watch(sent, codec, trace)
-            upstream = self._stream_call(order, sent, start, attempts)
+            upstream = self.calls.stream(order, sent, start, attempts)
             try:
                 for chunk in upstream if watch is None else watch.sync(upstream):
                     chunks.append(chunk)
@@ -369,7 +376,7 @@ class Pipeline(Generic[R, C]):
             chunks: list[C] = []
             attempts: list[Attempt] = []
             watch = self._watch(sent, codec, trace)
-            upstream = self._astream_call(order, sent, start, attempts)
+            upstream = self.calls.astream(order, sent, start, attempts)
             try:
                 async for chunk in upstream if watch is None else watch.asynchronous(upstream):
                     chunks.append(chunk)
@@ -456,8 +463,9 @@ class Pipeline(Generic[R, C]):
                 trace.add("context", "unchanged")
         order: list[str | None] = [None]
         if self.router is not None:
-            order = self.guard("route", trace, lambda: self._route(sent, trace)) or [
-                self._best_model()
+            calls = self.calls
+            order = self.guard("route", trace, lambda: calls.route(sent, trace, self.budget)) or [
+                calls.best()
             ]
         output = self.output
         if output is not None:
@@ -467,123 +475,6 @@ class Pipeline(Generic[R, C]):
                 out_stage.note(trace, planned=planned)
                 sent = replace(sent, max_tokens=planned)
         return sent, order
-
-    def _route(self, sent: Sent, trace: Trace) -> list[str | None]:
-        router = self.router
-        assert router is not None
-        request = sent.request
-        if sent.prompt is not None:
-            text, tokens = sent.prompt, router.counter.count(sent.prompt)
-        else:
-            current = last_user_message(sent.messages) or sent.messages[-1]
-            text = message_text(current)
-            tokens = router.counter.count_messages(sent.messages, tools=request.tools)
-        # the tightest limit covering this request, as last seen (no round trip)
-        status = self.budget.status(request.labels) if self.budget is not None else None
-        budget = status if status is not None and status.state == "low" else None
-        decision = router.route_or_best(
-            text, input_tokens=tokens, require=request.require, budget=budget, among=self.models
-        )
-        trace.route = {
-            "model": decision.model,
-            "reason": decision.reason,
-            "success": dict(decision.success),
-            "attempts": [],
-        }
-        trace.add("route", "routed", f"{decision.model}: {decision.reason}")
-        order: list[str | None] = [decision.model]
-        if self.fallback:
-            order += [
-                m.name
-                for m in router.models
-                if m.name != decision.model and (self.models is None or m.name in self.models)
-            ]
-        return order
-
-    def _best_model(self) -> str:
-        assert self.router is not None
-        specs = [m for m in self.router.models if self.models is None or m.name in self.models]
-        return max(specs, key=lambda m: m.quality).name
-
-    # -- stage: the provider call, with fallback ------------------------------------------
-
-    def _chain(self, order: list[str | None]) -> FallbackChain:
-        return FallbackChain([str(n) for n in order], timeout_s=self.timeout_s)
-
-    def _invoke(
-        self, order: list[str | None], sent: Sent, call: Callable[[Sent], R], trace: Trace
-    ) -> tuple[R, str | None]:
-        if len(order) == 1 and self.timeout_s is None:  # the provider's own error, unwrapped
-            result = call(replace(sent, model=order[0]))
-            self._attempts(trace, [Attempt(order[0] or "", "ok")])
-            return result, order[0]
-        done = self._chain(order).run(lambda name: call(replace(sent, model=name)))
-        self._attempts(trace, done.attempts)
-        return done.answer, done.model
-
-    async def _ainvoke(
-        self,
-        order: list[str | None],
-        sent: Sent,
-        call: Callable[[Sent], Awaitable[R]],
-        trace: Trace,
-    ) -> tuple[R, str | None]:
-        if len(order) == 1 and self.timeout_s is None:
-            result = await call(replace(sent, model=order[0]))
-            self._attempts(trace, [Attempt(order[0] or "", "ok")])
-            return result, order[0]
-        done = await self._chain(order).arun(lambda name: call(replace(sent, model=name)))
-        self._attempts(trace, done.attempts)
-        return done.answer, done.model
-
-    def _stream_call(
-        self,
-        order: list[str | None],
-        sent: Sent,
-        start: Callable[[Sent], Iterator[C]],
-        attempts: list[Attempt],
-    ) -> Iterator[C]:
-        if len(order) == 1:
-            yield from start(replace(sent, model=order[0]))
-            attempts.append(Attempt(order[0] or "", "ok"))
-            return
-        yield from stream_first(
-            [str(n) for n in order], lambda name: start(replace(sent, model=name)), attempts
-        )
-
-    async def _astream_call(
-        self,
-        order: list[str | None],
-        sent: Sent,
-        start: Callable[[Sent], AsyncIterator[C]],
-        attempts: list[Attempt],
-    ) -> AsyncIterator[C]:
-        if len(order) == 1:
-            stream = start(replace(sent, model=order[0]))
-            try:
-                async for chunk in stream:
-                    yield chunk
-            finally:  # closed early (a stop): the provider's stream closes now, not at GC
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-            attempts.append(Attempt(order[0] or "", "ok"))
-            return
-        async for chunk in astream_first(
-            [str(n) for n in order], lambda name: start(replace(sent, model=name)), attempts
-        ):
-            yield chunk
-
-    @staticmethod
-    def _attempts(trace: Trace, attempts: Sequence[Attempt]) -> None:
-        if trace.route is not None:
-            trace.route["model"] = attempts[-1].model if attempts else trace.route["model"]
-            trace.route["attempts"] = [
-                {"model": a.model, "outcome": a.outcome, "detail": a.detail} for a in attempts
-            ]
-        failed = [a for a in attempts if a.outcome != "ok"]
-        if failed:
-            trace.add("call", "fallback", "; ".join(f"{a.model}: {a.outcome}" for a in failed))
 
     # -- stage: settle --------------------------------------------------------------------
 
@@ -596,7 +487,7 @@ class Pipeline(Generic[R, C]):
         reservation: Reservation | None,
     ) -> tuple[R, Answer | None]:
         sent, order = self._prepare(request, trace)
-        result, model = self._invoke(order, sent, call, trace)
+        result, model = self.calls.invoke(order, sent, call, trace)
         result = self._continue(sent, model, result, call, codec, trace)
         answer = self._settle(sent, model, result, codec, reservation, trace)
         return codec.annotate(result, trace), answer
@@ -647,7 +538,7 @@ class Pipeline(Generic[R, C]):
         *,
         watch: out_stage.Watch | None = None,
     ) -> Iterator[C]:
-        self._attempts(trace, attempts)
+        note_attempts(trace, attempts)
         model = attempts[-1].model if attempts else None
         answer = None
         stopped = watch is not None and watch.stopped
