@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -29,25 +29,19 @@ from tokenomy.serve.codec import (
     ChatCodec,
     CompletionCodec,
     EmbeddingCodec,
-    chat_chunks,
-    completion_chunks,
-    merge_chat,
-    merge_completion,
     trace_dict,
 )
 from tokenomy.serve.config import GatewayConfig
 from tokenomy.serve.dedup import dedup_key
 from tokenomy.serve.gateway import CURRENT, Gateway
-from tokenomy.serve.layout import lay_out
 from tokenomy.serve.metrics import gauges
+from tokenomy.serve.provider import UpstreamCall
 from tokenomy.serve.tenants import Tenant, tenant_tags
 from tokenomy.serve.translate import (
     BadRequestError,
     Options,
     chat_request,
-    key_body,
     llm_key,
-    outgoing,
 )
 from tokenomy.serve.upstream import Upstream, error_body
 from tokenomy.telemetry.otel import Telemetry, join_trace
@@ -307,11 +301,7 @@ class _Api:
         direct = self.g.upstreams[model] if route is None else None
         llm = llm_key(kind, model, direct.model if direct else None, body)
         price_model = self.g.price_names[model] if route is None else None
-        path = "/chat/completions" if kind == "chat" else "/completions"
         codec = (ChatCodec if kind == "chat" else CompletionCodec)(state, self.g.price_names)
-        merge, replay = (
-            (merge_chat, chat_chunks) if kind == "chat" else (merge_completion, completion_chunks)
-        )
         stream = bool(body.get("stream"))
         if kind == "chat":
             request = chat_request(
@@ -322,7 +312,7 @@ class _Api:
             if prompt is None:  # token arrays, several prompts: straight through
                 assert direct is not None or route is not None
                 return await self._passthrough(
-                    self.g.upstreams[model] if direct else None, path, body, stream
+                    self.g.upstreams[model] if direct else None, "/completions", body, stream
                 )
             request = Request(
                 prompt=prompt,
@@ -333,102 +323,24 @@ class _Api:
                 session=options.session,
                 tags=tags,
             )
-        dedup = self.g.dedup if options.cache else None
-        errors: list[UpstreamError] = []  # the upstream's own errors, to relay after fallback
-        state_error = errors.append
-
-        def target(sent: Sent) -> Upstream:
-            return self.g.upstreams[sent.model or model]
-
-        def shared(sent: Sent, how: str) -> None:
-            state.shared = how
-            if sent.trace is not None:
-                what = "in flight" if how == "in_flight" else "answered within the window"
-                sent.trace.add("dedup", "shared", f"an identical upstream call {what}")
-
-        batch = self.g.batch if options.deferrable else None
-        grouping = self.g.grouping if kind == "chat" and batch is None else None
-
-        layout = kind == "chat" and self.g.config.prefix_layout
-
-        def laid_out(sent: Sent, out: Json) -> Json:
-            if not layout:
-                return out
-            out, notes = lay_out(out)
-            if notes and sent.trace is not None:
-                sent.trace.add("layout", "reordered", "; ".join(notes))
-            return out
-
-        async def call(sent: Sent) -> Json:
-            up = target(sent)
-            out = laid_out(sent, outgoing(body, sent, up.model, stream=False, usage=False))
-            question = grouping.eligible(out) if grouping is not None else None
-
-            async def send() -> Json:
-                if grouping is not None and question is not None:
-                    answer, note = await grouping.submit(up, path, question, scope)
-                    if note and sent.trace is not None:
-                        sent.trace.add("group", "shared" if answer else "alone", note)
-                    if answer is not None:
-                        return answer
-                if batch is None:
-                    return await up.post(path, out)
-                if sent.trace is not None:
-                    sent.trace.add("batch", "deferred", "sent through the upstream's Batch API")
-                return await batch.submit(up, path, out)
-
-            try:
-                if dedup is None:
-                    return await send()
-                # a deferred call waits for a batch job: only deferrable requests share it
-                key = dedup_key(scope, up.name, path, key_body(out), batch is not None)
-                answer, how = await dedup.call(key, send)
-            except UpstreamError as exc:
-                state_error(exc)
-                raise
-            if how is not None:
-                shared(sent, how)
-            return answer
-
-        async def start(sent: Sent) -> AsyncIterator[Json]:
-            up = target(sent)
-            state.trace = sent.trace
-            out = laid_out(
-                sent, outgoing(body, sent, up.model, stream=True, usage=up.config.stream_usage)
-            )
-            chunks: AsyncGenerator[Json, None]
-            if dedup is None:
-                chunks = up.stream(path, out)
-            else:
-                chunks = dedup.stream(
-                    dedup_key(scope, up.name, path, key_body(out)),
-                    lambda: up.stream(path, out),
-                    merge=merge,
-                    replay=replay,
-                    shared=lambda how: shared(sent, how),
-                )
-            try:
-                async for chunk in chunks:
-                    yield chunk
-            except UpstreamError as exc:
-                state_error(exc)
-                raise
-            finally:
-                await chunks.aclose()
-
+        upstream = UpstreamCall(
+            self.g, kind=kind, body=body, model=model, scope=scope, options=options, state=state
+        )
         pipe = self.g.pipeline(tenant, route, options.cache)
         try:
             if not stream:
-                result = await pipe.arun(request, call, codec)
+                result = await pipe.arun(request, upstream.call, codec)
                 return _json(result, headers=self._headers(state))
-            return await self._stream(pipe.astream(request, start, codec), codec, state, body)
+            return await self._stream(
+                pipe.astream(request, upstream.start, codec), codec, state, body
+            )
         except BudgetExceededError as exc:
             return _error(429, str(exc), "insufficient_quota", "budget_exceeded")
         except UpstreamError as exc:
             return _json(exc.body, exc.status)
         except AllModelsFailedError as exc:
-            if errors:
-                return _json(errors[-1].body, errors[-1].status)
+            if upstream.errors:  # the upstream's own error, relayed after fallback
+                return _json(upstream.errors[-1].body, upstream.errors[-1].status)
             return _error(502, str(exc), "upstream_error")
 
     async def _stream(
