@@ -24,7 +24,7 @@ from langchain_tokenomy._convert import (
     usage_from_result,
 )
 from langchain_tokenomy._pipeline import ROUTE_KEY
-from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
+from tokenomy.monitor import BaseLedger, CallDetails, CallLog, UsageRecorder
 from tokenomy.pipeline import TRACE_KEY
 from tokenomy.settings import telemetry_from_env
 from tokenomy.telemetry import as_observers
@@ -197,9 +197,10 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
         run = self._runs.pop(run_id, None)
         if run is None:
             return
-        details = None
+        details: CallDetails | None = None
         if self._observed():
-            details = {**self._details(run, None, self._prompt(run), None), "error": error}
+            details = self._details(run, None, self._prompt(run), None)
+            details["error"] = error
         self._record(
             model=run.model,
             usage=TokenUsage(),
@@ -230,7 +231,7 @@ class TokenomyCallbackHandler(BaseCallbackHandler):
     @staticmethod
     def _details(
         run: _Run, message: BaseMessage | None, prompt: Any, output: str | None
-    ) -> dict[str, Any]:
+    ) -> CallDetails:
         """What telemetry exports beyond the record (see ``RecordObserver``)."""
         meta = message.response_metadata if message is not None else {}
         finish = meta.get("finish_reason") or meta.get("stop_reason")

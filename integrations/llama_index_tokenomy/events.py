@@ -27,7 +27,7 @@ from llama_index_tokenomy._convert import (
     to_openai_messages,
     usage_from_response,
 )
-from tokenomy.monitor import BaseLedger, CallLog, UsageRecorder
+from tokenomy.monitor import BaseLedger, CallDetails, CallLog, UsageRecorder
 from tokenomy.pipeline import TRACE_KEY
 from tokenomy.settings import telemetry_from_env
 from tokenomy.telemetry import as_observers
@@ -159,7 +159,7 @@ class TokenomyEventHandler(BaseEventHandler):
             text = "".join(call.deltas)
         chat = isinstance(event, LLMChatEndEvent)
         prompt: Any = to_openai_messages(event.messages) if chat else event.prompt
-        details = None
+        details: CallDetails | None = None
         if self._recorder.observers:
             extra = getattr(response, "additional_kwargs", None) or {}
             details = {

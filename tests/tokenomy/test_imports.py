@@ -79,6 +79,7 @@ def test_public_names_are_pinned():
     assert tokenomy.monitor.__all__ == [
         "BaseLedger",
         "Bucket",
+        "CallDetails",
         "CallLog",
         "InMemoryLedger",
         "RecordObserver",

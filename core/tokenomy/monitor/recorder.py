@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from tokenomy.errors import ConfigError, LedgerError
 from tokenomy.monitor.calllog import CallLog
@@ -29,21 +29,37 @@ from tokenomy.tokens.counter import TokenCounter, TokenizerRegistry
 from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
-__all__ = ["RecordObserver", "UsageRecorder"]
+__all__ = ["CallDetails", "RecordObserver", "UsageRecorder"]
 
 logger = logging.getLogger(__name__)
 
 _DEFAULT_MAX_PENDING = 100_000
 
 
-class RecordObserver(Protocol):
-    """Sees every record a :class:`UsageRecorder` writes (telemetry exporters).
+class CallDetails(TypedDict, total=False):
+    """What a front door knew of a call beyond its usage record, for observers
+    (telemetry); every key is optional."""
 
-    ``details`` holds what the front door knew of the call beyond the record:
-    ``operation`` (``"chat"``/``"text_completion"``), ``request_model``,
-    ``provider``, ``max_tokens``, ``temperature``, ``finish_reasons``, ``trace`` (the
-    pipeline's per-stage trace), ``route``, ``prompt``, ``completion``, ``error``.
-    """
+    operation: str
+    """``"chat"`` or ``"text_completion"``."""
+    request_model: str | None
+    provider: str | None
+    max_tokens: int | None
+    temperature: float | None
+    finish_reasons: list[str]
+    trace: Mapping[str, Any] | None
+    """The pipeline's per-stage trace (``Trace.as_dict()``)."""
+    route: Mapping[str, Any] | None
+    """The routing decision (model, reason, success, attempts)."""
+    prompt: Any
+    """The messages or prompt sent (exported only by observers that opt in)."""
+    completion: str | None
+    error: BaseException
+
+
+class RecordObserver(Protocol):
+    """Sees every record a :class:`UsageRecorder` writes (telemetry exporters), with
+    the call's :class:`CallDetails`."""
 
     def on_record(self, record: UsageRecord, details: Mapping[str, Any]) -> None: ...
 

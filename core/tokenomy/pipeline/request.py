@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from tokenomy.cache.keys import CacheKey
 from tokenomy.errors import ConfigError
+from tokenomy.monitor.recorder import CallDetails
 
 M = TypeVar("M")
 
@@ -297,7 +298,7 @@ def call_details(
     model: str | None,
     sent: Sent | None = None,
     completion: str | None = None,
-) -> dict[str, Any]:
+) -> CallDetails:
     """What a recorder's observers (telemetry) read beyond the record: the request's
     shape, the per-stage trace (with stage times) and the routing decision; the text
     only for observers that opt in to exporting it."""
