@@ -304,9 +304,12 @@ class SemanticCache:
         llm: str = "",
         scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
+        key: CacheKey | None = None,
     ) -> CacheHit | None:
         """:meth:`lookup` in a worker thread (tier I/O and embedding are blocking)."""
-        return await asyncio.to_thread(self.lookup, prompt, llm=llm, scope=scope, tools=tools)
+        return await asyncio.to_thread(
+            self.lookup, prompt, llm=llm, scope=scope, tools=tools, key=key
+        )
 
     async def astore(
         self,
@@ -321,7 +324,12 @@ class SemanticCache:
     ) -> StoreResult:
         """:meth:`store` in a worker thread."""
         return await asyncio.to_thread(
-            self.store, prompt, answer, llm=llm, scope=scope, tools=tools, ttl_seconds=ttl_seconds
+            partial(self.store, ttl_seconds=ttl_seconds, key=key),
+            prompt,
+            answer,
+            llm=llm,
+            scope=scope,
+            tools=tools,
         )
 
     def stats(self) -> CacheStats:

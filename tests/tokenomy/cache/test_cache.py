@@ -271,6 +271,11 @@ async def test_async_single_flight_and_async_api(make_cache):
     cache = make_cache()
     await cache.astore(Q, ans())
     assert (await cache.alookup(Q)).payload == "Paris."
+    # a key computed once (as the pipeline does) is the one the async calls use
+    other = cache.key("Name the capital of Spain.")
+    await cache.astore("ignored: the key decides", ans(), key=other, ttl_seconds=60)
+    hit = await cache.alookup("also ignored", key=other)
+    assert hit is not None and hit.kind == "exact"
 
 
 def test_settings_build_the_tiers_they_describe(tmp_path, monkeypatch):
