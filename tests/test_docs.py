@@ -12,10 +12,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-# A landing page, the generated API reference, and guide pages whose runnable examples
+# A landing page, a map of topics, the generated API reference, and guide pages whose runnable examples
 # are the scripts in examples/ (run by tests/test_examples.py) and the benchmarks.
 NO_EXAMPLES = {
     "index.md",
+    "techniques.md",
     "api.md",
     "audit.md",
     "usage.md",
