@@ -14,6 +14,7 @@ MODULES = [
     "tokenomy.context.window",
     "tokenomy.text.glossary",
     "tokenomy.select.selector",
+    "tokenomy.select.compress",
     "tokenomy.route.router",
     "tokenomy.route.models",
     "tokenomy.route.features",

@@ -59,7 +59,8 @@ from tokenomy.output.control import DEFAULT_STOP_ON, CutAtSetting
 from tokenomy.output.planner import DEFAULT_QUANTILE
 from tokenomy.route import ModelTable, Router
 from tokenomy.route.router import DEFAULT_EXPECTED_OUTPUT_TOKENS, DEFAULT_QUALITY_TARGET
-from tokenomy.select import ExampleSelector
+from tokenomy.select import ExampleCompression, ExampleSelector
+from tokenomy.select.compress import DEFAULT_EXAMPLE_MIN_TOKENS, DEFAULT_EXAMPLE_RATIO
 from tokenomy.select.selector import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MAX_TOKENS, DEFAULT_STRATEGY
 from tokenomy.tokens.counter import DEFAULT_MODEL
 from tokenomy.tokens.prices import PriceTable
@@ -235,6 +236,20 @@ class SelectSettings(BaseModel):
         DEFAULT_LEXICAL_WEIGHT,
         ge=0.0,
         description="Weight of shared rare words, added to the cosine similarity.",
+    )
+    compress_fields: list[str] = Field(
+        default_factory=list,
+        description="Example fields shortened as they join the pool (e.g. context); "
+        "empty: examples are shown whole.",
+    )
+    compress_ratio: float = Field(
+        DEFAULT_EXAMPLE_RATIO,
+        gt=0.0,
+        le=1.0,
+        description="Share of a compressed field's tokens kept.",
+    )
+    compress_min_tokens: int = Field(
+        DEFAULT_EXAMPLE_MIN_TOKENS, ge=1, description="Fields shorter than this stay whole."
     )
 
 
@@ -552,6 +567,10 @@ class Settings(BaseSettings):
             "lexical_weight": c.lexical_weight,
             "model": self.tokens.default_model,
         }
+        if c.compress_fields:
+            settings["compress"] = ExampleCompression(
+                c.compress_fields, ratio=c.compress_ratio, min_tokens=c.compress_min_tokens
+            )
         return ExampleSelector(examples, **{**settings, **options})
 
     def router(self, models: ModelTable | None = None) -> Router:

@@ -195,6 +195,7 @@ def test_public_names_are_pinned():
     assert tokenomy.select.__all__ == [
         "STRATEGIES",
         "Candidates",
+        "ExampleCompression",
         "ExampleSelector",
         "Selection",
         "format_example",

@@ -20,7 +20,7 @@ from tokenomy.errors import ConfigError
 from tokenomy.monitor import SQLiteLedger, UsageRecord
 from tokenomy.output import OutputControl, OutputPlanner
 from tokenomy.route import Router
-from tokenomy.select import ExampleSelector
+from tokenomy.select import ExampleCompression, ExampleSelector
 
 
 def _default(component: object, argument: str) -> object:
@@ -47,6 +47,8 @@ def _default(component: object, argument: str) -> object:
         ("select.max_tokens", ExampleSelector, "max_tokens"),
         ("select.max_examples", ExampleSelector, "max_examples"),
         ("select.lexical_weight", ExampleSelector, "lexical_weight"),
+        ("select.compress_ratio", ExampleCompression, "ratio"),
+        ("select.compress_min_tokens", ExampleCompression, "min_tokens"),
         ("route.quality_target", Router, "quality_target"),
         ("route.tolerance", Router, "tolerance"),
         ("route.expected_output_tokens", Router, "expected_output_tokens"),
@@ -127,3 +129,13 @@ def test_output_settings_build_an_output_control_that_learns_from_the_ledger(mon
     assert control.planner is not None and control.planner.cap_for(feature="faq") == 25
     with pytest.raises(ConfigError, match="valid: loop"):
         Settings(output={"stop_on": ["loops"]}).output_control()
+
+
+def test_select_settings_build_a_selector_that_compresses_the_named_fields(monkeypatch):
+    monkeypatch.setenv("TOKENOMY_SELECT__COMPRESS_FIELDS", '["context"]')
+    monkeypatch.setenv("TOKENOMY_SELECT__COMPRESS_RATIO", "0.3")
+    selector = Settings.from_env().example_selector(embedder=HashingEmbedder())
+    assert selector.compress is not None
+    assert (list(selector.compress.fields), selector.compress.ratio) == (["context"], 0.3)
+    monkeypatch.delenv("TOKENOMY_SELECT__COMPRESS_FIELDS")
+    assert Settings.from_env().example_selector(embedder=HashingEmbedder()).compress is None

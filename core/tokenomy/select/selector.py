@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from tokenomy.embed import Embedder
     from tokenomy.embed.vectors import VectorGroup
+    from tokenomy.select.compress import ExampleCompression
 
 __all__ = [
     "DEFAULT_LEXICAL_WEIGHT",
@@ -104,6 +105,9 @@ class ExampleSelector:
         model: the target model, whose tokenizer costs the examples.
         embedder: embeds examples and inputs (default: the bundled MiniLM, cached;
             pass ``CachedEmbedder(..., directory=...)`` to keep the pool's vectors).
+        compress: an :class:`~tokenomy.select.ExampleCompression` shortening each
+            example's long fields (a passage, a document) once, as it joins the pool,
+            keeping the evidence for its own answer (default None: shown whole).
 
     Example:
         >>> from tokenomy.embed import HashingEmbedder
@@ -131,6 +135,7 @@ class ExampleSelector:
         lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
         model: str = DEFAULT_MODEL,
         embedder: Embedder | None = None,
+        compress: ExampleCompression | None = None,
     ) -> None:
         for name, value in (("max_tokens", max_tokens), ("max_examples", max_examples)):
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -151,6 +156,9 @@ class ExampleSelector:
         self.counter = TokenCounter(model)
         self._format = _formatter(formatter)
         self._embedder = embedder
+        self.compress = compress
+        if compress is not None:
+            compress.bind(model)
         self._examples: list[Mapping[str, Any]] = []
         self._costs: list[int] = []
         self._pending: list[int] = []  # added but not embedded yet
@@ -191,6 +199,9 @@ class ExampleSelector:
             raise ConfigError(
                 f"the formatter needs field {exc} that example {len(self._examples)} lacks."
             ) from None
+        if self.compress is not None:
+            example = self.compress.apply(example)
+            cost = self.cost(example)
         terms = frozenset(words(self._text(example)))
         with self._lock:
             self._examples.append(dict(example))
