@@ -30,6 +30,8 @@ class Answer:
         finish_reason: the provider's; ``"length"`` (cut by max_tokens) is refused.
         cacheable: False to refuse it (the caller marked it uncacheable).
         error: True for an error response, which is always refused.
+        price_factor: the share of the list price the provider billed for it (0.5
+            for an answer from a Batch API job); budgets and the ledger charge it.
     """
 
     payload: str
@@ -39,6 +41,7 @@ class Answer:
     finish_reason: str | None = None
     cacheable: bool = True
     error: bool = False
+    price_factor: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

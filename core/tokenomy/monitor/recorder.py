@@ -133,6 +133,7 @@ class UsageRecorder:
         tools: Sequence[Mapping[str, Any]] | None = None,
         timestamp: float | None = None,
         details: Mapping[str, Any] | None = None,
+        price_factor: float = 1.0,
     ) -> UsageRecord:
         """Record one call and return the record.
 
@@ -146,11 +147,15 @@ class UsageRecorder:
             status: ``"error"`` for a failed call (recorded with what it reported).
             details: what else the front door knows of the call, for the observers
                 (see :class:`RecordObserver`).
+            price_factor: the share of the list price the provider billed (0.5 for
+                a Batch API job); the record's cost is the list cost times it.
         """
         exact = usage is not None
         if usage is None:
             usage = self._estimate(model, prompt, output_text, tools)
         cost = self.prices.cost(model, usage) if model else None
+        if cost is not None and price_factor != 1.0:
+            cost = cost.scaled(price_factor)
         fields: dict[str, Any] = {
             "latency_s": latency_s,
             "tags": {**self.tags, **(tags or {})},

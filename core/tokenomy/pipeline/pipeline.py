@@ -104,6 +104,7 @@ class Recorder(Protocol):
         tags: Mapping[str, str] | None = ...,
         cache_hit: str | None = ...,
         details: Mapping[str, Any] | None = ...,
+        price_factor: float = ...,
     ) -> Any: ...
 
 
@@ -522,6 +523,7 @@ class Pipeline(Generic[R, C]):
                     output_text=answer.text,
                     tags=dict(sent.request.tags) or None,
                     details=call_details(sent.request, trace, sent.model, sent, answer.text),
+                    price_factor=answer.price_factor,
                 ),
             )
         return answer

@@ -172,7 +172,8 @@ class SpendStage:
     # -- prices and counts ----------------------------------------------------------------
 
     def cost(self, sent: Sent, model: str | None, answer: Answer | None) -> float:
-        """What a call cost: its answer's usage, or counted tokens, at its model's price."""
+        """What a call cost: its answer's usage, or counted tokens, at its model's price
+        (times the answer's ``price_factor``: a Batch API job's discount)."""
         request = sent.request
         if answer is not None and answer.usage is not None:
             usage = answer.usage
@@ -180,7 +181,8 @@ class SpendStage:
             counter = self.counter(model_id(sent, model))
             tokens = count(request, counter, sent.messages)
             usage = TokenUsage(tokens, counter.count(answer.text) if answer is not None else 0)
-        return self._price(sent, model, usage, answer)
+        factor = answer.price_factor if answer is not None else 1.0
+        return self._price(sent, model, usage, answer) * factor
 
     def _price(
         self, sent: Sent, model: str | None, usage: TokenUsage, answer: Answer | None

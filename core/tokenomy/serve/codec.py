@@ -51,6 +51,8 @@ class CallState:
             here or on another replica) or ``window`` (an identical call answered
             within the de-duplication window); None when this request made it.
         shared_usage: what the shared call cost its maker (recorded as saved).
+        price_factor: the share of the list price the upstream billed (a Batch API
+            job's discount), charged to the budget and the ledger.
     """
 
     want_trace: bool = False
@@ -58,6 +60,7 @@ class CallState:
     served: str | None = None
     shared: str | None = None
     shared_usage: TokenUsage | None = None
+    price_factor: float = 1.0
 
 
 def usage_of(result: Json) -> TokenUsage | None:
@@ -127,7 +130,12 @@ class _Codec:
                 cacheable=False,
             )
         return Answer(
-            payload=json.dumps(stored), text=text, model=model, usage=usage, finish_reason=finish
+            payload=json.dumps(stored),
+            text=text,
+            model=model,
+            usage=usage,
+            finish_reason=finish,
+            price_factor=self.state.price_factor,
         )
 
     def rebuild(self, payload: str, served: str) -> Json:

@@ -136,7 +136,9 @@ class UpstreamCall:
             return await up.post(self.path, out)
         if sent.trace is not None:
             sent.trace.add("batch", "deferred", "sent through the upstream's Batch API")
-        return await self.batch.submit(up, self.path, out)
+        answer = await self.batch.submit(up, self.path, out)
+        self.state.price_factor = self.g.config.batch.price_factor  # billed at the discount
+        return answer
 
     def _laid_out(self, sent: Sent, out: Json) -> Json:
         if not self.layout:

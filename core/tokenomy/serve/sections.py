@@ -100,6 +100,10 @@ class BatchConfig(_Strict):
             (BATCH_TIMEOUT_MS; default 100).
         poll_seconds: how often a job's status is read (default 5).
         completion_window: the job's completion window (default ``24h``).
+        price_factor: the share of the list price the upstream bills a job's answers
+            at, which budgets and the ledger charge (default 0.5: OpenAI, Anthropic,
+            Mistral, Groq and Together bill batch jobs at half price; 1.0 charges the
+            list price).
     """
 
     enabled: bool = False
@@ -107,6 +111,7 @@ class BatchConfig(_Strict):
     max_wait_ms: float = Field(100.0, ge=0)
     poll_seconds: float = Field(5.0, gt=0)
     completion_window: str = "24h"
+    price_factor: float = Field(0.5, gt=0, le=1)
 
 
 class GroupingConfig(_Strict):

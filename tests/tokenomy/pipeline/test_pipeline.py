@@ -585,3 +585,17 @@ def test_a_budget_still_holds_when_the_token_counter_fails():
     reply = pipe.run(ask(max_tokens=10), Provider().call, Codec())
     assert reply.text == WORDS and "budget" in reply.trace.skipped
     assert budget.spent_usd == pytest.approx(1.0)
+
+
+def test_an_answer_billed_at_a_discount_is_charged_and_recorded_at_it():
+    from tokenomy.monitor import UsageRecorder
+
+    class BatchCodec(Codec):  # an answer from a Batch API job: billed at half price
+        def answer(self, result: Reply, sent: Sent) -> Answer:
+            return replace(super().answer(result, sent), price_factor=0.5)
+
+    budget, recorder = SpendBudget(100.0), UsageRecorder(prices=PRICES)
+    pipe = Pipeline(budget=budget, prices=PRICES, recorder=recorder, record_calls=True)
+    pipe.run(ask(max_tokens=10), Provider().call, BatchCodec())
+    assert budget.spent_usd == pytest.approx(0.5)  # ten words at $0.10, half price
+    assert recorder.ledger.totals().cost_usd == pytest.approx(0.5)

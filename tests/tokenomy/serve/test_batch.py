@@ -137,3 +137,21 @@ async def test_a_job_that_fails_or_expires_fails_every_request_and_a_missing_lin
     )
     assert first == answer
     assert isinstance(second, UpstreamError) and "missing" in str(second)
+
+
+def test_deferred_answers_are_charged_and_recorded_at_the_batch_price(
+    serve_gateway, upstream, tmp_path
+):
+    from tokenomy.monitor.sqlite import SQLiteLedger
+    from tokenomy.tokens import PriceTable, TokenUsage
+
+    url = serve_gateway(batch=BATCH, ledger_path=str(tmp_path / "usage.db"))
+    asyncio.run(burst(url, ["classify ticket 7"], DEFER))
+    asyncio.run(burst(url, ["classify ticket 8"], {}))  # sent at once: the list price
+    deferred, direct = sorted(
+        SQLiteLedger(tmp_path / "usage.db").records(), key=lambda r: r.timestamp
+    )
+    for record, factor in ((deferred, 0.5), (direct, 1.0)):
+        usage = TokenUsage(record.input_tokens, record.output_tokens)
+        listed = PriceTable.default().cost("gpt-4o-mini", usage).total_usd
+        assert record.cost_usd == pytest.approx(factor * listed) and listed > 0
