@@ -200,6 +200,9 @@ class FakeOpenAI:
         elif path == "/v1/embeddings":
             await self._json(writer, 200, self.embeddings(body))
             return
+        elif path == "/v1/responses":
+            await self._json(writer, 200, self.responses(body))
+            return
         else:
             await self._json(writer, 404, {"error": {"message": f"no route {path}"}})
             return
@@ -382,6 +385,46 @@ class FakeOpenAI:
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
                 "total_tokens": prompt + completion,
+            },
+        }
+
+    def responses(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A Responses API answer: the chat answer to the same conversation."""
+        given = body.get("input")
+        items = [{"role": "user", "content": given}] if isinstance(given, str) else given or []
+        messages = [
+            {"role": i.get("role", "user"), "content": _text(i.get("content"))}
+            for i in items
+            if isinstance(i, dict)
+        ]
+        chat = self.chat({"model": body.get("model"), "messages": messages})
+        text = chat["choices"][0]["message"]["content"]
+        usage = chat["usage"]
+        cap = body.get("max_output_tokens")
+        cut = isinstance(cap, int) and usage["completion_tokens"] > cap
+        if cut:
+            text = " ".join(text.split()[:cap])
+        digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+        return {
+            "id": f"resp_fake_{digest}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": body.get("model", "fake"),
+            "status": "incomplete" if cut else "completed",
+            "incomplete_details": {"reason": "max_output_tokens"} if cut else None,
+            "output": [
+                {
+                    "type": "message",
+                    "id": f"msg_fake_{digest}",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
+                }
+            ],
+            "usage": {
+                "input_tokens": usage["prompt_tokens"],
+                "output_tokens": _words(text),
+                "total_tokens": usage["prompt_tokens"] + _words(text),
             },
         }
 

@@ -1,6 +1,7 @@
 """The OpenAI-compatible HTTP API (a Starlette app): every call through the pipeline.
 
 ``POST /v1/chat/completions`` and ``/v1/completions`` (JSON or server-sent events),
+``POST /v1/responses`` (JSON; see :mod:`tokenomy.serve.responses`),
 ``POST /v1/embeddings`` (passed through, whole requests cached), ``GET /v1/models``,
 ``GET /healthz`` and ``GET /metrics``. A request is refused before anything is
 forwarded when its key is unknown (401), its model is not the tenant's (403) or
@@ -36,6 +37,7 @@ from tokenomy.serve.dedup import dedup_key
 from tokenomy.serve.gateway import CURRENT, Gateway
 from tokenomy.serve.metrics import gauges
 from tokenomy.serve.provider import UpstreamCall
+from tokenomy.serve.responses import ResponsesCodec, responses_request
 from tokenomy.serve.tenants import Tenant, tenant_tags
 from tokenomy.serve.translate import (
     BadRequestError,
@@ -64,6 +66,12 @@ WORKER_THREADS = 32
 """Threads for the pipeline's blocking stages (cache tiers, token counts)."""
 
 Json = dict[str, Any]
+
+_CODECS: dict[str, type[ChatCodec] | type[CompletionCodec]] = {
+    "chat": ChatCodec,
+    "completion": CompletionCodec,
+    "responses": ResponsesCodec,
+}
 
 
 class _RefusedError(Exception):
@@ -122,6 +130,7 @@ def create_app(
         routes=[
             Route("/v1/chat/completions", api.chat, methods=["POST"]),
             Route("/v1/completions", api.completions, methods=["POST"]),
+            Route("/v1/responses", api.responses, methods=["POST"]),
             Route("/v1/embeddings", api.embeddings, methods=["POST"]),
             Route("/v1/models", api.models, methods=["GET"]),
             Route("/healthz", api.health, methods=["GET"]),
@@ -163,6 +172,9 @@ class _Api:
 
     async def completions(self, request: HttpRequest) -> Response:
         return await self._handle(request, lambda t, b: self._generate("completion", request, t, b))
+
+    async def responses(self, request: HttpRequest) -> Response:
+        return await self._handle(request, lambda t, b: self._generate("responses", request, t, b))
 
     async def embeddings(self, request: HttpRequest) -> Response:
         return await self._handle(request, lambda t, b: self._embed(request, t, b))
@@ -301,10 +313,11 @@ class _Api:
         direct = self.g.upstreams[model] if route is None else None
         llm = llm_key(kind, model, direct.model if direct else None, body)
         price_model = self.g.price_names[model] if route is None else None
-        codec = (ChatCodec if kind == "chat" else CompletionCodec)(state, self.g.price_names)
+        codec = _CODECS[kind](state, self.g.price_names)
         stream = bool(body.get("stream"))
-        if kind == "chat":
-            request = chat_request(
+        if kind in ("chat", "responses"):
+            build = chat_request if kind == "chat" else responses_request
+            request = build(
                 body, model=price_model, llm=llm, scope=scope, options=options, tags=tags
             )
         else:
@@ -326,7 +339,8 @@ class _Api:
         upstream = UpstreamCall(
             self.g, kind=kind, body=body, model=model, scope=scope, options=options, state=state
         )
-        pipe = self.g.pipeline(tenant, route, options.cache)
+        # the context stage rewrites chat messages; Responses input items are sent as they are
+        pipe = self.g.pipeline(tenant, route, options.cache, context=kind != "responses")
         try:
             if not stream:
                 result = await pipe.arun(request, upstream.call, codec)

@@ -114,7 +114,18 @@ class _Codec:
         text = "".join(self._text(c) for c in choices)
         reasons = [c.get("finish_reason") for c in choices if c.get("finish_reason")]
         finish = "length" if "length" in reasons else (reasons[0] if reasons else None)
-        usage = usage_of(result)
+        return self._answer(result, sent, text, finish, usage_of(result))
+
+    def _answer(
+        self,
+        result: Json,
+        sent: Sent,
+        text: str,
+        finish: str | None,
+        usage: TokenUsage | None,
+    ) -> Answer:
+        """What to store and charge for ``result``: nothing charged when another request
+        made the upstream call, the Batch API's price when it went through one."""
         routed = self.price_names.get(sent.model, sent.model) if sent.model else None
         model = routed or sent.request.model or result.get("model")
         stored = {k: v for k, v in result.items() if k != "tokenomy"}

@@ -166,7 +166,7 @@ class Gateway:
         self.batch: BatchAPI | None = None
         self.grouping: Grouper | None = None
         self.rate = RateLimiter()
-        self._pipelines: dict[tuple[str, str | None, bool], Pipeline[Any, Any]] = {}
+        self._pipelines: dict[tuple[str, str | None, bool, bool], Pipeline[Any, Any]] = {}
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -261,10 +261,13 @@ class Gateway:
 
     # -- pipelines -----------------------------------------------------------------------
 
-    def pipeline(self, tenant: Tenant, route: str | None, cached: bool) -> Pipeline[Any, Any]:
+    def pipeline(
+        self, tenant: Tenant, route: str | None, cached: bool, *, context: bool = True
+    ) -> Pipeline[Any, Any]:
         """The pipeline of a tenant's calls to a route (None: a model) with or without
-        the cache (built once, then reused)."""
-        key = (tenant.name, route, cached)
+        the cache, and without the context stage when ``context`` is False (built once,
+        then reused)."""
+        key = (tenant.name, route, cached, context)
         pipe = self._pipelines.get(key)
         if pipe is None:
             spec = self.config.routes[route] if route is not None else None
@@ -272,7 +275,7 @@ class Gateway:
             pipe = self._pipelines[key] = Pipeline(
                 budget=tenant.budget,
                 cache=self.cache if cached else None,
-                context=self.context,
+                context=self.context if context else None,
                 router=self.routers[route] if route is not None else None,
                 models=spec.models if spec is not None else None,
                 fallback=spec.fallback if spec is not None else True,
@@ -284,7 +287,7 @@ class Gateway:
         return pipe
 
     def embedding_pipeline(self, tenant: Tenant, cached: bool) -> Pipeline[Any, Any]:
-        key = (tenant.name, "\0embeddings", cached)
+        key = (tenant.name, "\0embeddings", cached, False)
         pipe = self._pipelines.get(key)
         if pipe is None:
             pipe = self._pipelines[key] = Pipeline(

@@ -28,13 +28,15 @@ __all__ = ["UpstreamCall"]
 
 Json = dict[str, Any]
 
+_PATHS = {"chat": "/chat/completions", "completion": "/completions", "responses": "/responses"}
+
 
 class UpstreamCall:
     """The provider side of one chat or completion request.
 
     Args:
         gateway: the gateway (upstreams, de-duplication, batching, grouping).
-        kind: ``"chat"`` or ``"completion"``.
+        kind: ``"chat"``, ``"completion"`` or ``"responses"``.
         body: the client's request body.
         model: the model the client named (a route or an upstream model).
         scope: the tenant (and user) scope: nothing is shared across scopes.
@@ -62,10 +64,10 @@ class UpstreamCall:
         self.model = model
         self.scope = scope
         self.state = state
-        self.path = "/chat/completions" if kind == "chat" else "/completions"
+        self.path = _PATHS[kind]
         self.errors: list[UpstreamError] = []
         self.dedup = gateway.dedup if options.cache else None
-        self.batch = gateway.batch if options.deferrable else None
+        self.batch = gateway.batch if options.deferrable and kind != "responses" else None
         self.grouping = gateway.grouping if kind == "chat" and self.batch is None else None
         self.layout = kind == "chat" and gateway.config.prefix_layout
 

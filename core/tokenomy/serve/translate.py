@@ -197,9 +197,8 @@ def outgoing(body: Mapping[str, Any], sent: Sent, model: str, *, stream: bool, u
         out["prompt"] = sent.prompt
     elif sent.request.prompt is None and sent.messages != sent.request.messages:
         out["messages"] = [dict(m) for m in sent.messages]
-    out = sent.params(
-        out, "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
-    )
+    cap = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+    out = sent.params(out, "max_output_tokens" if "input" in body else cap)
     if stream:
         out["stream"] = True
         if usage:

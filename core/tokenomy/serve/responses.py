@@ -1,0 +1,142 @@
+"""The OpenAI Responses API (``POST /v1/responses``) through the pipeline.
+
+A request's ``instructions`` and ``input`` (a string, or message items) become the
+neutral request's messages, so the budget, the cache, routing, the answer cap
+(``max_output_tokens``) and the ledger apply as on chat completions; the upstream is
+sent the client's body with the pipeline's choices (the model, the cap). Items that
+are not messages (function calls and their outputs, reasoning) count toward the key
+and the token estimate as their JSON. Not yet: streaming (``stream: true`` is refused
+with what to send instead), the context stage and the Batch API route for this endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from tokenomy.cache import Answer
+from tokenomy.pipeline import Request, Sent
+from tokenomy.serve.codec import ChatCodec
+from tokenomy.serve.translate import BadRequestError, Options, needs
+from tokenomy.tokens.usage import TokenUsage
+
+__all__ = ["ResponsesCodec", "responses_request"]
+
+Json = dict[str, Any]
+
+
+def _message(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An input item as a chat message: a message's role and text parts; any other item
+    (a function call, its output, reasoning) as a user-side record of its JSON."""
+    if item.get("type", "message") == "message" and "role" in item:
+        content = item.get("content")
+        if isinstance(content, list):
+            text = "".join(
+                str(p.get("text") or "")
+                for p in content
+                if isinstance(p, Mapping) and p.get("type") in ("input_text", "output_text", "text")
+            )
+            images = [
+                p for p in content if isinstance(p, Mapping) and p.get("type") == "input_image"
+            ]
+            parts: Any = [{"type": "text", "text": text}, *images] if images else text
+            return {"role": str(item["role"]), "content": parts}
+        return {"role": str(item["role"]), "content": "" if content is None else str(content)}
+    return {"role": "user", "content": json.dumps(dict(item), sort_keys=True)}
+
+
+def responses_request(
+    body: Mapping[str, Any],
+    *,
+    model: str | None,
+    llm: str,
+    scope: str,
+    options: Options,
+    tags: Mapping[str, str],
+) -> Request:
+    """The neutral request of a ``/v1/responses`` body.
+
+    Raises:
+        BadRequestError: no ``input``, an item that is not an object, or ``stream``.
+    """
+    if body.get("stream"):
+        raise BadRequestError(
+            "this gateway does not stream /v1/responses yet; send stream=false, or use "
+            "/v1/chat/completions with stream=true.",
+            "stream",
+        )
+    given = body.get("input")
+    if isinstance(given, str) and given:
+        items: list[Mapping[str, Any]] = [{"role": "user", "content": given}]
+    elif isinstance(given, list) and given and all(isinstance(i, Mapping) for i in given):
+        items = list(given)
+    else:
+        raise BadRequestError(
+            "'input' must be a non-empty string or a non-empty list of input items.", "input"
+        )
+    messages = [_message(i) for i in items]
+    instructions = body.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        messages.insert(0, {"role": "system", "content": instructions})
+    tools = body.get("tools")
+    if tools is not None and not (
+        isinstance(tools, list) and all(isinstance(t, Mapping) for t in tools)
+    ):
+        raise BadRequestError("'tools' must be a list of tool objects.", "tools")
+    cap = body.get("max_output_tokens")
+    return Request(
+        messages=tuple(messages),
+        model=model,
+        llm=llm,
+        tools=tuple(tools) if tools else None,
+        max_tokens=cap if isinstance(cap, int) and cap > 0 else None,
+        scope=scope,
+        session=options.session,
+        tags=tags,
+        require=needs({**body, "messages": messages}),
+    )
+
+
+def usage_of_response(result: Json) -> TokenUsage | None:
+    """The provider-reported usage of a Responses API result, if any."""
+    usage = result.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    details = usage.get("input_tokens_details") or {}
+    out_details = usage.get("output_tokens_details") or {}
+    return TokenUsage(
+        int(usage.get("input_tokens") or 0),
+        int(usage.get("output_tokens") or 0),
+        int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+        int(out_details.get("reasoning_tokens") or 0) if isinstance(out_details, dict) else 0,
+    )
+
+
+class ResponsesCodec(ChatCodec):
+    """``response`` objects of the Responses API (not streamed)."""
+
+    def answer(self, result: Json, sent: Sent) -> Answer:
+        output = [o for o in result.get("output") or () if isinstance(o, dict)]
+        text = ""
+        for item in output:
+            if item.get("type") == "message":
+                for part in item.get("content") or ():
+                    if isinstance(part, dict):
+                        text += str(part.get("text") or part.get("refusal") or "")
+            else:  # a function call and the like: the answer is the call
+                text += json.dumps(item, sort_keys=True)
+        incomplete = result.get("incomplete_details") or {}
+        cut = result.get("status") == "incomplete" and (
+            not isinstance(incomplete, dict) or incomplete.get("reason") == "max_output_tokens"
+        )
+        return self._answer(
+            result, sent, text, "length" if cut else None, usage_of_response(result)
+        )
+
+    def rebuild(self, payload: str, served: str) -> Json:
+        result = json.loads(payload)
+        if not isinstance(result, dict) or not isinstance(result.get("output"), list):
+            raise ValueError("a stored gateway answer must be a Responses API object")
+        self.state.served = served
+        return result  # its id stays: the upstream stored it, so previous_response_id works

@@ -1,0 +1,89 @@
+"""The Responses API (``POST /v1/responses``) through the gateway's pipeline, driven by
+the official ``openai`` client: cached per tenant, charged to budgets and the ledger,
+capped, routed; a stream is refused with what to send instead."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from gateway_support import GLOBEX, client, config_for
+
+from tokenomy.serve import TRACE_HEADER
+
+openai = pytest.importorskip("openai")
+
+
+def test_a_response_is_cached_per_tenant_and_keeps_its_id(serve_gateway, upstream):
+    url = serve_gateway(cache={"mode": "exact"})
+    api = client(url)
+    first = api.responses.create(model="gpt-4o-mini", input="What is 2 + 2?")
+    assert first.output_text == "Echo: What is 2 + 2?" and first.usage.input_tokens > 0
+    raw = api.responses.with_raw_response.create(model="gpt-4o-mini", input="What is 2 + 2?")
+    again = raw.parse()
+    assert again.output_text == first.output_text
+    assert again.id == first.id  # the upstream stored it: previous_response_id still works
+    assert json.loads(raw.headers[TRACE_HEADER])["stages"][0]["outcome"] == "hit"
+    assert upstream.calls["/v1/responses"] == 1
+    other = client(url, key=GLOBEX).responses.create(model="gpt-4o-mini", input="What is 2 + 2?")
+    assert other.output_text == first.output_text and upstream.calls["/v1/responses"] == 2
+
+
+def test_instructions_and_message_items_reach_the_upstream_unchanged(serve_gateway, upstream):
+    upstream.keep_requests = True
+    url = serve_gateway()
+    items = [
+        {"role": "user", "content": [{"type": "input_text", "text": "Hi there"}]},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "Name a colour."},
+    ]
+    reply = client(url).responses.create(
+        model="gpt-4o-mini", instructions="Be brief.", input=items, max_output_tokens=50
+    )
+    assert reply.output_text == "Echo: Name a colour."
+    sent = next(r["body"] for r in upstream.requests if r["path"] == "/v1/responses")
+    assert sent["input"] == items and sent["instructions"] == "Be brief."
+    assert sent["max_output_tokens"] == 50 and "tokenomy" not in sent
+
+
+def test_responses_are_recorded_and_charged_to_the_tenant_budget(serve_gateway, tmp_path):
+    from tokenomy.monitor.sqlite import SQLiteLedger
+
+    acme = config_for("")["tenants"]["acme"]["key_sha256"]
+    url = serve_gateway(
+        ledger_path=str(tmp_path / "usage.db"),
+        tenants={"acme": {"key_sha256": acme, "budget_usd": 0.00001}},
+    )
+    with pytest.raises(openai.RateLimitError) as err:  # its upper bound is over the budget
+        client(url).responses.create(
+            model="gpt-4o", input="Write a long essay.", max_output_tokens=4000
+        )
+    assert err.value.code == "budget_exceeded"
+    url = serve_gateway(ledger_path=str(tmp_path / "usage.db"))
+    client(url).responses.create(model="gpt-4o-mini", input="q-ledger", user="alice")
+    (record,) = SQLiteLedger(tmp_path / "usage.db").records()
+    assert record.model == "gpt-4o-mini" and record.cost_usd > 0
+    assert record.tags.get("tenant") == "acme" and record.tags.get("user") == "alice"
+
+
+def test_a_cut_response_is_not_cached_and_a_route_picks_a_model(serve_gateway, upstream):
+    url = serve_gateway(cache={"mode": "exact"})
+    api = client(url)
+    for _ in range(2):  # cut by its cap: never stored (the repeat is a cache miss)
+        raw = api.responses.with_raw_response.create(
+            model="gpt-4o-mini", input="one two three", max_output_tokens=2
+        )
+        assert raw.parse().status == "incomplete"
+        stages = json.loads(raw.headers[TRACE_HEADER])["stages"]
+        assert stages[0]["stage"] == "cache" and stages[0]["outcome"] == "miss"
+    raw = api.responses.with_raw_response.create(model="auto", input="Say hello.")
+    assert json.loads(raw.headers[TRACE_HEADER])["route"]["model"] in ("gpt-4o-mini", "gpt-4o")
+
+
+def test_a_stream_or_a_bad_input_is_refused_with_what_to_send(serve_gateway, upstream):
+    api = client(serve_gateway())
+    with pytest.raises(openai.BadRequestError, match="stream=false"):
+        api.responses.create(model="gpt-4o-mini", input="hi", stream=True)
+    with pytest.raises(openai.BadRequestError, match="'input' must be"):
+        api.responses.create(model="gpt-4o-mini", input=[])
+    assert upstream.calls["/v1/responses"] == 0
