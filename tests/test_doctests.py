@@ -28,6 +28,7 @@ MODULES = [
     "langchain_tokenomy.callbacks",
     "tokenomy.pipeline.pipeline",
     "tokenomy.pipeline.guard",
+    "tokenomy.serve.responses",
     "tokenomy.pipeline.request",
     "tokenomy.pipeline.codecs",
     "tokenomy.pipeline.context",

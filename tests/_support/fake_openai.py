@@ -201,7 +201,11 @@ class FakeOpenAI:
             await self._json(writer, 200, self.embeddings(body))
             return
         elif path == "/v1/responses":
-            await self._json(writer, 200, self.responses(body))
+            result = self.responses(body)
+            if body.get("stream"):
+                await self._events(writer, self.response_events(result))
+            else:
+                await self._json(writer, 200, result)
             return
         else:
             await self._json(writer, 404, {"error": {"message": f"no route {path}"}})
@@ -245,6 +249,58 @@ class FakeOpenAI:
         done = b"data: [DONE]\n\n"
         writer.write(f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
         await writer.drain()
+
+    async def _events(self, writer: asyncio.StreamWriter, events: list[dict[str, Any]]) -> None:
+        """Typed server-sent events, as the Responses API sends them (no [DONE])."""
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for i, event in enumerate(events):
+            if i and self.chunk_delay_s:
+                await asyncio.sleep(self.chunk_delay_s)
+            data = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    def response_events(self, result: dict[str, Any]) -> list[dict[str, Any]]:
+        message = result["output"][0]
+        text = message["content"][0]["text"]
+        where = {"item_id": message["id"], "output_index": 0, "content_index": 0}
+        empty = {"type": "output_text", "text": "", "annotations": []}
+        events: list[dict[str, Any]] = [
+            {
+                "type": "response.created",
+                "response": {**result, "status": "in_progress", "output": [], "usage": None},
+            },
+            {
+                "type": "response.output_item.added",
+                "output_index": 0,
+                "item": {**message, "status": "in_progress", "content": []},
+            },
+            {"type": "response.content_part.added", **where, "part": empty},
+        ]
+        words = text.split(" ")
+        events += [
+            {
+                "type": "response.output_text.delta",
+                **where,
+                "delta": w + (" " if i < len(words) - 1 else ""),
+            }
+            for i, w in enumerate(words)
+        ]
+        events += [
+            {"type": "response.output_text.done", **where, "text": text},
+            {"type": "response.content_part.done", **where, "part": message["content"][0]},
+            {"type": "response.output_item.done", "output_index": 0, "item": message},
+            {
+                "type": f"response.{'completed' if result['status'] == 'completed' else 'incomplete'}",
+                "response": result,
+            },
+        ]
+        return [{**e, "sequence_number": n} for n, e in enumerate(events)]
 
     # -- the Batch API (files, batches) ----------------------------------------------------
 

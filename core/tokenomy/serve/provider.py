@@ -9,7 +9,7 @@ de-duplication of identical upstream calls across replicas.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tokenomy.errors import UpstreamError
@@ -17,6 +17,7 @@ from tokenomy.pipeline import Sent
 from tokenomy.serve.codec import chat_chunks, completion_chunks, merge_chat, merge_completion
 from tokenomy.serve.dedup import dedup_key
 from tokenomy.serve.layout import lay_out
+from tokenomy.serve.responses import merge_response, response_events
 from tokenomy.serve.translate import Options, key_body, outgoing
 
 if TYPE_CHECKING:
@@ -29,6 +30,12 @@ __all__ = ["UpstreamCall"]
 Json = dict[str, Any]
 
 _PATHS = {"chat": "/chat/completions", "completion": "/completions", "responses": "/responses"}
+_STREAMS: dict[str, tuple[Callable[[Sequence[Json]], Json], Callable[[Json], Iterator[Json]]]] = {
+    "chat": (merge_chat, chat_chunks),
+    "completion": (merge_completion, completion_chunks),
+    "responses": (merge_response, response_events),
+}
+"""How each kind's stream adds up to its result, and a result replays as a stream."""
 
 
 class UpstreamCall:
@@ -96,18 +103,13 @@ class UpstreamCall:
         """An upstream stream for what the pipeline chose to send."""
         up = self.target(sent)
         self.state.trace = sent.trace
-        out = self._laid_out(
-            sent, outgoing(self.body, sent, up.model, stream=True, usage=up.config.stream_usage)
-        )
+        usage = up.config.stream_usage and self.kind != "responses"  # its events carry usage
+        out = self._laid_out(sent, outgoing(self.body, sent, up.model, stream=True, usage=usage))
         chunks: AsyncGenerator[Json, None]
         if self.dedup is None:
             chunks = up.stream(self.path, out)
         else:
-            merge, replay = (
-                (merge_chat, chat_chunks)
-                if self.kind == "chat"
-                else (merge_completion, completion_chunks)
-            )
+            merge, replay = _STREAMS[self.kind]
             chunks = self.dedup.stream(
                 dedup_key(self.scope, up.name, self.path, key_body(out)),
                 lambda: up.stream(self.path, out),

@@ -5,23 +5,25 @@ neutral request's messages, so the budget, the cache, routing, the answer cap
 (``max_output_tokens``) and the ledger apply as on chat completions; the upstream is
 sent the client's body with the pipeline's choices (the model, the cap). Items that
 are not messages (function calls and their outputs, reasoning) count toward the key
-and the token estimate as their JSON. Not yet: streaming (``stream: true`` is refused
-with what to send instead), the context stage and the Batch API route for this endpoint.
+and the token estimate as their JSON. A stream's events add up to the response of its
+closing event; a cached response is replayed as the events a streaming upstream sends.
+Not yet: the context stage and the Batch API route for this endpoint.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from tokenomy.cache import Answer
-from tokenomy.pipeline import Request, Sent
-from tokenomy.serve.codec import ChatCodec
+from tokenomy.pipeline import Request, Sent, Trace, replay_pieces
+from tokenomy.serve.codec import ChatCodec, trace_dict
 from tokenomy.serve.translate import BadRequestError, Options, needs
 from tokenomy.tokens.usage import TokenUsage
 
-__all__ = ["ResponsesCodec", "responses_request"]
+__all__ = ["ResponsesCodec", "merge_response", "response_events", "responses_request"]
 
 Json = dict[str, Any]
 
@@ -58,14 +60,8 @@ def responses_request(
     """The neutral request of a ``/v1/responses`` body.
 
     Raises:
-        BadRequestError: no ``input``, an item that is not an object, or ``stream``.
+        BadRequestError: no ``input``, or an item that is not an object.
     """
-    if body.get("stream"):
-        raise BadRequestError(
-            "this gateway does not stream /v1/responses yet; send stream=false, or use "
-            "/v1/chat/completions with stream=true.",
-            "stream",
-        )
     given = body.get("input")
     if isinstance(given, str) and given:
         items: list[Mapping[str, Any]] = [{"role": "user", "content": given}]
@@ -126,10 +122,7 @@ class ResponsesCodec(ChatCodec):
                         text += str(part.get("text") or part.get("refusal") or "")
             else:  # a function call and the like: the answer is the call
                 text += json.dumps(item, sort_keys=True)
-        incomplete = result.get("incomplete_details") or {}
-        cut = result.get("status") == "incomplete" and (
-            not isinstance(incomplete, dict) or incomplete.get("reason") == "max_output_tokens"
-        )
+        cut = result.get("status") != "completed"  # cut by its cap, or a stream cut short
         return self._answer(
             result, sent, text, "length" if cut else None, usage_of_response(result)
         )
@@ -140,3 +133,77 @@ class ResponsesCodec(ChatCodec):
             raise ValueError("a stored gateway answer must be a Responses API object")
         self.state.served = served
         return result  # its id stays: the upstream stored it, so previous_response_id works
+
+    def merge(self, chunks: Sequence[Json]) -> Json:
+        return merge_response(chunks)
+
+    def replay(self, result: Json) -> Iterator[Json]:
+        return response_events(result)
+
+    def trace_chunk(self, trace: Trace) -> Json:
+        """A closing event of its own type that carries the trace (asked for only)."""
+        return {"type": "tokenomy.trace", "tokenomy": trace_dict(trace)}
+
+
+_CLOSING = ("response.completed", "response.incomplete", "response.failed")
+
+
+def merge_response(chunks: Sequence[Json]) -> Json:
+    """The response a stream of Responses API events adds up to: its closing event's
+    response, else (a stream cut short) the text of its deltas, marked incomplete.
+
+    Example:
+        >>> merge_response([{"type": "response.created", "response": {"id": "r1"}},
+        ...                 {"type": "response.output_text.delta", "delta": "Hi"}])["status"]
+        'incomplete'
+    """
+    for event in reversed(chunks):
+        if event.get("type") in _CLOSING and isinstance(event.get("response"), dict):
+            return dict(event["response"])
+    head = next((e["response"] for e in chunks if isinstance(e.get("response"), dict)), {"id": ""})
+    text = "".join(
+        str(e.get("delta") or "") for e in chunks if e.get("type") == "response.output_text.delta"
+    )
+    part = {"type": "output_text", "text": text, "annotations": []}
+    message = {"type": "message", "role": "assistant", "status": "incomplete", "content": [part]}
+    return {
+        **head,
+        "status": "incomplete",
+        "incomplete_details": {"reason": "interrupted"},
+        "output": [message],
+        "usage": None,
+    }
+
+
+def response_events(result: Json) -> Iterator[Json]:
+    """A response as the events a streaming upstream sends: created, each output item
+    (a message's text a few words at a time), then the closing event with the whole
+    response."""
+    number = itertools.count()
+
+    def event(kind: str, **fields: Any) -> Json:
+        return {"type": kind, "sequence_number": next(number), **fields}
+
+    yield event(
+        "response.created",
+        response={**result, "status": "in_progress", "output": [], "usage": None},
+    )
+    for index, item in enumerate(o for o in result.get("output") or () if isinstance(o, dict)):
+        if item.get("type") != "message":
+            yield event("response.output_item.added", output_index=index, item=item)
+            yield event("response.output_item.done", output_index=index, item=item)
+            continue
+        item_id = item.get("id", "")
+        opened = {**item, "status": "in_progress", "content": []}
+        yield event("response.output_item.added", output_index=index, item=opened)
+        for at, part in enumerate(p for p in item.get("content") or () if isinstance(p, dict)):
+            where = {"item_id": item_id, "output_index": index, "content_index": at}
+            text = str(part.get("text") or "")
+            yield event("response.content_part.added", **where, part={**part, "text": ""})
+            for piece in replay_pieces(text):
+                yield event("response.output_text.delta", **where, delta=piece)
+            yield event("response.output_text.done", **where, text=text)
+            yield event("response.content_part.done", **where, part=part)
+        yield event("response.output_item.done", output_index=index, item=item)
+    closing = "response.completed" if result.get("status") == "completed" else "response.incomplete"
+    yield event(closing, response=result)

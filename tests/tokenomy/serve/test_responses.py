@@ -1,6 +1,6 @@
 """The Responses API (``POST /v1/responses``) through the gateway's pipeline, driven by
 the official ``openai`` client: cached per tenant, charged to budgets and the ledger,
-capped, routed; a stream is refused with what to send instead."""
+capped, routed, streamed (a hit replays as events)."""
 
 from __future__ import annotations
 
@@ -80,10 +80,42 @@ def test_a_cut_response_is_not_cached_and_a_route_picks_a_model(serve_gateway, u
     assert json.loads(raw.headers[TRACE_HEADER])["route"]["model"] in ("gpt-4o-mini", "gpt-4o")
 
 
-def test_a_stream_or_a_bad_input_is_refused_with_what_to_send(serve_gateway, upstream):
+def test_a_streamed_response_is_stored_and_a_hit_replays_as_events(serve_gateway, upstream):
+    url = serve_gateway(cache={"mode": "exact"})
+    api = client(url)
+    texts, kinds = [], []
+    for _ in range(2):  # a live stream, then the same question from the cache
+        text, closing = "", None
+        for event in api.responses.create(
+            model="gpt-4o-mini", input="Tell me a fact.", stream=True
+        ):
+            kinds.append(event.type)
+            if event.type == "response.output_text.delta":
+                text += event.delta
+            elif event.type == "response.completed":
+                closing = event.response
+        assert closing is not None and closing.output_text == text
+        texts.append(text)
+    assert texts == ["Echo: Tell me a fact."] * 2
+    assert upstream.calls["/v1/responses"] == 1  # the second was replayed from the cache
+    assert kinds.count("response.created") == 2 and kinds.count("response.completed") == 2
+    plain = api.responses.create(model="gpt-4o-mini", input="Tell me a fact.")
+    assert plain.output_text == texts[0] and upstream.calls["/v1/responses"] == 1
+
+
+def test_a_streamed_response_is_charged_from_its_closing_usage(serve_gateway, tmp_path):
+    from tokenomy.monitor.sqlite import SQLiteLedger
+
+    url = serve_gateway(ledger_path=str(tmp_path / "usage.db"))
+    events = list(client(url).responses.create(model="gpt-4o-mini", input="hi", stream=True))
+    usage = events[-1].response.usage
+    (record,) = SQLiteLedger(tmp_path / "usage.db").records()
+    assert (record.input_tokens, record.output_tokens) == (usage.input_tokens, usage.output_tokens)
+    assert record.exact  # the provider's own counts, not an estimate
+
+
+def test_a_bad_input_is_refused_with_what_to_send(serve_gateway, upstream):
     api = client(serve_gateway())
-    with pytest.raises(openai.BadRequestError, match="stream=false"):
-        api.responses.create(model="gpt-4o-mini", input="hi", stream=True)
     with pytest.raises(openai.BadRequestError, match="'input' must be"):
         api.responses.create(model="gpt-4o-mini", input=[])
     assert upstream.calls["/v1/responses"] == 0
