@@ -20,7 +20,7 @@ from typing import Any
 from tokenomy.cache import Answer
 from tokenomy.pipeline import Request, Sent, Trace, replay_pieces
 from tokenomy.serve.codec import ChatCodec, trace_dict
-from tokenomy.serve.translate import BadRequestError, Options, needs
+from tokenomy.serve.translate import BadRequestError, Options, chat_request
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["ResponsesCodec", "merge_response", "response_events", "responses_request"]
@@ -75,23 +75,10 @@ def responses_request(
     instructions = body.get("instructions")
     if isinstance(instructions, str) and instructions:
         messages.insert(0, {"role": "system", "content": instructions})
-    tools = body.get("tools")
-    if tools is not None and not (
-        isinstance(tools, list) and all(isinstance(t, Mapping) for t in tools)
-    ):
-        raise BadRequestError("'tools' must be a list of tool objects.", "tools")
     cap = body.get("max_output_tokens")
-    return Request(
-        messages=tuple(messages),
-        model=model,
-        llm=llm,
-        tools=tuple(tools) if tools else None,
-        max_tokens=cap if isinstance(cap, int) and cap > 0 else None,
-        scope=scope,
-        session=options.session,
-        tags=tags,
-        require=needs({**body, "messages": messages}),
-    )
+    chat = {**body, "messages": messages, "max_tokens": cap}  # the same request, chat-shaped
+    chat.pop("max_completion_tokens", None)
+    return chat_request(chat, model=model, llm=llm, scope=scope, options=options, tags=tags)
 
 
 def usage_of_response(result: Json) -> TokenUsage | None:
