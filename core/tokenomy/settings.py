@@ -569,7 +569,10 @@ class Settings(BaseSettings):
         }
         if c.compress_fields:
             settings["compress"] = ExampleCompression(
-                c.compress_fields, ratio=c.compress_ratio, min_tokens=c.compress_min_tokens
+                c.compress_fields,
+                self.compressor(),
+                ratio=c.compress_ratio,
+                min_tokens=c.compress_min_tokens,
             )
         return ExampleSelector(examples, **{**settings, **options})
 

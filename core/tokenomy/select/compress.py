@@ -12,20 +12,47 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from tokenomy.errors import ConfigError
-from tokenomy.tokens.counter import DEFAULT_MODEL
 
-if TYPE_CHECKING:
-    from tokenomy.compress import ExtractiveCompressor
-
-__all__ = ["DEFAULT_EXAMPLE_MIN_TOKENS", "DEFAULT_EXAMPLE_RATIO", "ExampleCompression"]
+__all__ = [
+    "DEFAULT_EXAMPLE_MIN_TOKENS",
+    "DEFAULT_EXAMPLE_RATIO",
+    "ExampleCompression",
+    "FieldCompressor",
+]
 
 DEFAULT_EXAMPLE_RATIO: Final = 0.4
 """Share of a long field's tokens kept (the seed's EXAMPLE_COMPRESSION)."""
 DEFAULT_EXAMPLE_MIN_TOKENS: Final = 60
 """Fields shorter than this are shown as they are."""
+
+
+class _Counts(Protocol):
+    def count(self, text: str) -> int: ...
+
+
+class _Compressed(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def original_tokens(self) -> int: ...
+
+    @property
+    def compressed_tokens(self) -> int: ...
+
+
+class FieldCompressor(Protocol):
+    """What shortens a field: :class:`tokenomy.compress.ExtractiveCompressor` is one."""
+
+    @property
+    def counter(self) -> _Counts: ...
+
+    def compress(self, context: str, *, query: str | None, ratio: float | None) -> _Compressed:
+        """``context`` shortened to ``ratio`` of its tokens, keeping what ``query`` needs."""
+        ...
 
 
 @dataclass
@@ -37,14 +64,15 @@ class ExampleCompression:
             query, and stay as they are.
         ratio: share of a field's tokens to keep (default 0.4).
         min_tokens: fields with fewer tokens are left whole (default 60).
-        compressor: an :class:`~tokenomy.compress.ExtractiveCompressor` (default: one
-            for the selector's model, on the bundled embedder; extra ``tokenomy[local]``).
+        compressor: what shortens a field: a
+            :class:`~tokenomy.compress.ExtractiveCompressor` for the target model
+            (``Settings().example_selector()`` builds one from ``select.compress_*``).
 
     Example:
         >>> from tokenomy.compress import ExtractiveCompressor
         >>> from tokenomy.embed import HashingEmbedder
-        >>> shorten = ExampleCompression(["context"], ratio=0.4, min_tokens=5,
-        ...     compressor=ExtractiveCompressor(embedder=HashingEmbedder()))
+        >>> compressor = ExtractiveCompressor(embedder=HashingEmbedder())
+        >>> shorten = ExampleCompression(["context"], compressor, ratio=0.4, min_tokens=5)
         >>> example = {"context": "Paris is big and old. The capital of France is Paris. "
         ...            "It rains a lot there in autumn and the museums are full.",
         ...            "question": "What is the capital of France?", "answer": "Paris"}
@@ -53,9 +81,9 @@ class ExampleCompression:
     """
 
     fields: Sequence[str]
+    compressor: FieldCompressor
     ratio: float = DEFAULT_EXAMPLE_RATIO
     min_tokens: int = DEFAULT_EXAMPLE_MIN_TOKENS
-    compressor: ExtractiveCompressor | None = None
     saved_tokens: int = field(default=0, init=False)
     """Tokens taken out of the pool's fields so far."""
     compressed: int = field(default=0, init=False)
@@ -76,21 +104,12 @@ class ExampleCompression:
         if self.min_tokens < 1:
             raise ConfigError(f"min_tokens must be >= 1; got {self.min_tokens!r}.")
 
-    def bind(self, model: str) -> None:
-        """Use ``model``'s tokenizer when no compressor was given."""
-        if self.compressor is None:
-            from tokenomy.compress import ExtractiveCompressor
-
-            self.compressor = ExtractiveCompressor(model=model)
-
     def apply(self, example: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of ``example`` with its long fields shortened (the example itself is
         never changed). A field that quotes another field's value (its answer) is
         shortened to ``ratio``, or to twice it when that loses the answer (its sentence
         is long), or else left whole: a demonstration keeps the evidence for its answer."""
-        self.bind(DEFAULT_MODEL)
         compressor = self.compressor
-        assert compressor is not None
         out = dict(example)
         others = [str(v) for k, v in example.items() if k not in self.fields and v is not None]
         query = " ".join(others)

@@ -157,8 +157,6 @@ class ExampleSelector:
         self._format = _formatter(formatter)
         self._embedder = embedder
         self.compress = compress
-        if compress is not None:
-            compress.bind(model)
         self._examples: list[Mapping[str, Any]] = []
         self._costs: list[int] = []
         self._pending: list[int] = []  # added but not embedded yet
