@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from gateway_support import GLOBEX, client, config_for
+from gateway_support import ACME, GLOBEX, client, config_for
 
 from tokenomy.serve import TRACE_HEADER
 
@@ -119,3 +119,17 @@ def test_a_bad_input_is_refused_with_what_to_send(serve_gateway, upstream):
     with pytest.raises(openai.BadRequestError, match="'input' must be"):
         api.responses.create(model="gpt-4o-mini", input=[])
     assert upstream.calls["/v1/responses"] == 0
+
+
+def test_langchain_chatopenai_on_the_responses_api_works_through_it(serve_gateway, upstream):
+    from langchain_openai import ChatOpenAI
+
+    url = serve_gateway(cache={"mode": "exact"})
+    llm = ChatOpenAI(
+        model="gpt-4o-mini", base_url=url, api_key=ACME, use_responses_api=True, max_retries=0
+    )
+    asked = [("system", "Be brief."), ("human", "What is 2 + 2?")]
+    first, again = llm.invoke(asked), llm.invoke(asked)
+    assert first.text == again.text == "Echo: What is 2 + 2?"
+    assert first.usage_metadata["input_tokens"] > 0 and upstream.calls["/v1/responses"] == 1
+    assert "".join(c.text for c in llm.stream("Tell me a fact.")) == "Echo: Tell me a fact."
