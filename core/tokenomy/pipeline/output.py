@@ -19,9 +19,9 @@ without them is streamed and returned unchanged.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tokenomy.output import (
     CONTINUE_PROMPT,
@@ -34,9 +34,24 @@ from tokenomy.output import (
     resume_point,
 )
 from tokenomy.output.continuation import starts_over
-from tokenomy.pipeline.request import Sent, Trace
+from tokenomy.pipeline.guard import Guard
+from tokenomy.pipeline.request import Request, Sent, Trace
+from tokenomy.pipeline.spend import REFUSED, SpendStage, model_id
 
-__all__ = ["OutputCodec", "Parts", "Watch", "cut_back", "next_part", "note", "watch_for"]
+if TYPE_CHECKING:
+    from tokenomy.pipeline.pipeline import Codec, OutputPlanner
+
+__all__ = [
+    "OutputCodec",
+    "OutputStage",
+    "Parts",
+    "Watch",
+    "cut_back",
+    "next_part",
+    "note",
+    "watch_for",
+    "with_text",
+]
 
 R = TypeVar("R")
 C = TypeVar("C")
@@ -243,3 +258,153 @@ class Parts(Generic[R]):
             "output", self.trace, lambda: self.codec.with_text(result, text, self.reason)
         )
         return result if changed is None else changed
+
+
+def with_text(codec: Any, result: Any, text: str, finish_reason: str | None = "stop") -> Any:
+    """``result`` saying ``text`` (the codec's ``with_text``)."""
+    return codec.with_text(result, text, finish_reason)
+
+
+class OutputStage:
+    """The stream monitor and the continuation of cut answers, for one pipeline.
+
+    Args:
+        planner: the pipeline's response-length slot; monitoring and continuing
+            happen only when it is an :class:`~tokenomy.output.OutputControl`.
+        spend: prices, counts and holds each continuation call against the budget.
+        guard: the pipeline's never-fail boundary.
+    """
+
+    def __init__(self, planner: OutputPlanner | None, spend: SpendStage, guard: Guard) -> None:
+        self.control = planner if isinstance(planner, OutputControl) else None
+        self.spend = spend
+        self.guard = guard
+
+    def watch(self, sent: Sent, codec: Codec[R, C], trace: Trace) -> Watch | None:
+        """A monitor for this stream, when there is an output control."""
+        control = self.control
+        if control is None:
+            return None
+        count = self.spend.counter(model_id(sent, sent.model)).count
+        return self.guard(
+            "output", trace, lambda: watch_for(control, codec, sent.max_tokens, count)
+        )
+
+    def replayed(
+        self, served: R, request: Request, codec: Codec[R, C], trace: Trace
+    ) -> Iterable[C]:
+        """A cached answer as a stream, through the same monitor as a live one."""
+        if self.control is None or not self.control.monitor_replays:
+            return codec.replay(served)
+        sent = Sent(request, request.messages, (), max_tokens=None, prompt=request.prompt)
+        watch = self.watch(sent, codec, trace)
+        if watch is None:
+            return codec.replay(served)
+        for chunk in codec.replay(served):
+            if watch.monitor.feed(watch.text_of(chunk)) is not None:
+                break
+        if not watch.stopped:
+            return codec.replay(served)
+        watch.report(trace)
+        kept = watch.monitor.result().kept
+        trimmed = self.guard("output", trace, lambda: with_text(codec, served, kept))
+        return codec.replay(codec.annotate(trimmed if trimmed is not None else served, trace))
+
+    def continued(
+        self,
+        sent: Sent,
+        model: str | None,
+        result: R,
+        call: Callable[[Sent], R],
+        codec: Codec[R, C],
+        trace: Trace,
+    ) -> R:
+        """An answer cut by its cap, continued (or cut back and flagged). Each
+        continuation call reserves its upper-bound cost through the budget first, like
+        the first call, and settles to its actual cost; a refused reservation ends the
+        continuing (the answer is returned flagged truncated)."""
+        parts = self._parts(sent, model, result, codec, trace)
+        if parts is None:
+            return result
+        steps = self._steps(parts, model, trace)
+        try:
+            ask = next(steps)
+            while True:
+                try:
+                    more = call(ask)
+                except Exception as exc:  # a failed continuation: keep what there is
+                    ask = steps.throw(exc)
+                else:
+                    ask = steps.send(more)
+        except StopIteration:
+            pass
+        finally:
+            steps.close()  # a cancelled call releases what its part held
+        return parts.finish(result)
+
+    async def acontinued(
+        self,
+        sent: Sent,
+        model: str | None,
+        result: R,
+        call: Callable[[Sent], Awaitable[R]],
+        codec: Codec[R, C],
+        trace: Trace,
+    ) -> R:
+        """:meth:`continued` for a coroutine provider."""
+        parts = self._parts(sent, model, result, codec, trace)
+        if parts is None:
+            return result
+        steps = self._steps(parts, model, trace)
+        try:
+            ask = next(steps)
+            while True:
+                try:
+                    more = await call(ask)
+                except Exception as exc:
+                    ask = steps.throw(exc)
+                else:
+                    ask = steps.send(more)
+        except StopIteration:
+            pass
+        finally:
+            steps.close()  # a cancelled call releases what its part held
+        return parts.finish(result)
+
+    def _steps(
+        self, parts: Parts[R], model: str | None, trace: Trace
+    ) -> Generator[Sent, Any, None]:
+        """The continuation calls to make, each held against the budget: yields what to
+        ask, is sent the answer (or thrown the provider's error, which ends it)."""
+        while parts.more():
+            ask = parts.ask()
+            held = self.spend.hold_part(ask, model, trace)
+            if held is REFUSED:
+                return
+            try:
+                more = yield ask
+            except Exception as exc:
+                self.spend.release(held)
+                self.guard.failed("output", exc, trace)
+                return
+            except BaseException:  # cancelled (closed): give the held part back
+                self.spend.release(held)
+                raise
+            self.spend.settle_part(held, parts.add(more))
+
+    def _parts(
+        self, sent: Sent, model: str | None, result: R, codec: Codec[R, C], trace: Trace
+    ) -> Parts[R] | None:
+        """The parts of an answer the provider cut at its cap, or None (not cut, or no
+        output control, or a codec that cannot replace a result's text)."""
+        control = self.control
+        if control is None or not hasattr(codec, "with_text"):
+            return None
+        first = self.guard("output", trace, lambda: codec.answer(result, sent))
+        if first is None or first.finish_reason != "length":
+            return None
+        counter = self.spend.counter(model_id(sent, model))
+        cost = None if self.spend.budget is None else self.spend.cost
+        return Parts(
+            control, sent, model, codec, trace, first.text, counter.count, self.guard, cost
+        )

@@ -35,14 +35,13 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tokenomy.cache import Answer, SemanticCache
 from tokenomy.errors import ConfigError
-from tokenomy.output import OutputControl
 from tokenomy.pipeline import output as out_stage
 from tokenomy.pipeline.caching import CacheStage, Done, abandon, resolve
 from tokenomy.pipeline.calling import CallStage, note_attempts
 from tokenomy.pipeline.context import ContextStage
 from tokenomy.pipeline.guard import Guard, in_thread
 from tokenomy.pipeline.request import Request, Sent, Trace, call_details
-from tokenomy.pipeline.spend import REFUSED, SpendStage, model_id
+from tokenomy.pipeline.spend import SpendStage, model_id
 from tokenomy.route import Router
 from tokenomy.route.cascade import Attempt
 from tokenomy.tokens.prices import PriceTable
@@ -196,6 +195,7 @@ class Pipeline(Generic[R, C]):
             guard=self.guard,
         )
         self.caching: CacheStage | None = None
+        self.outputs = out_stage.OutputStage(output, self.spend, self.guard)
         self._recorder = recorder
         self.cache = cache
 
@@ -292,7 +292,11 @@ class Pipeline(Generic[R, C]):
             try:
                 sent, order = await in_thread(self._prepares(), self._prepare, request, trace)
                 result, model = await self.calls.ainvoke(order, sent, call, trace)
-                result = await self._acontinue(sent, model, result, call, codec, trace)
+                try:
+                    result = await self.outputs.acontinued(sent, model, result, call, codec, trace)
+                except BaseException:  # cancelled mid-continuation: the first part is paid
+                    self._settle(sent, model, result, codec, reservation, trace, store=False)
+                    raise
                 answer = await in_thread(
                     self._cache_blocks(),
                     self._settle,
@@ -321,7 +325,7 @@ class Pipeline(Generic[R, C]):
         try:
             served = self._from_cache(request, codec, trace)
             if served is not None:
-                yield from self._replayed(served, request, codec, trace)
+                yield from self.outputs.replayed(served, request, codec, trace)
                 return
             flight = self._follow(request, trace)
             if isinstance(flight, Done):
@@ -333,7 +337,7 @@ class Pipeline(Generic[R, C]):
             sent, order = self._prepare(request, trace)
             chunks: list[C] = []
             attempts: list[Attempt] = []
-            watch = self._watch(sent, codec, trace)
+            watch = self.outputs.watch(sent, codec, trace)
             upstream = self.calls.stream(order, sent, start, attempts)
             try:
                 for chunk in upstream if watch is None else watch.sync(upstream):
@@ -362,7 +366,7 @@ class Pipeline(Generic[R, C]):
         try:
             served = await self._afrom_cache(request, codec, trace)
             if served is not None:
-                for chunk in self._replayed(served, request, codec, trace):
+                for chunk in self.outputs.replayed(served, request, codec, trace):
                     yield chunk
                 return
             flight = await self._afollow(request, trace)
@@ -376,7 +380,7 @@ class Pipeline(Generic[R, C]):
             sent, order = await in_thread(self._prepares(), self._prepare, request, trace)
             chunks: list[C] = []
             attempts: list[Attempt] = []
-            watch = self._watch(sent, codec, trace)
+            watch = self.outputs.watch(sent, codec, trace)
             upstream = self.calls.astream(order, sent, start, attempts)
             try:
                 async for chunk in upstream if watch is None else watch.asynchronous(upstream):
@@ -489,7 +493,11 @@ class Pipeline(Generic[R, C]):
     ) -> tuple[R, Answer | None]:
         sent, order = self._prepare(request, trace)
         result, model = self.calls.invoke(order, sent, call, trace)
-        result = self._continue(sent, model, result, call, codec, trace)
+        try:
+            result = self.outputs.continued(sent, model, result, call, codec, trace)
+        except BaseException:  # interrupted mid-continuation: the first part is paid
+            self._settle(sent, model, result, codec, reservation, trace, store=False)
+            raise
         answer = self._settle(sent, model, result, codec, reservation, trace)
         return codec.annotate(result, trace), answer
 
@@ -553,7 +561,7 @@ class Pipeline(Generic[R, C]):
                 )
                 if stopped and watch is not None:
                     kept = watch.monitor.result().kept
-                    self.guard("output", trace, lambda: _with_text(codec, result, kept))
+                    self.guard("output", trace, lambda: out_stage.with_text(codec, result, kept))
         resolve(flight, None if stopped else answer)
         last = self.guard("settle", trace, lambda: codec.last_chunk(trace))
         if last is not None:
@@ -577,113 +585,6 @@ class Pipeline(Generic[R, C]):
         if result is not None:
             self._settle(sent, model, result, codec, reservation, trace, store=False)
 
-    # -- stage: output (stream monitor, continuation) -------------------------------------
-
-    def _watch(self, sent: Sent, codec: Codec[R, C], trace: Trace) -> out_stage.Watch | None:
-        """A monitor for this stream, when the output stage has one."""
-        control = self.output
-        if not isinstance(control, OutputControl):
-            return None
-        count = self.spend.counter(model_id(sent, sent.model)).count
-        return self.guard(
-            "output", trace, lambda: out_stage.watch_for(control, codec, sent.max_tokens, count)
-        )
-
-    def _replayed(
-        self, served: R, request: Request, codec: Codec[R, C], trace: Trace
-    ) -> Iterable[C]:
-        """A cached answer as a stream, through the same monitor as a live one."""
-        control = self.output
-        if not isinstance(control, OutputControl) or not control.monitor_replays:
-            return codec.replay(served)
-        sent = Sent(request, request.messages, (), max_tokens=None, prompt=request.prompt)
-        watch = self._watch(sent, codec, trace)
-        if watch is None:
-            return codec.replay(served)
-        for chunk in codec.replay(served):
-            if watch.monitor.feed(watch.text_of(chunk)) is not None:
-                break
-        if not watch.stopped:
-            return codec.replay(served)
-        watch.report(trace)
-        kept = watch.monitor.result().kept
-        trimmed = self.guard("output", trace, lambda: _with_text(codec, served, kept))
-        return codec.replay(codec.annotate(trimmed if trimmed is not None else served, trace))
-
-    def _continue(
-        self,
-        sent: Sent,
-        model: str | None,
-        result: R,
-        call: Callable[[Sent], R],
-        codec: Codec[R, C],
-        trace: Trace,
-    ) -> R:
-        """An answer cut by its cap, continued (or cut back and flagged). Each
-        continuation call reserves its upper-bound cost through the budget first, like
-        the first call, and settles to its actual cost; a refused reservation ends the
-        continuing (the answer is returned flagged truncated)."""
-        parts = self._cut_answer(sent, model, result, codec, trace)
-        if parts is None:
-            return result
-        while parts.more():
-            ask = parts.ask()
-            held = self.spend.hold_part(ask, model, trace)
-            if held is REFUSED:
-                break
-            try:
-                more = call(ask)
-            except Exception as exc:  # a failed continuation: keep what there is
-                self.spend.release(held)
-                self.guard.failed("output", exc, trace)
-                break
-            self.spend.settle_part(held, parts.add(more))
-        return parts.finish(result)
-
-    async def _acontinue(
-        self,
-        sent: Sent,
-        model: str | None,
-        result: R,
-        call: Callable[[Sent], Awaitable[R]],
-        codec: Codec[R, C],
-        trace: Trace,
-    ) -> R:
-        """:meth:`_continue` for a coroutine provider."""
-        parts = self._cut_answer(sent, model, result, codec, trace)
-        if parts is None:
-            return result
-        while parts.more():
-            ask = parts.ask()
-            held = self.spend.hold_part(ask, model, trace)
-            if held is REFUSED:
-                break
-            try:
-                more = await call(ask)
-            except Exception as exc:
-                self.spend.release(held)
-                self.guard.failed("output", exc, trace)
-                break
-            self.spend.settle_part(held, parts.add(more))
-        return parts.finish(result)
-
-    def _cut_answer(
-        self, sent: Sent, model: str | None, result: R, codec: Codec[R, C], trace: Trace
-    ) -> out_stage.Parts[R] | None:
-        """The parts of an answer the provider cut at its cap, or None (not cut, or no
-        output control, or a codec that cannot replace a result's text)."""
-        control = self.output
-        if not isinstance(control, OutputControl) or not hasattr(codec, "with_text"):
-            return None
-        first = self.guard("output", trace, lambda: codec.answer(result, sent))
-        if first is None or first.finish_reason != "length":
-            return None
-        counter = self.spend.counter(model_id(sent, model))
-        cost = None if self.budget is None else self.spend.cost
-        return out_stage.Parts(
-            control, sent, model, codec, trace, first.text, counter.count, self.guard, cost
-        )
-
     # -- helpers --------------------------------------------------------------------------
 
     def _cache_blocks(self) -> bool:
@@ -691,10 +592,6 @@ class Pipeline(Generic[R, C]):
         a worker thread; an exact in-memory cache runs on the loop (no thread hop,
         which costs milliseconds on a busy event loop)."""
         return self.caching is not None and self.caching.blocking
-
-
-def _with_text(codec: Any, result: Any, text: str, finish_reason: str | None = "stop") -> Any:
-    return codec.with_text(result, text, finish_reason)
 
 
 def _stopped(

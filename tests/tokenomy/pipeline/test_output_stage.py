@@ -328,6 +328,25 @@ def test_a_failed_continuation_gives_its_reservation_back():
     assert budget.spent_usd == pytest.approx(0.1 * 11)  # the first call only
 
 
+def test_a_cancelled_continuation_gives_its_hold_back_and_charges_the_first_part():
+    budget = SpendBudget(1000.0)
+    pipe = Pipeline(output=OutputControl(continue_max=2), budget=budget, prices=PRICES)
+    calls = []
+
+    async def call(sent: Sent) -> Reply:
+        calls.append(sent)
+        if len(calls) > 1:
+            raise asyncio.CancelledError  # the caller went away mid-continuation
+        return Reply("A first sentence here. And a second one that is cut", "length")
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(
+            pipe.arun(Request(prompt="q", model="unit-model", max_tokens=12), call, Codec())
+        )
+    assert len(calls) == 2 and budget.reserved_usd == 0.0
+    assert budget.spent_usd == pytest.approx(0.1 * 11)  # the first part was generated: paid
+
+
 def test_an_answer_that_loops_is_not_continued_but_kept_up_to_the_loop():
     pipe = Pipeline(output=OutputControl(continue_max=3))
     looping = "Here is a story. " + "She loves it too! Luna said so again. " * 12
