@@ -7,14 +7,21 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from tokenomy.audit.combine import STAGES, CombinedEstimate, combine
 from tokenomy.audit.ledger_source import load_source
-from tokenomy.audit.plugins import AuditContext, AuditedCall, AuditPlugin, SavingsEstimate
+from tokenomy.audit.plugins import (
+    AuditContext,
+    AuditedCall,
+    AuditPlugin,
+    IdentityMemo,
+    SavingsEstimate,
+)
 from tokenomy.audit.registry import create_plugins
 from tokenomy.audit.sampling import (
     Sample,
@@ -26,7 +33,7 @@ from tokenomy.audit.sampling import (
 )
 from tokenomy.audit.workload import LineError, Workload, WorkloadCall
 from tokenomy.errors import ConfigError, MissingDependencyError, WorkloadError
-from tokenomy.monitor.aggregate import Bucket, aggregate
+from tokenomy.monitor.aggregate import Aggregator, Bucket
 from tokenomy.monitor.records import UsageRecord, UsageSummary
 from tokenomy.tokens.counter import TokenCounter
 from tokenomy.tokens.prices import PriceTable
@@ -93,18 +100,42 @@ def _row_model(model: str, prices: PriceTable) -> str:
 
 
 def _price_call(call: WorkloadCall, counter: TokenCounter, prices: PriceTable) -> AuditedCall:
-    if call.usage is not None:
-        usage, exact = call.usage, True
+    usage, exact, cost = _priced(
+        call.model,
+        call.messages,
+        call.prompt,
+        call.tools,
+        call.usage,
+        call.response,
+        counter,
+        prices,
+    )
+    return AuditedCall(call, usage, exact, cost)
+
+
+def _priced(
+    model: str,
+    messages: tuple[Mapping[str, Any], ...] | None,
+    prompt: str | None,
+    tools: tuple[Mapping[str, Any], ...] | None,
+    reported: TokenUsage | None,
+    response: str | None,
+    counter: TokenCounter,
+    prices: PriceTable,
+) -> tuple[TokenUsage, bool, float | None]:
+    """A call's usage (reported, or counted), whether it is exact, and its cost."""
+    if reported is not None:
+        usage, exact = reported, True
     else:
-        if call.messages is not None:
-            inp = counter.measure(list(call.messages), tools=call.tools)
+        if messages is not None:
+            inp = counter.measure(list(messages), tools=tools)
         else:
-            inp = counter.measure(call.prompt or "")
-        out = counter.count(call.response) if call.response else 0
+            inp = counter.measure(prompt or "")
+        out = counter.count(response) if response else 0
         usage = TokenUsage(inp.tokens, out)
         exact = False
-    price = prices.get(call.model)
-    return AuditedCall(call, usage, exact, None if price is None else price.cost(usage).total_usd)
+    price = prices.get(model)
+    return usage, exact, None if price is None else price.cost(usage).total_usd
 
 
 def audit_calls(
@@ -126,12 +157,23 @@ def audit_calls(
     counters: dict[str, TokenCounter] = {}
     audited = []
     errors = list(workload.errors)
+    priced = IdentityMemo(_priced)  # once per distinct shared request and answer
     for call in workload.calls:
         try:
             counter = counters.get(call.model) or counters.setdefault(
                 call.model, TokenCounter(call.model)
             )
-            audited.append(_price_call(call, counter, prices))
+            usage, exact, cost = priced(
+                call.model,
+                call.messages,
+                call.prompt,
+                call.tools,
+                call.usage,
+                call.response,
+                counter,
+                prices,
+            )
+            audited.append(AuditedCall(call, usage, exact, cost))
         except Exception as exc:  # one call that cannot be priced is skipped, not fatal
             errors.append(LineError(call.line, f"cannot count or price it ({exc!r})"[:300]))
     errors.sort(key=lambda e: e.line)
@@ -140,26 +182,15 @@ def audit_calls(
             f"Workload {workload.path!r} has no call that can be priced; first problem: "
             f"{errors[0] if errors else 'none'}."
         )
-    records = [
-        UsageRecord.from_usage(
-            _row_model(a.call.model, prices),
-            a.usage,
-            cost_usd=a.cost_usd,
-            exact=a.exact,
-            tags=a.call.tags,
-            source="audit",
-            timestamp=a.call.timestamp or 0.0,
-            latency_s=a.call.latency_s,
-        )
-        for a in audited
-    ]
     unpriced = Counter(a.call.model for a in audited if a.cost_usd is None)
     tag_keys = sorted({k for a in audited for k in a.call.tags} - _SKIPPED_TAG_TABLES)
     times = [a.call.timestamp for a in audited if a.call.timestamp is not None]
     span = (max(times) - min(times)) if times else 0.0
+    del times
     chosen: Bucket = bucket or (
         "hour" if span <= 2 * 86400 else "day" if span <= 120 * 86400 else "week"
     )
+    tables = _spend_tables(audited, prices, tag_keys, chosen)
     # a call without any prompt text (a ledger record, a redacted call log) is in the
     # spend tables, but gives the savings plug-ins nothing to judge: they never see it
     with_text = [a for a in audited if a.call.messages is not None or a.call.prompt]
@@ -235,10 +266,10 @@ def audit_calls(
         workload=workload.path,
         calls=tuple(audited),
         errors=tuple(errors),
-        totals=aggregate(records, ())[0],
-        by_model=aggregate(records, ("model",)),
-        by_tag={k: aggregate(records, (k,)) for k in tag_keys},
-        over_time=aggregate([r for r in records if r.timestamp], (), bucket=chosen),
+        totals=tables["totals"].summaries()[0],
+        by_model=tables["model"].summaries(),
+        by_tag={k: tables[f"tag:{k}"].summaries() for k in tag_keys},
+        over_time=tables["time"].summaries(),
         bucket=chosen,
         top_requests=sorted(audited, key=lambda a: -(a.cost_usd or 0.0))[:top],
         savings=savings,
@@ -250,6 +281,38 @@ def audit_calls(
         combined=_safe_combined(savings, chosen_plugins, with_text, sample),
         sampling=summary,
     )
+
+
+def _spend_tables(
+    audited: Sequence[AuditedCall], prices: PriceTable, tag_keys: Sequence[str], bucket: Bucket
+) -> dict[str, Aggregator]:
+    """The spend tables (totals, by model, by tag, over time), summed call by call: one
+    record at a time, none held."""
+    tables = {
+        "totals": Aggregator(()),
+        "model": Aggregator(("model",)),
+        **{f"tag:{k}": Aggregator((k,)) for k in tag_keys},
+    }
+    over_time = tables["time"] = Aggregator((), bucket=bucket)
+    every = [tables[k] for k in tables if k != "time"]
+    rows = IdentityMemo(lambda model: _row_model(model, prices))
+    for a in audited:
+        record = UsageRecord.from_usage(
+            rows(a.call.model),
+            a.usage,
+            cost_usd=a.cost_usd,
+            exact=a.exact,
+            tags=a.call.tags,
+            source="audit",
+            timestamp=a.call.timestamp or 0.0,
+            latency_s=a.call.latency_s,
+            id=a.call.id,
+        )
+        for table in every:
+            table.add(record)
+        if record.timestamp:
+            over_time.add(record)
+    return tables
 
 
 def _safe_combined(

@@ -102,6 +102,12 @@ class RoutingAuditPlugin:
         for c in calls:
             if id(c) in outcomes:
                 by_prompt[c.call.last_user_text][c.call.model] = outcomes[id(c)]
+
+        def predict(text: str, model: str) -> tuple[dict[str, float], float]:
+            success = self.router.predict(text)
+            return success, self._own_success(model, success, text)
+
+        predicted = context.memo("routing_predict", predict)  # the router is fitted by now
         moved: Counter[tuple[str, str]] = Counter()
         per_call = CallSavings()
         saved, drops, measured = 0.0, [], []
@@ -116,8 +122,7 @@ class RoutingAuditPlugin:
             if not cheaper:
                 continue
             text = c.call.last_user_text
-            success = self.router.predict(text)
-            own = self._own_success(c.call.model, success, text)
+            success, own = predicted(text, c.call.model)
             bar = max(own - self.tolerance, self.quality_target or 0.0)
             good = [m for m in cheaper if success[m] >= bar]
             if not good:
