@@ -118,7 +118,7 @@ MAX_TOKENS_PER_CALL = 10**10
 _MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_SPECIAL = re.compile(rb"\\u[dD][89a-fA-F]|\d{19}")  # what orjson reads otherwise
+_HUGE = float(2**63)  # orjson reads a longer integer as a float; json as an int
 _COUNT_KEY = re.compile(r"tokens?$|_count$|^(cache_read|reasoning|audio)$")
 
 
@@ -338,14 +338,17 @@ class _TruncatedError(Exception):
 
 
 def _decode(raw: bytes) -> Any:
-    """The JSON value of one line: orjson when installed and the line is plain (no
-    surrogate escape, no integer too long for 64 bits, which orjson reads differently),
-    else the standard library, whose errors are the ones reported."""
-    if _orjson is not None and not _SPECIAL.search(raw):
+    """The JSON value of one line: orjson when installed and it reads the line as the
+    standard library does (no lone surrogate, no integer of 2**63 or more), else the
+    standard library, whose errors are the ones reported."""
+    if _orjson is not None:  # it refuses lone surrogates: they go to the standard library
         try:
-            return _orjson.loads(raw)
+            obj = _orjson.loads(raw)
         except _orjson.JSONDecodeError:
             pass  # the standard library says why, in its words
+        else:
+            if not _has_huge_number(obj):
+                return obj
     try:
         obj = json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
@@ -355,6 +358,20 @@ def _decode(raw: bytes) -> Any:
     if _SURROGATE_ESCAPE.search(raw):
         obj = _fix_surrogates(obj)
     return obj
+
+
+def _has_huge_number(value: Any, depth: int = 0) -> bool:
+    """Whether a float of 2**63 or more is anywhere in ``value`` (what orjson makes of a
+    20-digit integer; the standard library keeps it an int, and its errors say so)."""
+    if isinstance(value, float):
+        return abs(value) >= _HUGE
+    if depth > 64:
+        return True  # let the standard library judge deep nesting
+    if isinstance(value, dict):
+        return any(_has_huge_number(v, depth + 1) for v in value.values() if not isinstance(v, str))
+    if isinstance(value, list):
+        return any(_has_huge_number(v, depth + 1) for v in value if not isinstance(v, str))
+    return False
 
 
 def read_line(raw: bytes, number: int) -> WorkloadCall:
