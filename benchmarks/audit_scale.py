@@ -70,6 +70,7 @@ def audit(path: Path, plugins: str, *flags: str, seed: int = 0) -> dict[str, Any
     only = [] if plugins == "all" else ["--only", plugins]
     with tempfile.TemporaryDirectory() as tmp:
         out_json, err_file = Path(tmp) / "report.json", Path(tmp) / "stderr.txt"
+        load_before = os.getloadavg()[0]  # the machine is shared: how busy it was
         start = time.perf_counter()
         with err_file.open("w") as err:
             proc = subprocess.Popen(
@@ -88,6 +89,7 @@ def audit(path: Path, plugins: str, *flags: str, seed: int = 0) -> dict[str, Any
             raise RuntimeError(f"audit failed ({proc.returncode}): {err_file.read_text()[-2000:]}")
         report = json.loads(out_json.read_text())
     return {
+        "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "wall_s": round(wall, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # the wall time on a busy machine
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
@@ -193,14 +195,16 @@ def main() -> None:
                 "wall_s": run["wall_s"],
                 "cpu_s": run["cpu_s"],
                 "peak_rss_mb": run["peak_rss_mb"],
+                "load_avg_before_after": run["load_avg"],
                 "sampled_calls": sampled.get("sampled_calls", 0),
                 "combined_usd": combined.get("cost_saved_usd"),
                 "combined_interval_usd": combined.get("interval_usd"),
             }
             rows.append(row)
             print(
-                f"{n:>9,} calls  {row['wall_s']:>7.1f} s  peak {row['peak_rss_mb']:>6.0f} MB  "
-                f"sampled {row['sampled_calls']:,}  ({row['file_mb']} MB gzipped)",
+                f"{n:>9,} calls  {row['wall_s']:>7.1f} s ({row['cpu_s']:.1f} s CPU)  peak "
+                f"{row['peak_rss_mb']:>6.0f} MB  sampled {row['sampled_calls']:,}  "
+                f"({row['file_mb']} MB gzipped; load {run['load_avg'][0]}-{run['load_avg'][1]})",
                 flush=True,
             )
             path.unlink()
