@@ -10,6 +10,7 @@ percentile (a cap planned there).
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from typing import Final
 
@@ -58,7 +59,7 @@ class ResponseLengthPlugin:
 
     def estimate(self, context: AuditContext) -> SavingsEstimate:
         caps = self._caps(context)
-        saved: dict[int, int] = defaultdict(int)
+        saved = array("q", [0]) * len(context.calls)  # per call: 8 bytes, not a dict entry
         loops = json_tails = loop_tokens = json_tokens = 0
         examples: list[str] = []
         tails = context.memo("response_tails", _tails)  # once per distinct answer
@@ -83,7 +84,7 @@ class ResponseLengthPlugin:
         affected = out = 0
         cost_usd = 0.0
         per_call = CallSavings()
-        for i, n in saved.items():
+        for i, n in enumerate(saved):
             if n > 0:
                 c = context.calls[i]
                 affected += 1

@@ -392,6 +392,7 @@ class _Interner:
         self._conversations: dict[tuple[int, ...], tuple[Mapping[str, Any], ...]] = {}
         self._texts: dict[str, str] = {}
         self._tags: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
+        self._ints: dict[int, int] = {}
 
     def _message(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
         content = message.get("content")
@@ -438,6 +439,11 @@ class _Interner:
             self._texts[text] = text
         return text
 
+    def _number(self, value: int | None) -> int | None:
+        if value is None:
+            return None
+        return self._ints.setdefault(value, value) if len(self._ints) < self.limit else value
+
     def _tag_map(self, tags: Mapping[str, str]) -> Mapping[str, str]:
         if not tags:
             return _NO_TAGS
@@ -460,7 +466,7 @@ class _Interner:
             self._text(call.prompt),
             self._text(call.response),
             call.usage,
-            call.max_tokens,
+            self._number(call.max_tokens),
             call.tools,
             self._tag_map(call.tags),
             call.latency_s,
