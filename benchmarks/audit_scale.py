@@ -257,6 +257,8 @@ def main() -> None:
                 "peak_rss_mb": run["peak_rss_mb"],
                 "load_avg_before_after": run["load_avg"],
                 "sampled_calls": sampled.get("sampled_calls", 0),
+                "sampled_units": sampled.get("units", 0),
+                "strata": sampled.get("strata", 0),
                 "combined_usd": combined.get("cost_saved_usd"),
                 "combined_interval_usd": combined.get("interval_usd"),
             }

@@ -243,7 +243,7 @@ class SharedContextPlugin:
     def estimate(self, context: AuditContext) -> SavingsEstimate:
         from tokenomy.serve.grouping import INSTRUCTION, question_of
 
-        def question(messages: object, tools: object) -> tuple[Any, str]:
+        def question(messages: Any, tools: Any) -> tuple[Any, str]:
             q = question_of({"messages": list(messages or ()), "tools": tools}, "messages")
             return q, "" if q is None else repr(q.context)
 

@@ -20,10 +20,12 @@ The design, in survey-sampling terms: a stratified cluster sample.
   proportion to its size (at least two per stratum, so it has a variance).
 * **Estimate**: each stratum's sampled units scaled to its size (``N_h / n_h``), summed;
   the variance is the textbook stratified one with the finite-population correction,
-  ``sum N_h^2 (1 - n_h/N_h) s_h^2 / n_h``, and the interval is normal at
-  :attr:`Sampling.confidence`. A plug-in that measures part of its estimate on a few
-  items (compression's kept share) reports that error as
-  ``metrics["measurement_se_usd"]``; it widens the interval, added in quadrature.
+  ``sum N_h^2 (1 - n_h/N_h) s_h^2 / n_h``, and the interval is Student's t at
+  :attr:`Sampling.confidence`, with the Satterthwaite degrees of freedom of that sum (a
+  stratum of few units makes it wider than a normal one, as it should). A plug-in that
+  measures part of its estimate on a few items (compression's kept share) reports that
+  error as ``metrics["measurement_se_usd"]``; it widens the interval, added in
+  quadrature.
 
 A plug-in's savings per call (``SavingsEstimate.per_call``) are summed per unit; a
 plug-in that reports none is scaled by the share of calls sampled, without an interval.

@@ -44,7 +44,10 @@ def test_repeated_calls_share_one_conversation_answer_and_tags(tmp_path):
     assert calls[0].messages is not calls[1].messages
     assert calls[0].messages[0] is calls[1].messages[0]  # the system prompt: one object
     assert calls[0].response is calls[5].response
-    assert calls[0].tags is calls[7].tags and dict(calls[0].tags) == {"user": "u0", "feature": "faq"}
+    assert calls[0].tags is calls[7].tags and dict(calls[0].tags) == {
+        "user": "u0",
+        "feature": "faq",
+    }
     assert [c.id for c in calls] == [f"c{i}" for i in range(50)]
 
 
