@@ -7,11 +7,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from tokenomy.audit.combine import STAGES, CombinedEstimate, combine
 from tokenomy.audit.ledger_source import load_source
@@ -31,13 +30,13 @@ from tokenomy.audit.sampling import (
     is_model_heavy,
     scale_estimate,
 )
+from tokenomy.audit.spend import priced, spend_tables
 from tokenomy.audit.workload import LineError, Workload, WorkloadCall
 from tokenomy.errors import ConfigError, MissingDependencyError, WorkloadError
-from tokenomy.monitor.aggregate import Aggregator, Bucket
-from tokenomy.monitor.records import UsageRecord, UsageSummary
+from tokenomy.monitor.aggregate import Bucket
+from tokenomy.monitor.records import UsageSummary
 from tokenomy.tokens.counter import TokenCounter
 from tokenomy.tokens.prices import PriceTable
-from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["AuditReport", "audit_calls", "run_audit", "sample_workload_path"]
 
@@ -92,15 +91,8 @@ def sample_workload_path() -> Path:
     return repo
 
 
-def _row_model(model: str, prices: PriceTable) -> str:
-    """The model's row in the tables: a dated snapshot or provider-prefixed alias
-    (``gpt-4o-mini-2024-07-18``) joins its model's row; the call keeps its own name."""
-    price = prices.get(model)
-    return price.model if price is not None else model
-
-
 def _price_call(call: WorkloadCall, counter: TokenCounter, prices: PriceTable) -> AuditedCall:
-    usage, exact, cost = _priced(
+    usage, exact, cost = priced(
         call.model,
         call.messages,
         call.prompt,
@@ -111,31 +103,6 @@ def _price_call(call: WorkloadCall, counter: TokenCounter, prices: PriceTable) -
         prices,
     )
     return AuditedCall(call, usage, exact, cost)
-
-
-def _priced(
-    model: str,
-    messages: tuple[Mapping[str, Any], ...] | None,
-    prompt: str | None,
-    tools: tuple[Mapping[str, Any], ...] | None,
-    reported: TokenUsage | None,
-    response: str | None,
-    counter: TokenCounter,
-    prices: PriceTable,
-) -> tuple[TokenUsage, bool, float | None]:
-    """A call's usage (reported, or counted), whether it is exact, and its cost."""
-    if reported is not None:
-        usage, exact = reported, True
-    else:
-        if messages is not None:
-            inp = counter.measure(list(messages), tools=tools)
-        else:
-            inp = counter.measure(prompt or "")
-        out = counter.count(response) if response else 0
-        usage = TokenUsage(inp.tokens, out)
-        exact = False
-    price = prices.get(model)
-    return usage, exact, None if price is None else price.cost(usage).total_usd
 
 
 def audit_calls(
@@ -157,13 +124,13 @@ def audit_calls(
     counters: dict[str, TokenCounter] = {}
     audited = []
     errors = list(workload.errors)
-    priced = IdentityMemo(_priced)  # once per distinct shared request and answer
+    price_of = IdentityMemo(priced)  # once per distinct shared request and answer
     for call in workload.calls:
         try:
             counter = counters.get(call.model) or counters.setdefault(
                 call.model, TokenCounter(call.model)
             )
-            usage, exact, cost = priced(
+            usage, exact, cost = price_of(
                 call.model,
                 call.messages,
                 call.prompt,
@@ -190,7 +157,7 @@ def audit_calls(
     chosen: Bucket = bucket or (
         "hour" if span <= 2 * 86400 else "day" if span <= 120 * 86400 else "week"
     )
-    tables = _spend_tables(audited, prices, tag_keys, chosen)
+    tables = spend_tables(audited, prices, tag_keys, chosen)
     # a call without any prompt text (a ledger record, a redacted call log) is in the
     # spend tables, but gives the savings plug-ins nothing to judge: they never see it
     with_text = [a for a in audited if a.call.messages is not None or a.call.prompt]
@@ -281,38 +248,6 @@ def audit_calls(
         combined=_safe_combined(savings, chosen_plugins, with_text, sample),
         sampling=summary,
     )
-
-
-def _spend_tables(
-    audited: Sequence[AuditedCall], prices: PriceTable, tag_keys: Sequence[str], bucket: Bucket
-) -> dict[str, Aggregator]:
-    """The spend tables (totals, by model, by tag, over time), summed call by call: one
-    record at a time, none held."""
-    tables = {
-        "totals": Aggregator(()),
-        "model": Aggregator(("model",)),
-        **{f"tag:{k}": Aggregator((k,)) for k in tag_keys},
-    }
-    over_time = tables["time"] = Aggregator((), bucket=bucket)
-    every = [tables[k] for k in tables if k != "time"]
-    rows = IdentityMemo(lambda model: _row_model(model, prices))
-    for a in audited:
-        record = UsageRecord.from_usage(
-            rows(a.call.model),
-            a.usage,
-            cost_usd=a.cost_usd,
-            exact=a.exact,
-            tags=a.call.tags,
-            source="audit",
-            timestamp=a.call.timestamp or 0.0,
-            latency_s=a.call.latency_s,
-            id=a.call.id,
-        )
-        for table in every:
-            table.add(record)
-        if record.timestamp:
-            over_time.add(record)
-    return tables
 
 
 def _safe_combined(
