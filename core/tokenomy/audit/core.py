@@ -130,7 +130,9 @@ def audit_calls(
             counter = counters.get(call.model) or counters.setdefault(
                 call.model, TokenCounter(call.model)
             )
-            usage, exact, cost = price_of(
+            # a reported usage needs no counting: priced as it comes, not held in the memo
+            price = price_of if call.usage is None else priced
+            usage, exact, cost = price(
                 call.model,
                 call.messages,
                 call.prompt,
