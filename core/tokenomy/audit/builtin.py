@@ -37,7 +37,7 @@ def _request_key(call: AuditedCall, context: AuditContext | None = None) -> str:
     """A digest of the request (model, messages, prompt, tools); worked out once per
     distinct shared request when ``context`` is given."""
     c = call.call
-    key_of = _key_of if context is None else context.memo("request_key", _key_of)
+    key_of = _key_of if context is None else context.memo("request_key", _key_of, limit=100_000)
     return key_of(c.model, c.messages, c.prompt, c.tools)
 
 

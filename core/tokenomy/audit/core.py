@@ -124,7 +124,7 @@ def audit_calls(
     counters: dict[str, TokenCounter] = {}
     audited = []
     errors = list(workload.errors)
-    price_of = IdentityMemo(priced)  # once per distinct shared request and answer
+    price_of = IdentityMemo(priced, 100_000)  # once per distinct shared request and answer
     for call in workload.calls:
         try:
             counter = counters.get(call.model) or counters.setdefault(

@@ -42,7 +42,10 @@ class IdentityMemo(Generic[_R]):
     (:mod:`tokenomy.audit.workload`), so a million calls that send the same system
     prompt and documents are worked out once per distinct object, not once per call.
     Each entry holds its arguments, so an id is never reused while it is a key.
-    Bounded: past ``limit`` entries it starts over.
+    Bounded: past ``limit`` entries it starts over. The default, a few thousand, holds
+    what repeats soon; a memo of small results (a request's key) may keep more, but one
+    of texts derived from each call (a prompt's prefix text) must not: on a log of
+    distinct prompts it would hold a copy of every one.
 
     Example:
         >>> memo = IdentityMemo(len)
@@ -53,7 +56,7 @@ class IdentityMemo(Generic[_R]):
 
     __slots__ = ("_fn", "_limit", "_memo")
 
-    def __init__(self, fn: Callable[..., _R], limit: int = 100_000) -> None:
+    def __init__(self, fn: Callable[..., _R], limit: int = 4096) -> None:
         self._fn = fn
         self._limit = limit
         self._memo: dict[tuple[int, ...], tuple[tuple[Any, ...], _R]] = {}
@@ -207,13 +210,13 @@ class AuditContext:
         self._counters: dict[str, TokenCounter] = {}
         self._memos: dict[str, IdentityMemo[Any]] = {}
 
-    def memo(self, name: str, fn: Callable[..., _R]) -> IdentityMemo[_R]:
+    def memo(self, name: str, fn: Callable[..., _R], *, limit: int = 4096) -> IdentityMemo[_R]:
         """The audit's :class:`IdentityMemo` of ``fn`` under ``name``, shared by the
         plug-ins that work the same thing out (the exact cache and the de-duplication
         window both key each request)."""
         found = self._memos.get(name)
         if found is None:
-            found = self._memos[name] = IdentityMemo(fn)
+            found = self._memos[name] = IdentityMemo(fn, limit)
         return found
 
     def counter(self, model: str) -> TokenCounter:
