@@ -3,7 +3,7 @@ how close the sampled model-heavy columns come to the exact ones.
 
 Command (from the repository root):
     python benchmarks/audit_scale.py [--sizes 10000,100000] [--plugins all|exact_cache,...]
-        [--coverage 10000 --seeds 5 --sample-calls 2000]
+        [--coverage 10000 --seeds 5 --sample-calls 2000 [--draws 300]]
 
 Writes benchmarks/results/audit_scale.json. Each size is a synthetic workload grown from
 the bundled sample (its 1,119 calls repeated in order with new ids and timestamps shifted
@@ -16,6 +16,9 @@ sample of about 5,000 calls with a 95% interval.
 ``--coverage N`` audits the N-call workload once with ``--exact`` and once per seed on a
 sample (``--sample-above 0 --sample-calls S``, ``TOKENOMY_AUDIT__SEED``), and counts how
 often each sampled column's and the combined estimate's interval holds the exact value.
+``--draws D`` then checks the sampling design alone on D draws (``--draws-column``,
+default compression): the column measured exactly once in this process, each draw's
+estimate and interval from those per-call savings.
 
 Caveats: a repeated sample shares its system prompts, documents and answers far more
 than most real logs (the cache columns find most rounds' calls repeated, and MiniLM
@@ -70,6 +73,7 @@ def audit(path: Path, plugins: str, *flags: str, seed: int = 0) -> dict[str, Any
     only = [] if plugins == "all" else ["--only", plugins]
     with tempfile.TemporaryDirectory() as tmp:
         out_json, err_file = Path(tmp) / "report.json", Path(tmp) / "stderr.txt"
+        load_before = os.getloadavg()[0]  # the machine is shared: how busy it was
         start = time.perf_counter()
         with err_file.open("w") as err:
             proc = subprocess.Popen(
@@ -88,6 +92,7 @@ def audit(path: Path, plugins: str, *flags: str, seed: int = 0) -> dict[str, Any
             raise RuntimeError(f"audit failed ({proc.returncode}): {err_file.read_text()[-2000:]}")
         report = json.loads(out_json.read_text())
     return {
+        "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "wall_s": round(wall, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # the wall time on a busy machine
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
@@ -154,6 +159,49 @@ def coverage(path: Path, plugins: str, seeds: int, sample_calls: int) -> dict[st
     }
 
 
+def design_draws(path: Path, column: str, draws: int, sample_calls: int) -> dict[str, Any]:
+    """The sampling design alone, on many draws: the column measured exactly once (in
+    this process), then ``draws`` stratified samples estimating its total from the
+    exact run's per-call savings. Separates the design's coverage from the plug-in's
+    (which the CLI runs above add) at a count of draws that can tell 80% from 95%."""
+    sys.path.insert(0, str(ROOT / "core"))
+    from tokenomy.audit.core import _price_call
+    from tokenomy.audit.plugins import AuditContext
+    from tokenomy.audit.registry import create_plugins
+    from tokenomy.audit.sampling import Sampling, draw_sample
+    from tokenomy.audit.workload import load_workload
+    from tokenomy.tokens.counter import TokenCounter
+    from tokenomy.tokens.prices import PriceTable
+
+    prices = PriceTable.default()
+    counters: dict[str, TokenCounter] = {}
+    calls = [
+        _price_call(c, counters.setdefault(c.model, TokenCounter(c.model)), prices)
+        for c in load_workload(path).calls
+    ]
+    calls = [a for a in calls if a.call.messages is not None or a.call.prompt]
+    (plugin,) = create_plugins([column])
+    exact = plugin.estimate(AuditContext(calls, prices))
+    assert exact.per_call is not None, f"{column} reports no per-call savings"
+    rows = [(line, cost) for line, _, _, cost in exact.per_call]
+    inside, values = 0, []
+    for seed in range(draws):
+        sample = draw_sample(calls, Sampling(above=0, calls=sample_calls, seed=seed))
+        total = sample.estimate(rows)
+        inside += total.low <= exact.cost_saved_usd <= total.high
+        values.append(total.value)
+    mean = sum(values) / draws
+    sd = (sum((v - mean) ** 2 for v in values) / (draws - 1)) ** 0.5
+    return {
+        "column": column,
+        "exact_usd": exact.cost_saved_usd,
+        "draws": draws,
+        "inside": inside,
+        "mean_usd": mean,
+        "sd_usd": sd,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -161,6 +209,10 @@ def main() -> None:
     parser.add_argument("--coverage", type=int, default=0, help="size of the coverage check")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sample-calls", type=int, default=2000)
+    parser.add_argument(
+        "--draws", type=int, default=0, help="also check the design alone on this many draws"
+    )
+    parser.add_argument("--draws-column", default="compression")
     args = parser.parse_args()
     result: dict[str, Any] = {"plugins": args.plugins, "rows": []}
     if OUT.exists():  # keep the other part's last results
@@ -177,6 +229,16 @@ def main() -> None:
                 flush=True,
             )
             result["coverage"] = cov
+            if args.draws:
+                design = design_draws(path, args.draws_column, args.draws, args.sample_calls)
+                print(
+                    f"  design alone, {args.draws_column}: {design['inside']} of "
+                    f"{design['draws']} draws' intervals hold the exact value (mean "
+                    f"{design['mean_usd']:.4f}, sd {design['sd_usd']:.4f} against "
+                    f"{design['exact_usd']:.4f})",
+                    flush=True,
+                )
+                result["coverage_design"] = design
             path.unlink()
         rows = []
         for n in (int(s) for s in args.sizes.split(",") if s):
@@ -193,14 +255,18 @@ def main() -> None:
                 "wall_s": run["wall_s"],
                 "cpu_s": run["cpu_s"],
                 "peak_rss_mb": run["peak_rss_mb"],
+                "load_avg_before_after": run["load_avg"],
                 "sampled_calls": sampled.get("sampled_calls", 0),
+                "sampled_units": sampled.get("units", 0),
+                "strata": sampled.get("strata", 0),
                 "combined_usd": combined.get("cost_saved_usd"),
                 "combined_interval_usd": combined.get("interval_usd"),
             }
             rows.append(row)
             print(
-                f"{n:>9,} calls  {row['wall_s']:>7.1f} s  peak {row['peak_rss_mb']:>6.0f} MB  "
-                f"sampled {row['sampled_calls']:,}  ({row['file_mb']} MB gzipped)",
+                f"{n:>9,} calls  {row['wall_s']:>7.1f} s ({row['cpu_s']:.1f} s CPU)  peak "
+                f"{row['peak_rss_mb']:>6.0f} MB  sampled {row['sampled_calls']:,}  "
+                f"({row['file_mb']} MB gzipped; load {run['load_avg'][0]}-{run['load_avg'][1]})",
                 flush=True,
             )
             path.unlink()

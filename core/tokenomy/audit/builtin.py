@@ -26,12 +26,19 @@ _MIN_CACHEABLE_PREFIX: Final = 1024  # OpenAI caches prompts from 1,024 tokens o
 _PREFIX_TTL_S: Final = 300.0  # providers drop a cached prefix after ~5 min idle
 
 
-def _request_key(call: AuditedCall) -> str:
-    c = call.call
+def _key_of(model: str, messages: Any, prompt: str | None, tools: Any) -> str:
     body = json.dumps(
-        [c.model, c.messages, c.prompt, c.tools], sort_keys=True, ensure_ascii=False, default=str
+        [model, messages, prompt, tools], sort_keys=True, ensure_ascii=False, default=str
     )
     return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+
+
+def _request_key(call: AuditedCall, context: AuditContext | None = None) -> str:
+    """A digest of the request (model, messages, prompt, tools); worked out once per
+    distinct shared request when ``context`` is given."""
+    c = call.call
+    key_of = _key_of if context is None else context.memo("request_key", _key_of, limit=100_000)
+    return key_of(c.model, c.messages, c.prompt, c.tools)
 
 
 def _ordered(calls: tuple[AuditedCall, ...]) -> list[AuditedCall]:
@@ -51,7 +58,7 @@ class ExactRepeatPlugin:
         cost = 0.0
         per_call = CallSavings()
         for c in _ordered(context.calls):
-            key = _request_key(c)
+            key = _request_key(c, context)
             if key in seen:
                 hits += 1
                 repeats[key] += 1
@@ -94,11 +101,12 @@ class PromptCachingPlugin:
         cost = 0.0
         per_call = CallSavings()
         total_input = sum(c.usage.input_tokens for c in context.calls) or 1
+        prefix = context.memo("system_prompt", _system_digest)
         for c in _ordered(context.calls):
-            system = _system_prompt(c.call.messages)
+            messages = c.call.messages
+            system, digest = prefix(messages[0]) if messages else ("", "")
             if not system:
                 continue
-            digest = hashlib.blake2b(system.encode(), digest_size=12).hexdigest()
             tokens = context.counter(c.call.model).count(system)
             sent, n, _ = sizes.get(digest, (0, 0, system))
             sizes[digest] = (sent + tokens, n + 1, system)
@@ -136,6 +144,12 @@ class PromptCachingPlugin:
         return SavingsEstimate(
             self.name, self.title, affected, 0, 0, cost, tuple(findings), per_call=per_call
         )
+
+
+def _system_digest(first: Mapping[str, Any]) -> tuple[str, str]:
+    """The system prompt of a request's first message, and its digest."""
+    system = _system_prompt((first,))
+    return system, hashlib.blake2b(system.encode(), digest_size=12).hexdigest()
 
 
 def _system_prompt(messages: Any) -> str:

@@ -7,8 +7,10 @@ evicts); the tokens it would not send are the saving.
 
 from __future__ import annotations
 
-from tokenomy.audit.plugins import AuditContext, CallSavings, SavingsEstimate
-from tokenomy.context.window import DEFAULT_WINDOW_TOKENS, ConversationWindow
+from typing import Any
+
+from tokenomy.audit.plugins import AuditContext, CallSavings, IdentityMemo, SavingsEstimate
+from tokenomy.context.window import DEFAULT_WINDOW_TOKENS, ConversationWindow, WindowResult
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["WindowAuditPlugin"]
@@ -39,15 +41,20 @@ class WindowAuditPlugin:
         cost = 0.0
         summarized = 0
         per_call = CallSavings()
+
+        def fit(model: str, messages: Any, tools: Any) -> tuple[int, WindowResult | None]:
+            tokens = context.counter(model).count_messages(messages, tools=tools)
+            return tokens, None if tokens <= budget else self.window.fit(messages, tools=tools)
+
+        fitted = IdentityMemo(fit)  # once per distinct shared conversation
         for c in context.calls:
             messages = c.call.messages
             if not messages:
                 continue
-            tokens = context.counter(c.call.model).count_messages(messages, tools=c.call.tools)
+            tokens, result = fitted(c.call.model, messages, c.call.tools)
             largest = max(largest, tokens)
-            if tokens <= budget:
+            if result is None:
                 continue
-            result = self.window.fit(messages, tools=c.call.tools)
             if result.saved_tokens <= 0:
                 continue
             affected += 1

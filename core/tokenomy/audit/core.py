@@ -14,7 +14,13 @@ from pathlib import Path
 
 from tokenomy.audit.combine import STAGES, CombinedEstimate, combine
 from tokenomy.audit.ledger_source import load_source
-from tokenomy.audit.plugins import AuditContext, AuditedCall, AuditPlugin, SavingsEstimate
+from tokenomy.audit.plugins import (
+    AuditContext,
+    AuditedCall,
+    AuditPlugin,
+    IdentityMemo,
+    SavingsEstimate,
+)
 from tokenomy.audit.registry import create_plugins
 from tokenomy.audit.sampling import (
     Sample,
@@ -24,13 +30,13 @@ from tokenomy.audit.sampling import (
     is_model_heavy,
     scale_estimate,
 )
+from tokenomy.audit.spend import priced, spend_tables
 from tokenomy.audit.workload import LineError, Workload, WorkloadCall
 from tokenomy.errors import ConfigError, MissingDependencyError, WorkloadError
-from tokenomy.monitor.aggregate import Bucket, aggregate
-from tokenomy.monitor.records import UsageRecord, UsageSummary
+from tokenomy.monitor.aggregate import Bucket
+from tokenomy.monitor.records import UsageSummary
 from tokenomy.tokens.counter import TokenCounter
 from tokenomy.tokens.prices import PriceTable
-from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["AuditReport", "audit_calls", "run_audit", "sample_workload_path"]
 
@@ -85,26 +91,18 @@ def sample_workload_path() -> Path:
     return repo
 
 
-def _row_model(model: str, prices: PriceTable) -> str:
-    """The model's row in the tables: a dated snapshot or provider-prefixed alias
-    (``gpt-4o-mini-2024-07-18``) joins its model's row; the call keeps its own name."""
-    price = prices.get(model)
-    return price.model if price is not None else model
-
-
 def _price_call(call: WorkloadCall, counter: TokenCounter, prices: PriceTable) -> AuditedCall:
-    if call.usage is not None:
-        usage, exact = call.usage, True
-    else:
-        if call.messages is not None:
-            inp = counter.measure(list(call.messages), tools=call.tools)
-        else:
-            inp = counter.measure(call.prompt or "")
-        out = counter.count(call.response) if call.response else 0
-        usage = TokenUsage(inp.tokens, out)
-        exact = False
-    price = prices.get(call.model)
-    return AuditedCall(call, usage, exact, None if price is None else price.cost(usage).total_usd)
+    usage, exact, cost = priced(
+        call.model,
+        call.messages,
+        call.prompt,
+        call.tools,
+        call.usage,
+        call.response,
+        counter,
+        prices,
+    )
+    return AuditedCall(call, usage, exact, cost)
 
 
 def audit_calls(
@@ -126,12 +124,25 @@ def audit_calls(
     counters: dict[str, TokenCounter] = {}
     audited = []
     errors = list(workload.errors)
+    price_of = IdentityMemo(priced, 100_000)  # once per distinct shared request and answer
     for call in workload.calls:
         try:
             counter = counters.get(call.model) or counters.setdefault(
                 call.model, TokenCounter(call.model)
             )
-            audited.append(_price_call(call, counter, prices))
+            # a reported usage needs no counting: priced as it comes, not held in the memo
+            price = price_of if call.usage is None else priced
+            usage, exact, cost = price(
+                call.model,
+                call.messages,
+                call.prompt,
+                call.tools,
+                call.usage,
+                call.response,
+                counter,
+                prices,
+            )
+            audited.append(AuditedCall(call, usage, exact, cost))
         except Exception as exc:  # one call that cannot be priced is skipped, not fatal
             errors.append(LineError(call.line, f"cannot count or price it ({exc!r})"[:300]))
     errors.sort(key=lambda e: e.line)
@@ -140,26 +151,15 @@ def audit_calls(
             f"Workload {workload.path!r} has no call that can be priced; first problem: "
             f"{errors[0] if errors else 'none'}."
         )
-    records = [
-        UsageRecord.from_usage(
-            _row_model(a.call.model, prices),
-            a.usage,
-            cost_usd=a.cost_usd,
-            exact=a.exact,
-            tags=a.call.tags,
-            source="audit",
-            timestamp=a.call.timestamp or 0.0,
-            latency_s=a.call.latency_s,
-        )
-        for a in audited
-    ]
     unpriced = Counter(a.call.model for a in audited if a.cost_usd is None)
     tag_keys = sorted({k for a in audited for k in a.call.tags} - _SKIPPED_TAG_TABLES)
     times = [a.call.timestamp for a in audited if a.call.timestamp is not None]
     span = (max(times) - min(times)) if times else 0.0
+    del times
     chosen: Bucket = bucket or (
         "hour" if span <= 2 * 86400 else "day" if span <= 120 * 86400 else "week"
     )
+    tables = spend_tables(audited, prices, tag_keys, chosen)
     # a call without any prompt text (a ledger record, a redacted call log) is in the
     # spend tables, but gives the savings plug-ins nothing to judge: they never see it
     with_text = [a for a in audited if a.call.messages is not None or a.call.prompt]
@@ -235,10 +235,10 @@ def audit_calls(
         workload=workload.path,
         calls=tuple(audited),
         errors=tuple(errors),
-        totals=aggregate(records, ())[0],
-        by_model=aggregate(records, ("model",)),
-        by_tag={k: aggregate(records, (k,)) for k in tag_keys},
-        over_time=aggregate([r for r in records if r.timestamp], (), bucket=chosen),
+        totals=tables["totals"].summaries()[0],
+        by_model=tables["model"].summaries(),
+        by_tag={k: tables[f"tag:{k}"].summaries() for k in tag_keys},
+        over_time=tables["time"].summaries(),
         bucket=chosen,
         top_requests=sorted(audited, key=lambda a: -(a.cost_usd or 0.0))[:top],
         savings=savings,

@@ -15,7 +15,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tokenomy.audit.plugins import AuditContext, AuditedCall, CallSavings, SavingsEstimate
+from tokenomy.audit.plugins import (
+    AuditContext,
+    AuditedCall,
+    CallSavings,
+    IdentityMemo,
+    SavingsEstimate,
+)
 from tokenomy.embed import Embedder
 from tokenomy.select.selector import ExampleSelector
 from tokenomy.text.messages import message_text
@@ -140,9 +146,10 @@ class FewShotAuditPlugin:
 def _found(calls: Sequence[AuditedCall]) -> list[tuple[AuditedCall, FewShotBlock]]:
     """The calls whose prompt carries few-shot examples, with their examples."""
     found = []
+    blocks = IdentityMemo(lambda m: find_examples(message_text(m)))  # once per shared message
     for c in calls:
         for m in c.call.messages or ({"role": "user", "content": c.call.prompt or ""},):
-            block = find_examples(message_text(m))
+            block = blocks(m)
             if block is not None and block.query:
                 found.append((c, block))
                 break

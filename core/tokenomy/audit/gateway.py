@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Collection
-from typing import Final
+from typing import Any, Final
 
 from tokenomy.audit.builtin import _ordered, _request_key
 from tokenomy.audit.plugins import AuditContext, AuditPlugin, CallSavings, SavingsEstimate
@@ -51,7 +51,7 @@ class DedupWindowPlugin:
         cost = 0.0
         per_call = CallSavings()
         for c in _ordered(context.calls):
-            key = (c.call.tags.get("tenant", ""), _request_key(c))
+            key = (c.call.tags.get("tenant", ""), _request_key(c, context))
             now = c.call.timestamp or 0.0
             previous = last.get(key)
             last[key] = now
@@ -169,14 +169,18 @@ class PrefixLayoutPlugin:
     def _shares(self, context: AuditContext, laid: bool) -> list[int]:
         from tokenomy.serve.layout import lay_out, prefix_text
 
+        def prefix(messages: object, tools: object) -> str:
+            body: dict[str, object] = {"messages": messages or [], "tools": tools}
+            if laid:
+                body, _ = lay_out(body)
+            return prefix_text(body["messages"], body["tools"])  # type: ignore[arg-type]
+
+        prefix_of = context.memo(f"prefix_text_{laid}", prefix)
         recent: dict[str, dict[str, float]] = {}  # model -> prefix text -> last use
         out = []
         for c in _ordered(context.calls):
             call = c.call
-            body: dict[str, object] = {"messages": call.messages or [], "tools": call.tools}
-            if laid:
-                body, _ = lay_out(body)
-            text = prefix_text(body["messages"], body["tools"])  # type: ignore[arg-type]
+            text = prefix_of(call.messages, call.tools)
             now = call.timestamp or 0.0
             seen = recent.setdefault(call.model, {})
             for old in [t for t, at in seen.items() if now - at > self.ttl_s]:
@@ -239,17 +243,20 @@ class SharedContextPlugin:
     def estimate(self, context: AuditContext) -> SavingsEstimate:
         from tokenomy.serve.grouping import INSTRUCTION, question_of
 
-        open_groups: dict[str, tuple[float, int]] = {}  # context key -> (first at, size)
+        def question(messages: Any, tools: Any) -> tuple[Any, str]:
+            q = question_of({"messages": list(messages or ()), "tools": tools}, "messages")
+            return q, "" if q is None else repr(q.context)
+
+        question_memo = context.memo("shared_context_question", question)
+        open_groups: dict[tuple[str, str, str], tuple[float, int]] = {}  # context -> (at, size)
         affected = saved_tokens = 0
         cost = 0.0
         for c in _ordered(context.calls):
             call = c.call
-            q = question_of(
-                {"messages": list(call.messages or ()), "tools": call.tools}, "messages"
-            )
+            q, context_key = question_memo(call.messages, call.tools)
             if q is None or q.context_chars < self.min_context_chars:
                 continue
-            key = repr((call.tags.get("tenant", ""), call.model, q.context))
+            key = (call.tags.get("tenant", ""), call.model, context_key)
             now = call.timestamp or 0.0
             first, size = open_groups.get(key, (None, 0))
             if first is None or now - first > self.wait_s or size >= self.max_size:

@@ -13,17 +13,67 @@ techniques, never the reverse.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from tokenomy.audit.workload import WorkloadCall
 from tokenomy.tokens.counter import TokenCounter
 from tokenomy.tokens.prices import PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
-__all__ = ["AuditContext", "AuditPlugin", "AuditedCall", "CallSavings", "SavingsEstimate"]
+__all__ = [
+    "AuditContext",
+    "AuditPlugin",
+    "AuditedCall",
+    "CallSavings",
+    "IdentityMemo",
+    "SavingsEstimate",
+]
+
+_R = TypeVar("_R")
+
+
+class IdentityMemo(Generic[_R]):
+    """A pure function's results on the workload's shared objects, by their identity.
+
+    The reader makes each repeated conversation, message and text one object
+    (:mod:`tokenomy.audit.workload`), so a million calls that send the same system
+    prompt and documents are worked out once per distinct object, not once per call.
+    Each entry holds its arguments, so an id is never reused while it is a key.
+    Bounded: past ``limit`` entries it starts over. The default, a few thousand, holds
+    what repeats soon; a memo of small results (a request's key) may keep more, but one
+    of texts derived from each call (a prompt's prefix text) must not: on a log of
+    distinct prompts it would hold a copy of every one.
+
+    Example:
+        >>> memo = IdentityMemo(len)
+        >>> text = "abc"
+        >>> memo(text), memo(text), len(memo)
+        (3, 3, 1)
+    """
+
+    __slots__ = ("_fn", "_limit", "_memo")
+
+    def __init__(self, fn: Callable[..., _R], limit: int = 4096) -> None:
+        self._fn = fn
+        self._limit = limit
+        self._memo: dict[tuple[int, ...], tuple[tuple[Any, ...], _R]] = {}
+
+    def __call__(self, *args: Any) -> _R:
+        key = tuple(map(id, args))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit[1]
+        value = self._fn(*args)
+        if len(self._memo) >= self._limit:
+            self._memo.clear()
+        self._memo[key] = (args, value)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._memo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +208,16 @@ class AuditContext:
         self.population = self.calls if population is None else tuple(population)
         self.prices = prices
         self._counters: dict[str, TokenCounter] = {}
+        self._memos: dict[str, IdentityMemo[Any]] = {}
+
+    def memo(self, name: str, fn: Callable[..., _R], *, limit: int = 4096) -> IdentityMemo[_R]:
+        """The audit's :class:`IdentityMemo` of ``fn`` under ``name``, shared by the
+        plug-ins that work the same thing out (the exact cache and the de-duplication
+        window both key each request)."""
+        found = self._memos.get(name)
+        if found is None:
+            found = self._memos[name] = IdentityMemo(fn, limit)
+        return found
 
     def counter(self, model: str) -> TokenCounter:
         """A token counter for ``model`` (cached)."""

@@ -10,6 +10,7 @@ percentile (a cap planned there).
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from typing import Final
 
@@ -37,6 +38,11 @@ def _tail(text: str, criterion: RepetitionLoop | JsonComplete) -> str | None:
     return text[monitor.stop.keep_chars :] or None
 
 
+def _tails(text: str) -> tuple[str | None, str | None]:
+    """The tails of ``text`` after a repetition loop began and after its JSON closed."""
+    return _tail(text, RepetitionLoop()), _tail(text, JsonComplete())
+
+
 class ResponseLengthPlugin:
     """Answer tokens a response-length control would not have paid for.
 
@@ -53,9 +59,10 @@ class ResponseLengthPlugin:
 
     def estimate(self, context: AuditContext) -> SavingsEstimate:
         caps = self._caps(context)
-        saved: dict[int, int] = defaultdict(int)
+        saved = array("q", [0]) * len(context.calls)  # per call: 8 bytes, not a dict entry
         loops = json_tails = loop_tokens = json_tokens = 0
         examples: list[str] = []
+        tails = context.memo("response_tails", _tails)  # once per distinct answer
         for i, c in enumerate(context.calls):
             excess = c.usage.output_tokens - caps.get(_group(c), c.usage.output_tokens)
             saved[i] = max(saved[i], excess)
@@ -63,14 +70,13 @@ class ResponseLengthPlugin:
             if not text:
                 continue
             count = context.counter(c.call.model).count
-            loop = _tail(text, RepetitionLoop())
+            loop, tail = tails(text)
             if loop is not None:
                 n = count(loop)
                 loops, loop_tokens = loops + 1, loop_tokens + n
                 saved[i] = max(saved[i], n)
                 if len(examples) < 2:
                     examples.append(f"loop in {c.call.id}: {n:,} tokens after it began")
-            tail = _tail(text, JsonComplete())
             if tail is not None and tail.strip():
                 n = count(tail)
                 json_tails, json_tokens = json_tails + 1, json_tokens + n
@@ -78,7 +84,7 @@ class ResponseLengthPlugin:
         affected = out = 0
         cost_usd = 0.0
         per_call = CallSavings()
-        for i, n in saved.items():
+        for i, n in enumerate(saved):
             if n > 0:
                 c = context.calls[i]
                 affected += 1

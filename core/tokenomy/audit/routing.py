@@ -26,7 +26,13 @@ import contextlib
 import math
 from collections import Counter, defaultdict
 
-from tokenomy.audit.plugins import AuditContext, AuditedCall, CallSavings, SavingsEstimate
+from tokenomy.audit.plugins import (
+    AuditContext,
+    AuditedCall,
+    CallSavings,
+    IdentityMemo,
+    SavingsEstimate,
+)
 from tokenomy.route.models import QUALITY_TIERS, ModelTable
 from tokenomy.route.router import Router
 
@@ -102,6 +108,12 @@ class RoutingAuditPlugin:
         for c in calls:
             if id(c) in outcomes:
                 by_prompt[c.call.last_user_text][c.call.model] = outcomes[id(c)]
+
+        def predict(text: str, model: str) -> tuple[dict[str, float], float]:
+            success = self.router.predict(text)
+            return success, self._own_success(model, success, text)
+
+        predict_of = IdentityMemo(predict)  # once per distinct question: the router is fitted
         moved: Counter[tuple[str, str]] = Counter()
         per_call = CallSavings()
         saved, drops, measured = 0.0, [], []
@@ -116,8 +128,7 @@ class RoutingAuditPlugin:
             if not cheaper:
                 continue
             text = c.call.last_user_text
-            success = self.router.predict(text)
-            own = self._own_success(c.call.model, success, text)
+            success, own = predict_of(text, c.call.model)
             bar = max(own - self.tolerance, self.quality_target or 0.0)
             good = [m for m in cheaper if success[m] >= bar]
             if not good:

@@ -27,19 +27,16 @@ up to the break, and the break is reported (:attr:`Workload.truncated`).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import gzip
-import json
 import math
 import re
-import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any, cast
+from typing import Any
 
+from tokenomy.audit.lines import _TruncatedError, decode, iter_lines
 from tokenomy.errors import WorkloadError
 from tokenomy.tokens.usage import TokenUsage, parse_usage
 
@@ -112,20 +109,7 @@ class Workload:
 MAX_TOKENS_PER_CALL = 10**10
 """A token count above this (ten billion) is refused as implausible."""
 _MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _COUNT_KEY = re.compile(r"tokens?$|_count$|^(cache_read|reasoning|audio)$")
-
-
-def _fix_surrogates(value: Any) -> Any:
-    """``value`` with lone surrogates replaced by U+FFFD (in strings, keys and lists)."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_fix_surrogates(v) for v in value]
-    if isinstance(value, dict):
-        return {_fix_surrogates(k): _fix_surrogates(v) for k, v in value.items()}
-    return value
 
 
 def _check_counts(raw: Any, where: str = "usage", depth: int = 0) -> None:
@@ -280,69 +264,25 @@ def parse_call(obj: Any, line: int) -> WorkloadCall:
     )
 
 
-def iter_lines(
-    path: Path, progress: Callable[[int], None] | None = None
-) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) pairs; ``progress`` gets bytes read of the file on disk.
-
-    Raises:
-        _TruncatedError: a gzip stream broke after the lines already yielded.
-    """
-    with path.open("rb") as raw:
-        stream: IO[bytes] = (
-            cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if path.suffix == ".gz" else raw
-        )
-        last = 0
-        number = 0
-        lines = iter(stream)
-        while True:
-            try:
-                line = next(lines)
-            except StopIteration:
-                return
-            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-                raise _TruncatedError(number, exc) from exc
-            number += 1
-            if progress is not None:
-                pos = raw.tell()
-                if pos != last:
-                    progress(pos - last)
-                    last = pos
-            yield number, line
-
-
-class _TruncatedError(Exception):
-    def __init__(self, after: int, cause: BaseException) -> None:
-        super().__init__(
-            f"the gzip stream breaks after line {after:,} ({cause}); the lines "
-            "before the break were audited, the rest of the file was not"
-        )
-        self.after = after
-
-
 def read_line(raw: bytes, number: int) -> WorkloadCall:
     """Decode and normalize one raw line; raises ValueError naming the problem."""
-    try:
-        obj = json.loads(raw, parse_constant=_no_constant)
-    except RecursionError:
-        raise ValueError("not valid JSON (nested too deeply)") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
-        raise ValueError(f"not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})") from None
-    if _SURROGATE_ESCAPE.search(raw):
-        obj = _fix_surrogates(obj)
-    return parse_call(obj, number)
+    return parse_call(decode(raw), number)
 
 
 class _Interner:
-    """Makes repeated messages and answers one object each: a log repeats its system
-    prompts, documents and canned answers thousands of times, and a million calls would
-    otherwise hold a million copies. Bounded: past ``limit`` distinct values it stops
-    sharing new ones (still correct, just less frugal)."""
+    """Makes repeated messages, conversations, answers and tags one object each: a log
+    repeats its system prompts, documents, canned answers and user/feature tags
+    thousands of times, and a million calls would otherwise hold a million copies.
+    Bounded: past ``limit`` distinct values of a kind it stops sharing new ones (still
+    correct, just less frugal)."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
         self._messages: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+        self._conversations: dict[tuple[int, ...], tuple[Mapping[str, Any], ...]] = {}
         self._texts: dict[str, str] = {}
+        self._tags: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
+        self._ints: dict[int, int] = {}
 
     def _message(self, message: Mapping[str, Any]) -> Mapping[str, Any]:
         content = message.get("content")
@@ -356,6 +296,29 @@ class _Interner:
             self._messages[key] = message
         return message
 
+    def _conversation(
+        self, messages: tuple[Mapping[str, Any], ...]
+    ) -> tuple[Mapping[str, Any], ...]:
+        shared = tuple(self._message(m) for m in messages)
+        # keyed by the shared messages' identities: each is held by the interner for
+        # as long as the key is, so an id is never reused while it is a key
+        if not all(self._holds(m) for m in shared):
+            return shared
+        key = tuple(map(id, shared))
+        found = self._conversations.get(key)
+        if found is not None:
+            return found
+        if len(self._conversations) < self.limit:
+            self._conversations[key] = shared
+        return shared
+
+    def _holds(self, message: Mapping[str, Any]) -> bool:
+        content = message.get("content")
+        if not isinstance(content, str) or len(message) > 3:
+            return False
+        key = (message.get("role"), content, message.get("name"))
+        return self._messages.get(key) is message
+
     def _text(self, text: str | None) -> str | None:
         if text is None:
             return None
@@ -366,21 +329,42 @@ class _Interner:
             self._texts[text] = text
         return text
 
+    def _number(self, value: int | None) -> int | None:
+        if value is None:
+            return None
+        return self._ints.setdefault(value, value) if len(self._ints) < self.limit else value
+
+    def _tag_map(self, tags: Mapping[str, str]) -> Mapping[str, str]:
+        if not tags:
+            return _NO_TAGS
+        key = tuple(tags.items())
+        found = self._tags.get(key)
+        if found is not None:
+            return found
+        if len(self._tags) < self.limit:
+            self._tags[key] = tags
+        return tags
+
     def call(self, call: WorkloadCall) -> WorkloadCall:
         messages = call.messages
-        if messages is not None:
-            messages = tuple(self._message(m) for m in messages)
-        return dataclasses.replace(
-            call,
-            messages=messages,
-            prompt=self._text(call.prompt),
-            response=self._text(call.response),
-            model=self._text(call.model) or call.model,
+        return WorkloadCall(
+            call.line,
+            call.id,
+            call.timestamp,
+            self._text(call.model) or call.model,
+            None if messages is None else self._conversation(messages),
+            self._text(call.prompt),
+            self._text(call.response),
+            call.usage,
+            self._number(call.max_tokens),
+            call.tools,
+            self._tag_map(call.tags),
+            call.latency_s,
+            call.finish_reason,
         )
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
+_NO_TAGS: Mapping[str, str] = MappingProxyType({})
 
 
 def load_workload(path: str | Path, *, progress: Callable[[int], None] | None = None) -> Workload:

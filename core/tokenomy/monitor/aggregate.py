@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -11,7 +12,7 @@ from tokenomy.errors import ConfigError
 from tokenomy.monitor.records import UsageRecord, UsageSummary
 from tokenomy.tokens.usage import UNATTRIBUTED
 
-__all__ = ["Bucket", "aggregate", "bucket_start"]
+__all__ = ["Aggregator", "Bucket", "aggregate", "bucket_start"]
 
 Bucket = Literal["minute", "hour", "day", "week", "month"]
 _BUCKETS: tuple[str, ...] = get_args(Bucket)
@@ -98,39 +99,67 @@ def aggregate(
     Returns:
         Summaries sorted by bucket, then by cost (highest first).
     """
-    if isinstance(by, str):
-        by = (by,)
-    if bucket is not None and bucket not in _BUCKETS:
-        raise ConfigError(f"Unknown time bucket {bucket!r}; valid buckets: {', '.join(_BUCKETS)}.")
-    groups: dict[tuple[tuple[str, ...], float | None], _Acc] = {}
+    totals = Aggregator(by, bucket=bucket)
     for r in records:
-        key = tuple(_group_value(r, k) for k in by)
-        start = bucket_start(r.timestamp, bucket) if bucket else None
-        acc = groups.get((key, start))
+        totals.add(r)
+    return totals.summaries()
+
+
+class Aggregator:
+    """:func:`aggregate`, one record at a time: sums a stream of records without
+    holding them (``add`` each, then ``summaries()``)."""
+
+    def __init__(self, by: Sequence[str] = ("model",), *, bucket: Bucket | None = None) -> None:
+        if isinstance(by, str):
+            by = (by,)
+        if bucket is not None and bucket not in _BUCKETS:
+            raise ConfigError(
+                f"Unknown time bucket {bucket!r}; valid buckets: {', '.join(_BUCKETS)}."
+            )
+        self.by = tuple(by)
+        self.bucket = bucket
+        self._groups: dict[tuple[tuple[str, ...], float | None], _Acc] = {}
+        self._starts: dict[int, float] = {}  # hour -> its bucket's start
+
+    def _start(self, timestamp: float, bucket: Bucket) -> float:
+        if bucket == "minute" or not math.isfinite(timestamp):
+            return bucket_start(timestamp, bucket)
+        hour = math.floor(timestamp / 3600)  # every other bucket starts on an hour (UTC)
+        start = self._starts.get(hour)
+        if start is None:
+            start = self._starts[hour] = bucket_start(timestamp, bucket)
+        return start
+
+    def add(self, r: UsageRecord) -> None:
+        key = tuple(_group_value(r, k) for k in self.by)
+        start = self._start(r.timestamp, self.bucket) if self.bucket else None
+        acc = self._groups.get((key, start))
         if acc is None:
-            acc = groups[(key, start)] = _Acc()
+            acc = self._groups[(key, start)] = _Acc()
         acc.add(r)
-    out = [
-        UsageSummary(
-            group=dict(zip(by, key, strict=True)),
-            bucket_start=start,
-            calls=a.calls,
-            input_tokens=a.input_tokens,
-            output_tokens=a.output_tokens,
-            cached_input_tokens=a.cached_input_tokens,
-            reasoning_tokens=a.reasoning_tokens,
-            cost_usd=a.cost_usd,
-            unpriced_calls=a.unpriced_calls,
-            estimated_calls=a.estimated_calls,
-            error_calls=a.error_calls,
-            cache_hits=a.cache_hits,
-            saved_tokens=a.saved_tokens,
-            saved_cost_usd=a.saved_cost_usd,
-        )
-        for (key, start), a in groups.items()
-    ]
-    out.sort(key=lambda s: (s.bucket_start or 0.0, -s.cost_usd, -s.total_tokens))
-    return out
+
+    def summaries(self) -> list[UsageSummary]:
+        out = [
+            UsageSummary(
+                group=dict(zip(self.by, key, strict=True)),
+                bucket_start=start,
+                calls=a.calls,
+                input_tokens=a.input_tokens,
+                output_tokens=a.output_tokens,
+                cached_input_tokens=a.cached_input_tokens,
+                reasoning_tokens=a.reasoning_tokens,
+                cost_usd=a.cost_usd,
+                unpriced_calls=a.unpriced_calls,
+                estimated_calls=a.estimated_calls,
+                error_calls=a.error_calls,
+                cache_hits=a.cache_hits,
+                saved_tokens=dict(a.saved_tokens),
+                saved_cost_usd=dict(a.saved_cost_usd),
+            )
+            for (key, start), a in self._groups.items()
+        ]
+        out.sort(key=lambda s: (s.bucket_start or 0.0, -s.cost_usd, -s.total_tokens))
+        return out
 
 
 def matches(record: UsageRecord, where: Mapping[str, str] | None) -> bool:

@@ -240,3 +240,30 @@ def test_a_reported_measurement_error_widens_the_interval(tmp_path):
     # +-1.96 x 10% of the estimate, added in quadrature to the sampling half-width
     expected = 2 * (((width_a / 2) ** 2 + (1.96 * 0.1 * a.cost_saved_usd) ** 2) ** 0.5)
     assert width_b == pytest.approx(expected, rel=1e-3)
+
+
+def test_intervals_are_students_t_at_the_satterthwaite_degrees_of_freedom():
+    import math
+
+    from tokenomy.audit.sampling import Sample, t_quantile
+
+    t = pytest.importorskip("scipy.stats").t
+    for df in (3, 5, 10, 30, 200):
+        assert t_quantile(0.95, df) == pytest.approx(t.ppf(0.975, df), rel=0.002)
+        assert t_quantile(0.99, df) == pytest.approx(t.ppf(0.995, df), rel=0.01)
+    for df in (1, 2):  # exact there
+        assert t_quantile(0.95, df) == pytest.approx(t.ppf(0.975, df), rel=1e-9)
+    assert t_quantile(0.95, math.inf) == pytest.approx(1.959964, rel=1e-6)
+    # one stratum, 3 of its 10 units drawn: 2 degrees of freedom, a t(2) interval
+    sample = Sample(
+        calls=(),
+        unit_of_line={1: 0, 2: 1, 3: 2},
+        stratum_of_unit=[0, 0, 0],
+        strata=[(10, 3)],
+        total_calls=10,
+        confidence=0.95,
+    )
+    est = sample.estimate([(1, 1.0), (2, 2.0), (3, 6.0)])
+    variance = 10 * 10 * (1 - 3 / 10) * 7.0 / 3  # s^2 = (4 + 1 + 9) / 2
+    assert est.value == pytest.approx(30.0)
+    assert est.high - est.value == pytest.approx(t.ppf(0.975, 2) * math.sqrt(variance))
