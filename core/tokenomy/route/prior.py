@@ -13,8 +13,10 @@ a higher tier never predicts worse) how much the gap between two tiers matters o
 it; both are linear in the prompt's :func:`prior_features` (complexity, task-type
 and format markers), a linear probe of its MiniLM embedding (its top principal
 directions), and a soft per-family prior (similarity to each training family's
-centroid). So the prior ranks prompts by the stronger model's predicted
-advantage for any pair of models, scaled by the distance between their tiers.
+centroid). The shipped fit keeps ``v`` to the per-family prior (``gap_penalty``):
+which features predict the stronger model's advantage flips between task families.
+So the prior ranks prompts by the stronger model's predicted advantage for any pair
+of models, scaled by the distance between their tiers.
 ``scripts/fit_default_router.py`` refits it; ``benchmarks/route_transfer.py``
 measures it on task families it was not fitted on.
 """
@@ -263,6 +265,9 @@ def fit_tier_prior(
     """
     import numpy as np
 
+    unknown = set(gap_penalty or {}) - set(GAP_BLOCKS)
+    if unknown:
+        raise ConfigError(f"gap_penalty blocks are {GAP_BLOCKS}, not {sorted(unknown)}.")
     feats = np.array([prior_features(t) for t in texts], dtype=np.float64)
     mean, std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
     names = sorted(set(families))
@@ -300,9 +305,6 @@ def fit_tier_prior(
         offsets.append(np.full(len(z), t))
         ws.append(weight)
     sizes = {"features": len(mean), "probe": len(projection), "families": len(centroids)}
-    unknown = set(gap_penalty or {}) - set(sizes)
-    if unknown:
-        raise ConfigError(f"gap_penalty blocks are {GAP_BLOCKS}, not {sorted(unknown)}.")
     u_pen = np.concatenate([np.full(z.shape[1] - 1, l2), [0.0]])
     v_pen = np.concatenate(
         [np.full(n, (gap_penalty or {}).get(b, l2)) for b, n in sizes.items()] + [[0.0]]
