@@ -11,23 +11,27 @@ Leave-one-family-out: for each family, everything is fitted on the other eleven 
 tested on it (the shipped prior is fitted on all twelve, so it is refitted here per
 fold). Routers, each ranking the held-out prompts by GPT-4's predicted advantage:
 
-- ``default``: the unfitted ``Router()``'s prior (tier model over prompt features,
-  MiniLM probe and family similarity), refitted on the other families;
+- ``default``: the unfitted ``Router()``'s prior as shipped (tier model: difficulty
+  ``u`` over prompt features, MiniLM probe and family similarity; the tier gap ``v``
+  over the family similarity only), refitted on the other families;
+- ``previous_default``: the prior shipped before (every term in ``v``), refitted the
+  same way;
 - ``knn``: plain kNN reference: GPT-4's minus Mixtral's mean outcome over the 32
   nearest prompts of the other families (cosine squared weights);
 - ``fit``: ``Router.fit`` (the fitted path: features + kNN logistic per model) on
   the other families' outcomes;
-- ``blend``: ``(1 - a) * default + a * knn`` (both predict GPT-4's advantage in outcome
-  units), ``a`` in ``BLEND_GRID`` chosen by inner cross-validation over the training
-  families only (each MMLU group, and MT-Bench pooled as one, held out in turn; the
-  ``a`` with the highest minimum inner APGR): the held-out family is never looked at;
+- ``in_family``: the ceiling the labels allow: routers fitted on the held-out family's
+  OWN prompts, 2-fold (by MT-Bench question), mean of three seeded splits: plain kNN and
+  the prior's tier model (every term); ``ceiling`` is the better of the two;
 - ``random``: APGR 0.5, and the linear GPT-4 share.
 
 Metrics on the held-out family: APGR (RouteLLM's average performance gap recovered:
 the area under (performance - Mixtral's) / (GPT-4's - Mixtral's) over the share of
-GPT-4 calls, ties split evenly) and the GPT-4 share needed for 95% of GPT-4's
-performance (accuracy, or mean score). A family whose two models are within 0.02
-of each other has no gap to recover: APGR is reported but marked noise.
+GPT-4 calls, ties split evenly) with a bootstrap 95% interval (1,000 resamples of the
+family's prompts, an MT-Bench question's two turns together), and the GPT-4 share
+needed for 95% of GPT-4's performance (accuracy, or mean score). A family whose two
+models are within 0.02 of each other has no gap to recover: APGR is reported but
+marked noise.
 
 Online: on each held-out MMLU family, a seeded 1,000 prompts are the test set and
 outcomes of both models arrive for the others in a seeded order through
@@ -45,9 +49,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "core"), str(ROOT / "scripts")]
+sys.path[:0] = [str(ROOT / "core"), str(ROOT / "scripts"), str(ROOT / "benchmarks")]
 
 import numpy as np
+from _route_eval import bootstrap, in_family, knn_scores, metrics
 from fit_default_router import EMBEDDER, STRONG, WEAK, embed, fit, load, predict
 
 from tokenomy.route import ModelSpec, ModelTable, Router
@@ -60,69 +65,7 @@ TABLE = ModelTable(
     ]
 )
 ONLINE_STEPS = (0, 100, 500, 2000)
-BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def curve(score: np.ndarray, weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
-    """Performance after sending the k highest-scored prompts to GPT-4, k = 0..n
-    (prompts of equal score share their gain evenly)."""
-    order = np.argsort(-score, kind="stable")
-    gain = (strong - weak)[order].astype(float)
-    _, start, counts = np.unique(-score[order], return_index=True, return_counts=True)
-    for s, c in zip(start, counts, strict=True):
-        gain[s : s + c] = gain[s : s + c].mean()
-    return (weak.sum() + np.concatenate([[0.0], np.cumsum(gain)])) / len(weak)
-
-
-def metrics(score: np.ndarray, weak: np.ndarray, strong: np.ndarray) -> dict[str, float | None]:
-    perf = curve(score, weak, strong)
-    gap = strong.mean() - weak.mean()
-    apgr = float(np.trapezoid((perf - weak.mean()) / gap, dx=1 / len(weak))) if gap > 0 else None
-    reach = np.nonzero(perf >= 0.95 * strong.mean() - 1e-12)[0]
-    return {
-        "apgr": None if apgr is None else round(apgr, 4),
-        "gpt4_share_for_95pct": round(float(reach[0]) / len(weak), 4) if len(reach) else None,
-    }
-
-
-def knn_scores(
-    h_train: np.ndarray, d_train: np.ndarray, h_test: np.ndarray, k: int = 32
-) -> np.ndarray:
-    sims = h_test @ h_train.T
-    k = min(k, len(h_train))
-    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    w = np.clip(np.take_along_axis(sims, top, axis=1), 0, None) ** 2
-    out: np.ndarray = (w * d_train[top]).sum(axis=1) / (w.sum(axis=1) + 1e-9)
-    return out
-
-
-def inner_group(family: str) -> str:
-    """Inner cross-validation groups: each MMLU group; MT-Bench (20 prompts a category)
-    pooled as one."""
-    return family if family.startswith("mmlu/") else "mtbench"
-
-
-def choose_blend(
-    rows: list[dict[str, Any]], vectors: np.ndarray, train: np.ndarray
-) -> tuple[float, dict[str, list[float]]]:
-    """The kNN weight of the blend, by leave-one-group-out over the training rows only."""
-    groups = np.array([inner_group(rows[i]["family"]) for i in train])
-    d = np.array([rows[i]["strong"] - rows[i]["weak"] for i in train])
-    inner: dict[str, list[float]] = {}
-    for g in sorted(set(groups)):
-        tr, te = train[groups != g], train[groups == g]
-        weak = np.array([rows[i]["weak"] for i in te])
-        strong = np.array([rows[i]["strong"] for i in te])
-        if strong.mean() - weak.mean() < 0.02:
-            continue
-        p = predict(fit(rows, vectors, tr), rows, vectors, te)
-        k = knn_scores(vectors[tr], d[groups != g], vectors[te])
-        inner[g] = [
-            float(metrics((1 - a) * (p[:, 1] - p[:, 0]) + a * k, weak, strong)["apgr"] or 0)
-            for a in BLEND_GRID
-        ]
-    worst = np.min(np.array(list(inner.values())), axis=0)
-    return BLEND_GRID[int(np.argmax(worst))], inner
+ROUTERS = ("default", "previous_default", "knn", "fit")
 
 
 def fold(rows: list[dict[str, Any]], vectors: np.ndarray, held: str) -> dict[str, Any]:
@@ -130,15 +73,12 @@ def fold(rows: list[dict[str, Any]], vectors: np.ndarray, held: str) -> dict[str
     train, test = np.where(families != held)[0], np.where(families == held)[0]
     weak = np.array([rows[i]["weak"] for i in test])
     strong = np.array([rows[i]["strong"] for i in test])
-    w_tr = np.array([rows[i]["weak"] for i in train])
-    s_tr = np.array([rows[i]["strong"] for i in train])
-    prior = fit(rows, vectors, train)
-    p = predict(prior, rows, vectors, test)
-    knn = knn_scores(vectors[train], s_tr - w_tr, vectors[test])
-    alpha, inner = choose_blend(rows, vectors, train)
+    d = np.array([r["strong"] - r["weak"] for r in rows])
+    p = predict(fit(rows, vectors, train), rows, vectors, test)
+    pp = predict(fit(rows, vectors, train, gap_penalty=None), rows, vectors, test)
     fitted = Router(TABLE, quality_target=None, embedder=None).fit(
         [rows[i]["prompt"] for i in train],
-        {"mixtral": list(w_tr), "gpt-4": list(s_tr)},
+        {"mixtral": [rows[i]["weak"] for i in train], "gpt-4": [rows[i]["strong"] for i in train]},
         vectors=vectors[train],
     )
     pf = np.array(
@@ -147,7 +87,24 @@ def fold(rows: list[dict[str, Any]], vectors: np.ndarray, held: str) -> dict[str
             for i in test
         ]
     )
+    scores = {
+        "default": p[:, 1] - p[:, 0],
+        "previous_default": pp[:, 1] - pp[:, 0],
+        "knn": knn_scores(vectors[train], d[train], vectors[test]),
+        "fit": pf[:, 1] - pf[:, 0],
+    }
+    clusters = np.array([rows[i]["cluster"] for i in test])
+
+    def own_prior(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
+        q = predict(fit(rows, vectors, tr, gap_penalty=None), rows, vectors, te)
+        out: np.ndarray = q[:, 1] - q[:, 0]
+        return out
+
+    def own_knn(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
+        return knn_scores(vectors[tr], d[tr], vectors[te])
+
     gap = float(strong.mean() - weak.mean())
+    ceiling = in_family(test, clusters, {"knn": own_knn, "prior": own_prior}, weak, strong)
     goal = 0.95 * strong.mean()
     random_share = max(0.0, (goal - weak.mean()) / gap) if gap > 0 else 0.0
     return {
@@ -157,16 +114,15 @@ def fold(rows: list[dict[str, Any]], vectors: np.ndarray, held: str) -> dict[str
         "gpt4": round(float(strong.mean()), 4),
         "gap": round(gap, 4),
         "noise": abs(gap) < 0.02,
-        "default": metrics(p[:, 1] - p[:, 0], weak, strong),
-        "knn": metrics(knn, weak, strong),
-        "blend": metrics((1 - alpha) * (p[:, 1] - p[:, 0]) + alpha * knn, weak, strong)
-        | {"knn_weight": alpha, "inner_apgr": inner},
-        "fit": metrics(pf[:, 1] - pf[:, 0], weak, strong),
+        **{k: metrics(v, weak, strong) for k, v in scores.items()},
         "random": {
             "apgr": 0.5 if gap > 0 else None,
             "gpt4_share_for_95pct": round(random_share, 4),
         },
-        "predicted_gap": round(float((p[:, 1] - p[:, 0]).mean()), 4),
+        "in_family": ceiling,
+        "ceiling": max((v for v in ceiling.values() if v is not None), default=None),
+        "apgr_95pct_interval": bootstrap(scores, weak, strong, clusters) if gap > 0 else None,
+        "predicted_gap": round(float(scores["default"].mean()), 4),
     }
 
 
@@ -244,17 +200,20 @@ def main() -> None:
     folds = []
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     print(
-        f"{'held-out family':<24}{'n':>6}{'gap':>7}  {'APGR default':>12}{'knn':>7}{'fit':>7}"
-        f"{'blend':>7}{'a':>6}   "
+        f"{'held-out family':<24}{'n':>6}{'gap':>7}  {'APGR default [95% interval]':>28}"
+        f"{'previous':>9}{'knn':>7}{'fit':>7}{'in-family':>10}   "
         f"{'GPT-4 share for 95%: default':>28}{'knn':>7}{'fit':>7}{'random':>8}"
     )
     for held in chosen:
         r = fold(rows, vectors, held)
         folds.append(r)
-        d, k, f, rnd, b = r["default"], r["knn"], r["fit"], r["random"], r["blend"]
+        d, k, f, rnd = r["default"], r["knn"], r["fit"], r["random"]
+        ci = (r["apgr_95pct_interval"] or {}).get("default")
+        band = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
         print(
-            f"{held:<24}{r['n']:>6}{r['gap']:>+7.3f}  {fmt(d['apgr']):>12}"
-            f"{fmt(k['apgr']):>7}{fmt(f['apgr']):>7}{fmt(b['apgr']):>7}{b['knn_weight']:>6.2f}   "
+            f"{held:<24}{r['n']:>6}{r['gap']:>+7.3f}  {fmt(d['apgr']) + band:>28}"
+            f"{fmt(r['previous_default']['apgr']):>9}{fmt(k['apgr']):>7}{fmt(f['apgr']):>7}"
+            f"{fmt(r['ceiling']):>10}   "
             f"{fmt(d['gpt4_share_for_95pct']):>28}{fmt(k['gpt4_share_for_95pct']):>7}"
             f"{fmt(f['gpt4_share_for_95pct']):>7}{fmt(rnd['gpt4_share_for_95pct']):>8}"
             + ("  (no gap: noise)" if r["noise"] else ""),
@@ -286,13 +245,20 @@ def write(out: Path, folds: list[dict[str, Any]], curves: list[dict[str, Any]]) 
     real = [f for f in folds if not f["noise"]]
     summary: dict[str, Any] = {"families": len(folds), "families_with_a_gap": len(real)}
     if real:
+        summary |= {f"min_apgr_{k}": min(f[k]["apgr"] for f in real) for k in ROUTERS}
         summary |= {
-            "min_apgr_default": min(f["default"]["apgr"] for f in real),
-            "min_apgr_knn": min(f["knn"]["apgr"] for f in real),
-            "min_apgr_fit": min(f["fit"]["apgr"] for f in real),
-            "min_apgr_blend": min(f["blend"]["apgr"] for f in real if "blend" in f),
+            "min_apgr_in_family_ceiling": min(f["ceiling"] for f in real),
             "default_at_least_random_everywhere": all(f["default"]["apgr"] >= 0.5 for f in real),
             "default_apgr_at_least_0.60_everywhere": all(f["default"]["apgr"] >= 0.6 for f in real),
+            "families_where_0.60_is_above_the_in_family_ceiling": [
+                f["family"] for f in real if f["ceiling"] < 0.6
+            ],
+            "families_where_the_default_interval_excludes_random": [
+                f["family"] for f in real if f["apgr_95pct_interval"]["default"][0] > 0.5
+            ],
+            "families_where_the_default_interval_is_below_random": [
+                f["family"] for f in real if f["apgr_95pct_interval"]["default"][1] < 0.5
+            ],
         }
     print(json.dumps(summary, indent=1))
     out.parent.mkdir(exist_ok=True)

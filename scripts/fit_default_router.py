@@ -13,6 +13,11 @@ on MT-Bench's 80 questions x 2 turns; a turn-2 prompt is both turns' questions; 
 score is read as an outcome (score - 1) / 9). Task families: MMLU's four subject
 groups (STEM, humanities, social sciences, other) and MT-Bench's eight categories.
 Tiers: Mixtral 0.68 and GPT-4 0.81 (``QUALITY_TIERS``). Each prompt weighs the same.
+The gap between tiers (``v``) reads only the family similarities (``GAP_PENALTY``): a
+prompt's features and embedding probe set its difficulty, not how much the stronger
+model gains on it, since which features predict that gain flips between task families
+(``benchmarks/route_transfer.py`` compares both forms). The features-only fallback keeps
+every term.
 
 The interval the audit reports (``drop_ratio``) comes from leave-one-family-out on the
 same data: per held-out MMLU family (MT-Bench families are too small to measure it),
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -47,6 +53,9 @@ from tokenomy.route.prior import (  # noqa: E402
 
 WEAK, STRONG = QUALITY_TIERS["open-mixtral-8x7b"], QUALITY_TIERS["gpt-4-1106-preview"]
 EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
+GAP_PENALTY = {"features": math.inf, "probe": math.inf}
+"""The gap between tiers (``v``) reads the family similarities only: features and the
+embedding probe set the difficulty (``u``), not who gains from the stronger model."""
 
 MMLU_GROUPS = {
     "stem": "abstract_algebra astronomy college_biology college_chemistry "
@@ -70,7 +79,8 @@ _GROUP = {s: g for g, subjects in MMLU_GROUPS.items() for s in subjects.split()}
 
 
 def load(data: Path) -> list[dict[str, Any]]:
-    """Prompts with ``family``, ``weak`` and ``strong`` outcomes in [0, 1]."""
+    """Prompts with ``family``, ``weak`` and ``strong`` outcomes in [0, 1], and a
+    ``cluster`` (an MT-Bench question's two turns share one)."""
     rows = []
     for path in sorted((data / "routellm" / "mmlu_responses").glob("*.csv")):
         subject = path.stem.removeprefix("mmlu_")
@@ -81,6 +91,7 @@ def load(data: Path) -> list[dict[str, Any]]:
                 rows.append(
                     {
                         "family": f"mmlu/{_GROUP[subject]}",
+                        "cluster": f"{subject}/{len(rows)}",
                         "prompt": prompt,
                         "weak": float(mixtral == "True"),
                         "strong": float(gpt4 == "True"),
@@ -105,6 +116,7 @@ def load(data: Path) -> list[dict[str, Any]]:
         rows.append(
             {
                 "family": f"mtbench/{q['category']}",
+                "cluster": f"mtbench/{qid}",
                 "prompt": prompt,
                 "weak": scores[(qid, turn, "weak")],
                 "strong": scores[(qid, turn, "strong")],
@@ -120,14 +132,21 @@ def embed(rows: list[dict[str, Any]], cache: Path) -> np.ndarray:
     return np.asarray(embedder.embed([r["prompt"] for r in rows]), dtype=np.float32)
 
 
-def fit(rows: list[dict[str, Any]], vectors: np.ndarray | None, idx: np.ndarray) -> TierPrior:
-    """The prior fitted on the rows ``idx``."""
+def fit(
+    rows: list[dict[str, Any]],
+    vectors: np.ndarray | None,
+    idx: np.ndarray,
+    gap_penalty: dict[str, float] | None = GAP_PENALTY,
+) -> TierPrior:
+    """The prior fitted on the rows ``idx`` (``gap_penalty=None``: every term in ``v``,
+    the prior shipped before)."""
     return fit_tier_prior(
         [rows[i]["prompt"] for i in idx],
         [rows[i]["family"] for i in idx],
         {WEAK: [rows[i]["weak"] for i in idx], STRONG: [rows[i]["strong"] for i in idx]},
         vectors=None if vectors is None else vectors[idx],
         embedder=EMBEDDER if vectors is not None else "",
+        gap_penalty=gap_penalty if vectors is not None else None,
         fitted_on="RouteLLM MMLU (Mixtral-8x7B vs GPT-4) + MT-Bench judgements",
     )
 

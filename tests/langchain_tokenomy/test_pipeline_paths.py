@@ -163,7 +163,8 @@ class BrokenWindow(ConversationWindow):
 TABLE = ModelTable(
     [
         ModelSpec("unit", 0.0, 100_000.0, quality=0.8),
-        ModelSpec("spare", 0.0, 100_000.0, quality=0.5),
+        # a tier low enough that the default prior never routes a test prompt to it
+        ModelSpec("spare", 0.0, 100_000.0, quality=0.2),
     ]
 )
 

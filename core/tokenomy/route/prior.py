@@ -13,8 +13,10 @@ a higher tier never predicts worse) how much the gap between two tiers matters o
 it; both are linear in the prompt's :func:`prior_features` (complexity, task-type
 and format markers), a linear probe of its MiniLM embedding (its top principal
 directions), and a soft per-family prior (similarity to each training family's
-centroid). So the prior ranks prompts by the stronger model's predicted
-advantage for any pair of models, scaled by the distance between their tiers.
+centroid). The shipped fit keeps ``v`` to the per-family prior (``gap_penalty``):
+which features predict the stronger model's advantage flips between task families.
+So the prior ranks prompts by the stronger model's predicted advantage for any pair
+of models, scaled by the distance between their tiers.
 ``scripts/fit_default_router.py`` refits it; ``benchmarks/route_transfer.py``
 measures it on task families it was not fitted on.
 """
@@ -36,7 +38,7 @@ from tokenomy.route.features import FEATURE_NAMES, complexity_features
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["DEFAULT_PRIOR_PATH", "PRIOR_FEATURES", "TierPrior", "prior_features"]
+__all__ = ["DEFAULT_PRIOR_PATH", "GAP_BLOCKS", "PRIOR_FEATURES", "TierPrior", "prior_features"]
 
 DEFAULT_PRIOR_PATH: Final = Path(__file__).parent / "data" / "default_prior.json"
 
@@ -58,6 +60,11 @@ PRIOR_FEATURES: Final = (
     "option_words",
     "sentences",
 )
+
+
+GAP_BLOCKS: Final = ("features", "probe", "families")
+"""The blocks of the prior's terms (besides the bias) whose ``v`` weights
+:func:`fit_tier_prior` can penalise separately."""
 
 
 def prior_features(text: str) -> list[float]:
@@ -233,6 +240,7 @@ def fit_tier_prior(
     vectors: np.ndarray | None = None,
     embedder: str = "",
     l2: float = 3.0,
+    gap_penalty: Mapping[str, float] | None = None,
     components: int = 64,
     equal_families: bool = False,
     fitted_on: str = "",
@@ -247,12 +255,19 @@ def fit_tier_prior(
         vectors: the prompts' unit embeddings (None: features only).
         embedder: the name of the embedder that made ``vectors``.
         l2: ridge penalty on every weight but the biases.
+        gap_penalty: ridge penalty per block of ``v``'s weights (:data:`GAP_BLOCKS`:
+            "features", "probe", "families"; default ``l2``); ``math.inf`` leaves a
+            block out of ``v`` (its weights stay 0), so the gap between tiers reads
+            only the blocks that carry across task families.
         components: principal directions of the embeddings the probe reads.
         equal_families: weigh each family the same in total (default: each prompt).
         fitted_on: a note of the data, kept in the JSON.
     """
     import numpy as np
 
+    unknown = set(gap_penalty or {}) - set(GAP_BLOCKS)
+    if unknown:
+        raise ConfigError(f"gap_penalty blocks are {GAP_BLOCKS}, not {sorted(unknown)}.")
     feats = np.array([prior_features(t) for t in texts], dtype=np.float64)
     mean, std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
     names = sorted(set(families))
@@ -289,8 +304,17 @@ def fit_tier_prior(
         ys.append(np.asarray(outcomes[q], dtype=np.float64))
         offsets.append(np.full(len(z), t))
         ws.append(weight)
+    sizes = {"features": len(mean), "probe": len(projection), "families": len(centroids)}
+    u_pen = np.concatenate([np.full(z.shape[1] - 1, l2), [0.0]])
+    v_pen = np.concatenate(
+        [np.full(n, (gap_penalty or {}).get(b, l2)) for b, n in sizes.items()] + [[0.0]]
+    )
     w = _weighted_logistic(
-        np.vstack(rows), np.concatenate(ys), np.concatenate(offsets), np.concatenate(ws), l2
+        np.vstack(rows),
+        np.concatenate(ys),
+        np.concatenate(offsets),
+        np.concatenate(ws),
+        np.concatenate([u_pen, v_pen]),
     )
     d = z.shape[1]
     return TierPrior(
@@ -312,17 +336,16 @@ def _weighted_logistic(
     y: np.ndarray,
     offset: np.ndarray,
     weight: np.ndarray,
-    l2: float,
+    penalty: np.ndarray,
     iterations: int = 30,
 ) -> np.ndarray:
     """Logistic regression with soft labels, an offset, row weights and a ridge
-    penalty (the two bias columns, last of each half, unpenalised), by Newton."""
+    penalty per column (``inf``: the column is left out, its weight 0), by Newton."""
     import numpy as np
 
-    d = x.shape[1]
-    penalty = np.full(d, l2)
-    penalty[d // 2 - 1] = penalty[d - 1] = 0.0
-    w = np.zeros(d)
+    keep = np.isfinite(penalty)
+    x, penalty = x[:, keep], penalty[keep]
+    w = np.zeros(x.shape[1])
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ w + offset, -30, 30)))
         grad = x.T @ (weight * (p - y)) + penalty * w
@@ -331,4 +354,6 @@ def _weighted_logistic(
         w -= step
         if float(np.abs(step).max()) < 1e-5:
             break
-    return w
+    out = np.zeros(len(keep))
+    out[keep] = w
+    return out

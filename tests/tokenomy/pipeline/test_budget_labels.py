@@ -45,7 +45,8 @@ def test_a_limit_on_a_model_and_one_on_a_scope():
 
 def test_a_users_low_budget_routes_that_user_to_the_cheaper_model():
     table = ModelTable(
-        [ModelSpec("cheap", 0.0, 1e4, quality=0.6), ModelSpec("dear", 0.0, 1e5, quality=0.9)]
+        # "cheap": a tier the default prior predicts below the 0.8 target even on "hi"
+        [ModelSpec("cheap", 0.0, 1e4, quality=0.3), ModelSpec("dear", 0.0, 1e5, quality=0.9)]
     )
     budget = SpendBudget(limits=[Limit(usd=10, per="user", low_share=0.5)])
     pipe = Pipeline(budget=budget, router=Router(table, quality_target=0.8))

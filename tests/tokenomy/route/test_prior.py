@@ -1,4 +1,6 @@
+import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from tokenomy.route.prior import (
 
 SMALL = ModelSpec("small", 0.15, 0.6, quality=0.65)
 LARGE = ModelSpec("large", 2.5, 10.0, quality=0.85)
+SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "workloads" / "sample.jsonl.gz"
 
 
 def test_prior_features_are_named_and_finite():
@@ -119,3 +122,73 @@ def test_update_after_fit_joins_the_neighbours():
     for i in range(40):
         r.update(f"a question about chemistry reactions {i}", "small", False)
     assert r.predict("a question about chemistry reactions")["small"] < before
+
+
+def test_gap_penalty_leaves_blocks_out_of_the_tier_gap():
+    rng = np.random.default_rng(2)
+    texts = [
+        f"Question {i}: {'compute 3 * 4 = ?' if i % 3 else 'write a poem'}" for i in range(120)
+    ]
+    families = ["a" if i < 60 else "b" for i in range(120)]
+    vectors = rng.normal(size=(120, 16))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    weak = [float(rng.random() < (0.3 if i < 60 else 0.8)) for i in range(120)]
+    strong = [float(rng.random() < 0.9) for _ in range(120)]
+    inf = float("inf")
+    prior = fit_tier_prior(
+        texts,
+        families,
+        {0.6: weak, 0.8: strong},
+        vectors=vectors,
+        embedder="test",
+        components=4,
+        gap_penalty={"features": inf, "probe": inf},
+    )
+    n_feat, n_probe = len(PRIOR_FEATURES), len(prior.projection)
+    assert not np.any(prior.v[: n_feat + n_probe])  # left out of the gap
+    assert np.any(prior.u[:n_feat]) and np.any(prior.v[n_feat + n_probe : -1])
+    with pytest.raises(ConfigError, match="gap_penalty blocks"):
+        fit_tier_prior(texts, families, {0.6: weak, 0.8: strong}, gap_penalty={"probes": 1.0})
+
+
+def test_the_shipped_prior_reads_the_tier_gap_from_family_similarity_only():
+    prior = TierPrior.default()
+    n = len(PRIOR_FEATURES) + len(prior.projection)
+    assert prior.uses_embeddings and len(prior.families) == 12
+    assert not np.any(prior.v[:n]) and np.any(prior.v[n:-1])  # features/probe: difficulty only
+    assert np.any(prior.u[:n])
+    assert prior.fallback is not None and not prior.fallback.uses_embeddings
+    lo, hi = prior.drop_ratio
+    assert 1.0 <= lo <= hi < 20.0
+
+
+def _sample_prompts(limit: int) -> list[str]:
+    prompts: list[str] = []
+    with gzip.open(SAMPLE, "rt") as f:
+        for line in f:
+            users = [m for m in json.loads(line)["messages"] if m["role"] == "user"]
+            text = users[-1]["content"] if users else ""
+            if isinstance(text, str) and text and text not in prompts:
+                prompts.append(text)
+            if len(prompts) == limit:
+                break
+    return prompts
+
+
+def test_the_default_router_splits_the_bundled_sample_between_two_tiers():
+    """The unfitted router with the real MiniLM on the sample's prompts: neither model
+    gets everything, and the stronger tier is never predicted to do worse."""
+    router = Router(
+        ModelTable(
+            [ModelSpec("mixtral", 0.6, 0.6, quality=0.68), ModelSpec("gpt-4", 10, 30, quality=0.81)]
+        ),
+        quality_target=None,
+        tolerance=0.05,
+    )
+    prompts = _sample_prompts(120)
+    chosen = [router.route(p).model for p in prompts]
+    share = chosen.count("gpt-4") / len(chosen)
+    assert len(prompts) >= 60 and 0.05 < share < 0.95
+    for p in prompts[:20]:
+        s = router.predict(p)
+        assert s["gpt-4"] >= s["mixtral"]
