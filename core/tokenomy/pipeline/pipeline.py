@@ -180,7 +180,6 @@ class Pipeline(Generic[R, C]):
         self.router = router
         self.models = list(models) if models is not None else None
         self.calls = CallStage(router, self.models, fallback, timeout_s)
-        self.output = output
         self.record_calls = record_calls
         self.expected_output_tokens = expected_output_tokens
         self.guard = Guard()
@@ -196,6 +195,7 @@ class Pipeline(Generic[R, C]):
         )
         self.caching: CacheStage | None = None
         self.outputs = out_stage.OutputStage(output, self.spend, self.guard)
+        self._output = output
         self._recorder = recorder
         self.cache = cache
 
@@ -208,6 +208,15 @@ class Pipeline(Generic[R, C]):
     @property
     def timeout_s(self) -> float | None:
         return self.calls.timeout_s
+
+    @property
+    def output(self) -> OutputPlanner | None:
+        return self._output
+
+    @output.setter
+    def output(self, output: OutputPlanner | None) -> None:
+        self._output = output
+        self.outputs = out_stage.OutputStage(output, self.spend, self.guard)
 
     @property
     def budget(self) -> Budget | None:
