@@ -37,7 +37,7 @@ from tokenomy.serve.dedup import dedup_key
 from tokenomy.serve.gateway import CURRENT, Gateway
 from tokenomy.serve.metrics import gauges
 from tokenomy.serve.provider import UpstreamCall
-from tokenomy.serve.responses import ResponsesCodec, responses_request
+from tokenomy.serve.responses import ResponsesCodec, plain_messages, responses_request
 from tokenomy.serve.tenants import Tenant, tenant_tags
 from tokenomy.serve.translate import (
     BadRequestError,
@@ -339,8 +339,9 @@ class _Api:
         upstream = UpstreamCall(
             self.g, kind=kind, body=body, model=model, scope=scope, options=options, state=state
         )
-        # the context stage rewrites chat messages; Responses input items are sent as they are
-        pipe = self.g.pipeline(tenant, route, options.cache, context=kind != "responses")
+        # the context stage shortens messages; Responses input only when it is text messages
+        shapeable = kind != "responses" or plain_messages(body)
+        pipe = self.g.pipeline(tenant, route, options.cache, context=shapeable)
         try:
             if not stream:
                 result = await pipe.arun(request, upstream.call, codec)

@@ -5,9 +5,11 @@ neutral request's messages, so the budget, the cache, routing, the answer cap
 (``max_output_tokens``) and the ledger apply as on chat completions; the upstream is
 sent the client's body with the pipeline's choices (the model, the cap). Items that
 are not messages (function calls and their outputs, reasoning) count toward the key
-and the token estimate as their JSON. A stream's events add up to the response of its
-closing event; a cached response is replayed as the events a streaming upstream sends.
-Not yet: the context stage and the Batch API route for this endpoint.
+and the token estimate as their JSON. When ``input`` is text messages only, the context
+stage (window, compression) applies too, and a shortened conversation is sent back as
+message items; any other item keeps the input as it is. A stream's events add up to the
+response of its closing event; a cached response is replayed as the events a streaming
+upstream sends. Not yet: the Batch API route for this endpoint.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from tokenomy.serve.codec import ChatCodec, trace_dict
 from tokenomy.serve.translate import BadRequestError, Options, chat_request
 from tokenomy.tokens.usage import TokenUsage
 
-__all__ = ["ResponsesCodec", "merge_response", "response_events", "responses_request"]
+__all__ = [
+    "ResponsesCodec",
+    "merge_response",
+    "plain_messages",
+    "response_events",
+    "responses_request",
+]
 
 Json = dict[str, Any]
 
@@ -46,6 +54,27 @@ def _message(item: Mapping[str, Any]) -> dict[str, Any]:
             return {"role": str(item["role"]), "content": parts}
         return {"role": str(item["role"]), "content": "" if content is None else str(content)}
     return {"role": "user", "content": json.dumps(dict(item), sort_keys=True)}
+
+
+def plain_messages(body: Mapping[str, Any]) -> bool:
+    """Whether ``input`` is text messages only (a string, or message items whose content
+    is a string or text parts), which the context stage may shorten and the upstream
+    can be sent back as message items."""
+    given = body.get("input")
+    if isinstance(given, str):
+        return True
+    if not isinstance(given, list):
+        return False
+    for item in given:
+        if not isinstance(item, Mapping) or item.get("type", "message") != "message":
+            return False
+        content = item.get("content")
+        if isinstance(content, list) and not all(
+            isinstance(p, Mapping) and p.get("type") in ("input_text", "output_text", "text")
+            for p in content
+        ):
+            return False
+    return True
 
 
 def responses_request(

@@ -12,7 +12,7 @@ keys travel in headers).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,7 +196,10 @@ def outgoing(body: Mapping[str, Any], sent: Sent, model: str, *, stream: bool, u
     if sent.prompt is not None and sent.prompt != sent.request.prompt:
         out["prompt"] = sent.prompt
     elif sent.request.prompt is None and sent.messages != sent.request.messages:
-        out["messages"] = [dict(m) for m in sent.messages]
+        if "input" in body:  # the Responses API: the instructions stay, the rest is input
+            out["input"] = input_items(sent.messages, body.get("instructions"))
+        else:
+            out["messages"] = [dict(m) for m in sent.messages]
     cap = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
     out = sent.params(out, "max_output_tokens" if "input" in body else cap)
     if stream:
@@ -208,6 +211,18 @@ def outgoing(body: Mapping[str, Any], sent: Sent, model: str, *, stream: bool, u
                 "include_usage": True,
             }
     return out
+
+
+def input_items(messages: Sequence[Mapping[str, Any]], instructions: Any) -> list[Json]:
+    """Chat messages as Responses API input items, without the leading system message
+    that carries ``instructions`` (they are sent as ``instructions``)."""
+    if messages and isinstance(instructions, str) and instructions:
+        first = messages[0]
+        if first.get("role") == "system" and first.get("content") == instructions:
+            messages = messages[1:]
+    return [
+        {"role": str(m.get("role", "user")), "content": m.get("content") or ""} for m in messages
+    ]
 
 
 def key_body(body: Mapping[str, Any]) -> Json:

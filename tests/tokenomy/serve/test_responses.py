@@ -133,3 +133,29 @@ def test_langchain_chatopenai_on_the_responses_api_works_through_it(serve_gatewa
     assert first.text == again.text == "Echo: What is 2 + 2?"
     assert first.usage_metadata["input_tokens"] > 0 and upstream.calls["/v1/responses"] == 1
     assert "".join(c.text for c in llm.stream("Tell me a fact.")) == "Echo: Tell me a fact."
+
+
+def test_the_context_stage_shortens_a_long_conversation_sent_as_input(serve_gateway, upstream):
+    upstream.keep_requests = True
+    acme = config_for("")["tenants"]["acme"]["key_sha256"]
+    url = serve_gateway(
+        context={"window_tokens": 64, "relevance": False, "summarize": False},
+        tenants={"acme": {"key_sha256": acme}},
+    )
+    items: list[dict] = []
+    for i in range(12):
+        items += [
+            {"role": "user", "content": f"Turn {i}: tell me about topic number {i} please."},
+            {"role": "assistant", "content": f"Topic {i} is a fine topic with many facts."},
+        ]
+    items.append({"role": "user", "content": "And the last question?"})
+    api = client(url)
+    reply = api.responses.create(model="gpt-4o-mini", instructions="Be brief.", input=items)
+    assert reply.output_text == "Echo: And the last question?"
+    sent = upstream.requests[-1]["body"]
+    assert sent["instructions"] == "Be brief." and len(sent["input"]) < len(items)
+    assert sent["input"][-1] == items[-1]
+    # an item that is not a message leaves the input as the client wrote it
+    call = {"type": "function_call_output", "call_id": "c1", "output": "sunny"}
+    api.responses.create(model="gpt-4o-mini", input=[*items[:-1], call, items[-1]])
+    assert upstream.requests[-1]["body"]["input"] == [*items[:-1], call, items[-1]]
