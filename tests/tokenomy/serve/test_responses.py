@@ -159,3 +159,17 @@ def test_the_context_stage_shortens_a_long_conversation_sent_as_input(serve_gate
     call = {"type": "function_call_output", "call_id": "c1", "output": "sunny"}
     api.responses.create(model="gpt-4o-mini", input=[*items[:-1], call, items[-1]])
     assert upstream.requests[-1]["body"]["input"] == [*items[:-1], call, items[-1]]
+
+
+def test_llamaindex_openairesponses_works_through_it(serve_gateway, upstream):
+    responses_llm = pytest.importorskip("llama_index.llms.openai").OpenAIResponses
+    from llama_index.core.llms import ChatMessage
+
+    url = serve_gateway(cache={"mode": "exact"})
+    llm = responses_llm(model="gpt-4o-mini", api_base=url, api_key=ACME, max_retries=0)
+    asked = [ChatMessage(role="user", content="What is 2 + 2?")]
+    first, again = llm.chat(asked), llm.chat(asked)
+    assert first.message.content == again.message.content == "Echo: What is 2 + 2?"
+    assert upstream.calls["/v1/responses"] == 1  # the repeat came from the cache
+    streamed = llm.stream_chat([ChatMessage(role="user", content="Tell me a fact.")])
+    assert "".join(c.delta or "" for c in streamed) == "Echo: Tell me a fact."
