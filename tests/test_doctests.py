@@ -13,6 +13,7 @@ MODULES = [
     "tokenomy.settings",
     "tokenomy.context.window",
     "tokenomy.text.glossary",
+    "tokenomy.text.messages",
     "tokenomy.select.selector",
     "tokenomy.select.compress",
     "tokenomy.route.router",

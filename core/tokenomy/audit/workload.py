@@ -13,7 +13,9 @@ or as a logged request/response pair::
      "response": {"choices": [{"message": {"content": "…"}}], "usage": {…}},
      "timestamp": …, "tags": {…}}
 
-``model`` and ``messages`` (or a text ``prompt``) are required; everything else is
+or a logged Responses API pair (``request.input`` and ``instructions``,
+``response.output`` with ``usage.input_tokens``/``output_tokens``). ``model`` and
+``messages`` (or a text ``prompt``, or ``input``) are required; everything else is
 optional. ``usage`` may be in any shape :func:`tokenomy.tokens.parse_usage` reads.
 
 No line can stop the audit. A line that fails anywhere (not JSON, nested too deep,
@@ -38,6 +40,7 @@ from typing import Any
 
 from tokenomy.audit.lines import _TruncatedError, decode, iter_lines
 from tokenomy.errors import WorkloadError
+from tokenomy.text.messages import input_messages, output_text
 from tokenomy.tokens.usage import TokenUsage, parse_usage
 
 __all__ = [
@@ -190,6 +193,9 @@ def _response_text(resp: Any) -> tuple[str | None, str | None, Any]:
             return text, first.get("finish_reason"), resp.get("usage")
         if "content" in resp:
             return _text(resp.get("content")), resp.get("finish_reason"), resp.get("usage")
+        if isinstance(resp.get("output"), list):  # a Responses API object
+            cut = resp.get("status") == "incomplete"
+            return output_text(resp["output"]), "length" if cut else None, resp.get("usage")
     raise ValueError("'response' must be a string or an OpenAI response object")
 
 
@@ -204,8 +210,12 @@ def parse_call(obj: Any, line: int) -> WorkloadCall:
         raise ValueError("missing 'model' (the model name, a non-empty string)")
     messages = request.get("messages")
     prompt = request.get("prompt")
+    if messages is None and prompt is None and "input" in request:  # the Responses API
+        messages = input_messages(request.get("input"), request.get("instructions"))
+        if messages is None:
+            raise ValueError("'input' must be a non-empty string or list of input items")
     if messages is None and prompt is None:
-        raise ValueError("missing 'messages' (a list of chat messages) or 'prompt'")
+        raise ValueError("missing 'messages' (a list of chat messages), 'prompt' or 'input'")
     if messages is not None:
         if not isinstance(messages, list) or not messages:
             raise ValueError("'messages' must be a non-empty list of chat messages")
@@ -226,7 +236,9 @@ def parse_call(obj: Any, line: int) -> WorkloadCall:
     usage = parse_usage(raw_usage) if raw_usage is not None else None
     if raw_usage is not None and usage is None:
         raise ValueError("'usage' has no token counts (prompt_tokens/input_tokens…)")
-    max_tokens = request.get("max_tokens", request.get("max_completion_tokens"))
+    max_tokens = request.get(
+        "max_tokens", request.get("max_completion_tokens", request.get("max_output_tokens"))
+    )
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)):
         raise ValueError("'max_tokens' must be an integer")
     if max_tokens is not None and not 0 < max_tokens <= MAX_TOKENS_PER_CALL:

@@ -23,6 +23,7 @@ from tokenomy.cache import Answer
 from tokenomy.pipeline import Request, Sent, Trace, replay_pieces
 from tokenomy.serve.codec import ChatCodec, trace_dict
 from tokenomy.serve.translate import BadRequestError, Options, chat_request
+from tokenomy.text.messages import input_messages, output_text
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = [
@@ -34,26 +35,6 @@ __all__ = [
 ]
 
 Json = dict[str, Any]
-
-
-def _message(item: Mapping[str, Any]) -> dict[str, Any]:
-    """An input item as a chat message: a message's role and text parts; any other item
-    (a function call, its output, reasoning) as a user-side record of its JSON."""
-    if item.get("type", "message") == "message" and "role" in item:
-        content = item.get("content")
-        if isinstance(content, list):
-            text = "".join(
-                str(p.get("text") or "")
-                for p in content
-                if isinstance(p, Mapping) and p.get("type") in ("input_text", "output_text", "text")
-            )
-            images = [
-                p for p in content if isinstance(p, Mapping) and p.get("type") == "input_image"
-            ]
-            parts: Any = [{"type": "text", "text": text}, *images] if images else text
-            return {"role": str(item["role"]), "content": parts}
-        return {"role": str(item["role"]), "content": "" if content is None else str(content)}
-    return {"role": "user", "content": json.dumps(dict(item), sort_keys=True)}
 
 
 def plain_messages(body: Mapping[str, Any]) -> bool:
@@ -91,19 +72,11 @@ def responses_request(
     Raises:
         BadRequestError: no ``input``, or an item that is not an object.
     """
-    given = body.get("input")
-    if isinstance(given, str) and given:
-        items: list[Mapping[str, Any]] = [{"role": "user", "content": given}]
-    elif isinstance(given, list) and given and all(isinstance(i, Mapping) for i in given):
-        items = list(given)
-    else:
+    messages = input_messages(body.get("input"), body.get("instructions"))
+    if messages is None:
         raise BadRequestError(
             "'input' must be a non-empty string or a non-empty list of input items.", "input"
         )
-    messages = [_message(i) for i in items]
-    instructions = body.get("instructions")
-    if isinstance(instructions, str) and instructions:
-        messages.insert(0, {"role": "system", "content": instructions})
     cap = body.get("max_output_tokens")
     chat = {**body, "messages": messages, "max_tokens": cap}  # the same request, chat-shaped
     chat.pop("max_completion_tokens", None)
@@ -129,15 +102,7 @@ class ResponsesCodec(ChatCodec):
     """``response`` objects of the Responses API (not streamed)."""
 
     def answer(self, result: Json, sent: Sent) -> Answer:
-        output = [o for o in result.get("output") or () if isinstance(o, dict)]
-        text = ""
-        for item in output:
-            if item.get("type") == "message":
-                for part in item.get("content") or ():
-                    if isinstance(part, dict):
-                        text += str(part.get("text") or part.get("refusal") or "")
-            else:  # a function call and the like: the answer is the call
-                text += json.dumps(item, sort_keys=True)
+        text = output_text(result.get("output"))
         cut = result.get("status") != "completed"  # cut by its cap, or a stream cut short
         return self._answer(
             result, sent, text, "length" if cut else None, usage_of_response(result)

@@ -11,7 +11,15 @@ from typing import Any
 
 from tokenomy.text.segment import split_sentences
 
-__all__ = ["fingerprint", "labelled", "last_user_message", "message_text", "trailing_question"]
+__all__ = [
+    "fingerprint",
+    "input_messages",
+    "labelled",
+    "last_user_message",
+    "message_text",
+    "output_text",
+    "trailing_question",
+]
 
 _QUESTION_CHARS = 400
 _ROLES = {"user": "User", "human": "User", "assistant": "Assistant", "ai": "Assistant"}
@@ -73,3 +81,64 @@ def trailing_question(text: str) -> str | None:
         return last
     sentences = split_sentences(last)
     return sentences[-1] if sentences else None
+
+
+def _input_message(item: Mapping[str, Any]) -> dict[str, Any]:
+    if item.get("type", "message") == "message" and "role" in item:
+        content = item.get("content")
+        if isinstance(content, list):
+            text = "".join(
+                str(p.get("text") or "")
+                for p in content
+                if isinstance(p, Mapping) and p.get("type") in ("input_text", "output_text", "text")
+            )
+            images = [
+                p for p in content if isinstance(p, Mapping) and p.get("type") == "input_image"
+            ]
+            parts: Any = [{"type": "text", "text": text}, *images] if images else text
+            return {"role": str(item["role"]), "content": parts}
+        return {"role": str(item["role"]), "content": "" if content is None else str(content)}
+    return {"role": "user", "content": _dumps(dict(item))}
+
+
+def input_messages(given: Any, instructions: Any = None) -> list[dict[str, Any]] | None:
+    """A Responses API ``input`` (a string, or items) and its ``instructions`` as chat
+    messages: a message item keeps its role and text parts; any other item (a function
+    call, its output, reasoning) becomes a user-side record of its JSON. None when
+    ``input`` is neither a non-empty string nor a non-empty list of objects.
+
+    Example:
+        >>> input_messages("Hi", "Be brief.")
+        [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Hi'}]
+    """
+    if isinstance(given, str) and given:
+        items: list[Mapping[str, Any]] = [{"role": "user", "content": given}]
+    elif isinstance(given, list) and given and all(isinstance(i, Mapping) for i in given):
+        items = list(given)
+    else:
+        return None
+    messages = [_input_message(i) for i in items]
+    if isinstance(instructions, str) and instructions:
+        messages.insert(0, {"role": "system", "content": instructions})
+    return messages
+
+
+def output_text(output: Any) -> str:
+    """The text of a Responses API ``output``: its messages' text (or refusal) parts;
+    any other item (a function call) as its JSON, which is then the answer.
+
+    Example:
+        >>> output_text([{"type": "message", "content": [{"type": "output_text", "text": "4"}]}])
+        '4'
+    """
+    text = ""
+    for item in output if isinstance(output, list) else ():
+        if not isinstance(item, Mapping):
+            continue
+        if item.get("type") == "message":
+            for part in item.get("content") or ():
+                if isinstance(part, Mapping):
+                    text += str(part.get("text") or part.get("refusal") or "")
+        else:
+            text += _dumps(dict(item))
+    return text

@@ -51,6 +51,31 @@ def test_request_response_log_shape():
     assert c.timestamp == 1793613600.0
 
 
+def test_responses_api_log_shape():
+    obj = {
+        "request": {
+            "model": "gpt-4o",
+            "instructions": "Be brief.",
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
+            "max_output_tokens": 9,
+        },
+        "response": {
+            "status": "incomplete",
+            "output": [{"type": "message", "content": [{"type": "output_text", "text": "hel"}]}],
+            "usage": {"input_tokens": 8, "output_tokens": 9},
+        },
+    }
+    c = parse_call(obj, 1)
+    assert c.messages == (
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"},
+    )
+    assert (c.response, c.max_tokens, c.finish_reason) == ("hel", 9, "length")
+    assert c.usage == TokenUsage(8, 9)
+    with pytest.raises(ValueError, match="'input' must be"):
+        parse_call({"model": "m", "input": []}, 2)
+
+
 @pytest.mark.parametrize(
     ("obj", "reason"),
     [
