@@ -37,6 +37,7 @@ from tokenomy.monitor.aggregate import Bucket
 from tokenomy.monitor.records import UsageSummary
 from tokenomy.tokens.counter import TokenCounter
 from tokenomy.tokens.prices import PriceTable
+from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["AuditReport", "audit_calls", "run_audit", "sample_workload_path"]
 
@@ -91,8 +92,14 @@ def sample_workload_path() -> Path:
     return repo
 
 
-def _price_call(call: WorkloadCall, counter: TokenCounter, prices: PriceTable) -> AuditedCall:
-    usage, exact, cost = priced(
+def _price_call(
+    call: WorkloadCall,
+    counter: TokenCounter,
+    prices: PriceTable,
+    price: Callable[..., tuple[TokenUsage, bool, float | None]] = priced,
+) -> AuditedCall:
+    """One call priced (``price``: :func:`priced`, or a memo of it)."""
+    usage, exact, cost = price(
         call.model,
         call.messages,
         call.prompt,
@@ -132,17 +139,7 @@ def audit_calls(
             )
             # a reported usage needs no counting: priced as it comes, not held in the memo
             price = price_of if call.usage is None else priced
-            usage, exact, cost = price(
-                call.model,
-                call.messages,
-                call.prompt,
-                call.tools,
-                call.usage,
-                call.response,
-                counter,
-                prices,
-            )
-            audited.append(AuditedCall(call, usage, exact, cost))
+            audited.append(_price_call(call, counter, prices, price))
         except Exception as exc:  # one call that cannot be priced is skipped, not fatal
             errors.append(LineError(call.line, f"cannot count or price it ({exc!r})"[:300]))
     errors.sort(key=lambda e: e.line)
