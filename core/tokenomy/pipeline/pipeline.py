@@ -177,9 +177,8 @@ class Pipeline(Generic[R, C]):
         if router is not None and models is not None:
             router.check_names(models)
         self.context = context if context is not None and context.active else None
-        self.router = router
-        self.models = list(models) if models is not None else None
-        self.calls = CallStage(router, self.models, fallback, timeout_s)
+        names = list(models) if models is not None else None
+        self.calls = CallStage(router, names, fallback, timeout_s)
         self.record_calls = record_calls
         self.expected_output_tokens = expected_output_tokens
         self.guard = Guard()
@@ -189,7 +188,7 @@ class Pipeline(Generic[R, C]):
             budget=budget,
             prices=prices or PriceTable.default(),
             router=router,
-            models=self.models,
+            models=names,
             expected_output_tokens=expected_output_tokens,
             guard=self.guard,
         )
@@ -200,6 +199,15 @@ class Pipeline(Generic[R, C]):
         self.cache = cache
 
     # -- what the stages hold (set here, every stage sees it) --------------------------------
+
+    @property
+    def router(self) -> Router | None:
+        return self.calls.router
+
+    @property
+    def models(self) -> list[str] | None:
+        """The names the front door can call (None: the router's whole table)."""
+        return None if self.calls.models is None else list(self.calls.models)
 
     @property
     def fallback(self) -> bool:
