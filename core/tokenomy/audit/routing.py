@@ -158,7 +158,10 @@ class RoutingAuditPlugin:
             f"{affected} of {len(calls)} calls would go to a cheaper model of the table "
             f"predicted to be at most {self.tolerance:.0%} less likely to answer well; "
             f"predicted share of answers that get worse: {predicted:.1%} "
-            f"(interval {low:.1%}-{high:.1%}).",
+            f"(interval {low:.1%}-{high:.1%}), each answer scored on its own (right or "
+            "wrong, a 1-10 judge score); side by side with the call's own model's answer, "
+            "a judge prefers the stronger model's far more often (docs/routing.md, "
+            "'Fresh outcomes').",
         ]
         if measured:
             share = sum(measured) / len(measured)

@@ -178,7 +178,8 @@ def render_text(report: AuditReport, *, html_path: str | None = None) -> str:
             parts.append(
                 f"{s.title} trades quality for its {usd(s.cost_saved_usd)}: {how} "
                 f"{drop:.1%} of answers worse (interval {m['quality_drop_low']:.1%}-"
-                f"{m['quality_drop_high']:.1%}); the other rows keep answers as they are."
+                f"{m['quality_drop_high']:.1%}), each scored on its own; the other rows keep "
+                "answers as they are."
             )
     findings = [f"- [{s.title}] {f}" for s in report.savings for f in s.findings]
     if findings:

@@ -175,6 +175,7 @@ def test_routing_column_routes_down_never_up_with_a_predicted_quality_drop(tmp_p
     assert 0 < m["predicted_quality_drop_share"] < 0.2  # two close tiers
     assert m["quality_drop_low"] <= m["predicted_quality_drop_share"] <= m["quality_drop_high"]
     assert "predicted share of answers that get worse" in estimate.findings[0]
+    assert "scored on its own" in estimate.findings[0]  # not a side-by-side preference
     assert "measured_quality_drop_share" not in m
 
 
