@@ -40,6 +40,11 @@ report is whatever the single run gives, per source and pooled:
   share moved, the quality drop it predicts with the interval the audit prints
   (``drop_ratio``, widened by the sampling noise as in ``tokenomy.audit.routing``), and the
   measured drop (moved instructions where GPT-4's answer was preferred).
+
+Added after that run (``--online``, written to ``route_fresh_online.json``; it chooses
+nothing either): the shipped router learning AlpacaEval outcomes as they arrive
+(``Router.update`` with both models' outcomes of 0, 100, 200 and 400 instructions), APGR on
+the other 405, plain kNN over the same outcomes for reference; mean of three seeded splits.
 """
 
 from __future__ import annotations
@@ -151,14 +156,62 @@ def family(
     }
 
 
+ONLINE_STEPS = (0, 100, 200, 400)
+
+
+def online(fresh: list[dict[str, Any]], h: np.ndarray, seeds: int = 3) -> list[dict[str, Any]]:
+    """APGR of the shipped router on held-out instructions as it learns the others."""
+    weak_all = np.array([r["weak"] for r in fresh])
+    strong_all = np.array([r["strong"] for r in fresh])
+    runs: list[list[dict[str, float | None]]] = []
+    for seed in range(seeds):
+        order = np.random.default_rng(18 + seed).permutation(len(fresh))
+        stream, test = order[: ONLINE_STEPS[-1]], order[ONLINE_STEPS[-1] :]
+        weak, strong = weak_all[test], strong_all[test]
+        router = Router(TABLE, quality_target=None, embedder=_Named(EMBEDDER))
+        run, seen = [], 0
+        for step in ONLINE_STEPS:
+            for i in stream[seen:step]:
+                router.update(fresh[i]["prompt"], "mixtral", fresh[i]["weak"], vector=h[i])
+                router.update(fresh[i]["prompt"], "gpt-4", fresh[i]["strong"], vector=h[i])
+            seen = step
+            pred = [router.predict(fresh[i]["prompt"], vector=h[i]) for i in test]
+            score = np.array([q["gpt-4"] - q["mixtral"] for q in pred])
+            got = stream[:step]
+            knn = (
+                metrics(knn_scores(h[got], strong_all[got] - weak_all[got], h[test]), weak, strong)
+                if step
+                else {"apgr": None}
+            )
+            run.append({"default": metrics(score, weak, strong)["apgr"], "knn": knn["apgr"]})
+        runs.append(run)
+    out = []
+    for k, step in enumerate(ONLINE_STEPS):
+        row: dict[str, Any] = {"outcomes": step, "test": len(fresh) - ONLINE_STEPS[-1]}
+        for name in ("default", "knn"):
+            values = [r[k][name] for r in runs if r[k][name] is not None]
+            row[name] = round(float(np.mean(values)), 4) if values else None
+            row[f"{name}_per_seed"] = [r[k][name] for r in runs]
+        out.append(row)
+        print(f"{step:>5} outcomes: default {row['default']}, knn {row['knn']}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--alpaca-eval", type=Path, required=True, help="a checkout")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval-data")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/tokenomy-bench-embeddings"))
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--online", action="store_true", help="the learning curve only")
     args = parser.parse_args()
     fresh = load_alpaca_eval(args.alpaca_eval)
+    if args.online:
+        curve = online(fresh, embed(fresh, args.cache))
+        path = args.out.with_name("route_fresh_online.json")
+        path.write_text(json.dumps({"steps": curve}, indent=1) + "\n")
+        print(f"wrote {path}")
+        return
     rows = load(args.data)
     print(f"{len(rows)} fitting prompts, {len(fresh)} fresh; embedding…", file=sys.stderr)
     vectors = embed(rows, args.cache)

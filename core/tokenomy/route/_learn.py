@@ -80,19 +80,30 @@ def residual_correction(
     query: np.ndarray,
     strength: float,
 ) -> np.ndarray:
-    """Per model, the closeness-weighted mean of the labelled neighbours' residuals
-    (outcome minus the prior's prediction there), shrunk by ``strength``
-    pseudo-neighbours: near zero far from any outcome, the neighbours' verdict close
-    to many. ``residuals`` is NaN where a model's outcome is unknown."""
+    """Per model, how far the prior is off at ``query``, from the labelled outcomes'
+    residuals (outcome minus the prior's prediction there; NaN where a model's
+    outcome is unknown), in two parts, each shrunk by ``strength`` pseudo-outcomes:
+
+    - the mean residual over every outcome: how far off the prior is on your
+      traffic as a whole (a model that does worse on it than its tier says);
+    - the closeness-weighted mean of the k nearest neighbours' residuals beyond that:
+      near zero far from any outcome, the neighbours' verdict close to many.
+
+    Without the first part, a whole workload the prior misjudges in the same
+    direction would move each prompt by how many close neighbours it has rather
+    than by what they say. Outcomes from one corner of the traffic still move the
+    prompts there most (the first part is shrunk, the second adds the rest)."""
     import numpy as np
 
+    count = (~np.isnan(residuals)).sum(axis=0)
+    overall = np.nansum(residuals, axis=0) / (count + strength)
     k = min(k, len(h))
     sims = np.asarray(query, dtype=np.float32).reshape(1, -1) @ h.T
     top = np.argpartition(-sims[0], k - 1)[:k]
     w = np.clip(sims[0, top], 0.0, None) ** 2
-    r = residuals[top]
+    r = residuals[top] - overall
     known = ~np.isnan(r)
     total = (w[:, None] * np.nan_to_num(r)).sum(axis=0)
     seen = (w[:, None] * known).sum(axis=0)
-    out: np.ndarray = total / (seen + strength)
+    out: np.ndarray = overall + total / (seen + strength)
     return out

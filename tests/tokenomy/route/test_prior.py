@@ -192,3 +192,25 @@ def test_the_default_router_splits_the_bundled_sample_between_two_tiers():
     for p in prompts[:20]:
         s = router.predict(p)
         assert s["gpt-4"] >= s["mixtral"]
+
+
+def test_a_workload_the_prior_misjudges_everywhere_shifts_every_prompt_alike():
+    from tokenomy.route._learn import residual_correction
+
+    rng = np.random.default_rng(7)
+    centre = rng.normal(size=32)
+    dense = centre + 0.05 * rng.normal(size=(150, 32))  # 150 outcomes close together
+    sparse = rng.normal(size=(50, 32))  # 50 scattered ones
+    h = np.vstack([dense, sparse])
+    h /= np.linalg.norm(h, axis=1, keepdims=True)
+    residuals = np.tile([-0.5, 0.3], (200, 1))  # the small model does worse everywhere
+    near = residual_correction(h, residuals, 16, h[0], strength=8.0)
+    alone = residual_correction(h, residuals, 16, h[180], strength=8.0)
+    # both prompts move by about the workload's shift (200 outcomes against 8
+    # pseudo-outcomes), not by how many close neighbours they happen to have
+    np.testing.assert_allclose(near, alone, atol=0.02)
+    np.testing.assert_allclose(alone, [-0.5 * 200 / 208, 0.3 * 200 / 208], atol=0.02)
+    # where the neighbours disagree with the rest, their verdict still moves the prompt
+    residuals[:150, 0] = -0.9
+    near, alone = (residual_correction(h, residuals, 16, q, 8.0) for q in (h[0], h[180]))
+    assert near[0] < alone[0] - 0.05
