@@ -35,10 +35,9 @@ from llama_index.core.llms import LLM
 from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
+from llama_index_tokenomy._codecs import ChatCodec, CompletionCodec
 from llama_index_tokenomy._convert import to_openai_messages
 from llama_index_tokenomy._pipeline import (
-    ChatCodec,
-    CompletionCodec,
     HitRecorder,
     llm_key,
     model_id,
