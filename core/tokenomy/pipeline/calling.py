@@ -90,10 +90,15 @@ async def _awaited(
     try:
         async for chunk in out:
             yield chunk
-    finally:  # closed early (a stop): the provider's stream closes now, not at GC
-        aclose = getattr(out, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    finally:
+        await _aclose(out)
+
+
+async def _aclose(stream: object) -> None:
+    """Close a provider's stream stopped early now, not when it is collected."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 class CallStage:
@@ -218,10 +223,8 @@ class CallStage:
             try:
                 async for chunk in stream:
                     yield chunk
-            finally:  # closed early (a stop): the provider's stream closes now, not at GC
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+            finally:
+                await _aclose(stream)
             attempts.append(Attempt(order[0] or "", "ok"))
             return
         async for chunk in astream_first(

@@ -142,17 +142,21 @@ async def _finished(answer: Awaitable[R]) -> Finished[R]:
 
 def answer_cap(asked: Any, caps: Iterable[Any] = ()) -> int | None:
     """The answer cap of a request: the caller's ``max_tokens`` when it is a positive
-    whole number; else, when every model the call may go to has its own cap
-    (``caps``), the largest of them (the most an answer can run to, whichever model
-    answers); else None (the pipeline reserves its expected answer length and may
-    plan a cap).
+    whole number (not a bool); else, when every model the call may go to has its own
+    cap (``caps``), the largest of them (the most an answer can run to, whichever
+    model answers); else None (the pipeline reserves its expected answer length and
+    may plan a cap).
 
     Example:
         >>> answer_cap(64), answer_cap(None, [256, 512]), answer_cap(0, [256, None])
         (64, 512, None)
     """
-    if isinstance(asked, int) and asked > 0:
-        return asked
+    if _positive(asked):
+        return int(asked)
     own = list(caps)
-    known = [c for c in own if isinstance(c, int) and c > 0]
+    known = [int(c) for c in own if _positive(c)]
     return max(known) if known and len(known) == len(own) else None
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
