@@ -35,7 +35,16 @@ from tokenomy.cache import SemanticCache
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
 from tokenomy.output import OutputControl
-from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
+from tokenomy.pipeline import (
+    ContextStage,
+    FrontDoor,
+    Methods,
+    Outbound,
+    Pipeline,
+    Request,
+    Sent,
+    answer_cap,
+)
 from tokenomy.route import Router
 from tokenomy.tokens import PriceTable
 
@@ -143,13 +152,12 @@ class PipelineChatModel(BaseChatModel):
         metadata = metadata or {}
         scope = metadata.get(self.scope_key) if self.scope_key else None
         tools = self._tools(kwargs)
-        max_tokens = kwargs.get("max_tokens")
         return Request(
             messages=tuple(as_dict(m) for m in messages),
             model=model_id_of(self._target(None)) if self._router() is None else None,
             llm=self._llm_key(stop, kwargs),
             tools=tuple(tools) if tools else None,
-            max_tokens=max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None,
+            max_tokens=answer_cap(kwargs.get("max_tokens")),
             scope=str(scope) if scope is not None else current_scope(),
             session=session_of(metadata),
             require=needs(messages, bool(tools)),
@@ -163,6 +171,23 @@ class PipelineChatModel(BaseChatModel):
             note_sent(run_manager, out)  # an estimated count is of what was sent
         return out
 
+    def _door(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: Manager,
+        kwargs: dict[str, Any],
+    ) -> FrontDoor[BaseChatModel, ChatResult, ChatGenerationChunk]:
+        request = self._request(messages, stop, run_manager, kwargs)
+
+        def outbound(sent: Sent) -> Outbound:
+            model = self._target(sent.model)
+            sending = self._sent(messages, sent, run_manager)
+            options = {"stop": stop, "run_manager": run_manager, **self._kwargs_for(sent, kwargs)}
+            return Outbound(model, (sending,), options)
+
+        return FrontDoor(self.pipeline, request, ChatCodec(request.llm), _METHODS, outbound)
+
     # -- calls -------------------------------------------------------------------------
 
     @override
@@ -173,17 +198,7 @@ class PipelineChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, run_manager, kwargs)
-
-        def call(sent: Sent) -> ChatResult:
-            return self._target(sent.model)._generate(
-                self._sent(messages, sent, run_manager),
-                stop=stop,
-                run_manager=run_manager,
-                **self._kwargs_for(sent, kwargs),
-            )
-
-        return self.pipeline.run(request, call, ChatCodec(request.llm))
+        return self._door(messages, stop, run_manager, kwargs).run()
 
     @override
     async def _agenerate(
@@ -193,17 +208,7 @@ class PipelineChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, run_manager, kwargs)
-
-        async def call(sent: Sent) -> ChatResult:
-            return await self._target(sent.model)._agenerate(
-                self._sent(messages, sent, run_manager),
-                stop=stop,
-                run_manager=run_manager,
-                **self._kwargs_for(sent, kwargs),
-            )
-
-        return await self.pipeline.arun(request, call, ChatCodec(request.llm))
+        return await self._door(messages, stop, run_manager, kwargs).arun()
 
     @override
     def _stream(
@@ -213,18 +218,7 @@ class PipelineChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, run_manager, kwargs)
-        codec = ChatCodec(request.llm)
-
-        def start(sent: Sent) -> Iterator[ChatGenerationChunk]:
-            target = self._target(sent.model)
-            args = (self._sent(messages, sent, run_manager),)
-            options = {"stop": stop, "run_manager": run_manager, **self._kwargs_for(sent, kwargs)}
-            if type(target)._stream is BaseChatModel._stream:  # the model cannot stream
-                return iter(codec.replay(target._generate(*args, **options)))
-            return target._stream(*args, **options)
-
-        yield from self.pipeline.stream(request, start, codec)
+        yield from self._door(messages, stop, run_manager, kwargs).stream()
 
     @override
     async def _astream(
@@ -234,22 +228,7 @@ class PipelineChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, run_manager, kwargs)
-        codec = ChatCodec(request.llm)
-
-        async def start(sent: Sent) -> AsyncIterator[ChatGenerationChunk]:
-            target = self._target(sent.model)
-            args = (self._sent(messages, sent, run_manager),)
-            options = {"stop": stop, "run_manager": run_manager, **self._kwargs_for(sent, kwargs)}
-            kind = type(target)
-            if kind._astream is BaseChatModel._astream and kind._stream is BaseChatModel._stream:
-                for chunk in codec.replay(await target._agenerate(*args, **options)):
-                    yield chunk
-                return
-            async for chunk in target._astream(*args, **options):
-                yield chunk
-
-        async for chunk in self.pipeline.astream(request, start, codec):
+        async for chunk in self._door(messages, stop, run_manager, kwargs).astream():
             yield chunk
 
     # -- streaming entry points carry the run's metadata to _stream ---------------------
@@ -284,6 +263,25 @@ class PipelineChatModel(BaseChatModel):
                 yield chunk
         finally:
             _reset(token)
+
+
+def _streams(model: BaseChatModel) -> bool:
+    return type(model)._stream is not BaseChatModel._stream
+
+
+def _astreams(model: BaseChatModel) -> bool:
+    """Whether ``model`` streams asynchronously (LangChain's own ``_astream`` runs a
+    sync ``_stream`` in a thread)."""
+    return type(model)._astream is not BaseChatModel._astream or _streams(model)
+
+
+# a model that cannot stream answers a streaming caller whole, replayed by the pipeline
+_METHODS: Methods[BaseChatModel, ChatResult, ChatGenerationChunk] = Methods(
+    call=lambda model: model._generate,
+    acall=lambda model: model._agenerate,
+    stream=lambda model: model._stream if _streams(model) else None,
+    astream=lambda model: model._astream if _astreams(model) else None,
+)
 
 
 def _reset(token: Any) -> None:

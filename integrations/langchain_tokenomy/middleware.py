@@ -27,7 +27,7 @@ from tokenomy.cache import Answer
 from tokenomy.compress import DEFAULT_MIN_TOKENS, DEFAULT_RATIO, ExtractiveCompressor
 from tokenomy.context import ConversationWindow
 from tokenomy.output import OutputControl
-from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent, Trace
+from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent, Trace, answer_cap
 from tokenomy.route import Router
 from tokenomy.tokens import PriceTable, parse_usage
 
@@ -91,12 +91,11 @@ class TokenomyMiddleware(AgentMiddleware[Any, Any, Any]):
         system = [request.system_message] if request.system_message is not None else []
         messages: list[BaseMessage] = [*system, *request.messages]
         tools = [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in request.tools]
-        asked = (request.model_settings or {}).get("max_tokens")
         return Request(
             messages=tuple(as_dict(m) for m in messages),
             model=None if self.models else model_id_of(request.model),
             tools=tuple(tools) or None,
-            max_tokens=asked if isinstance(asked, int) and asked > 0 else None,
+            max_tokens=answer_cap((request.model_settings or {}).get("max_tokens")),
             session=_session(),
             require=needs(messages, bool(tools)),
         ), messages

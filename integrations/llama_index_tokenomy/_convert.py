@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from llama_index.core.base.llms.types import ChatMessage, TextBlock
+
 from tokenomy.tokens import TokenUsage, parse_usage
 
-__all__ = ["model_from_payload", "to_openai_messages", "usage_from_response"]
+__all__ = ["model_from_payload", "to_openai_messages", "usage_from_response", "with_text"]
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -54,3 +56,9 @@ def usage_from_response(response: Any) -> tuple[TokenUsage | None, str | None, s
     message = getattr(response, "message", None)
     text = message.content if message is not None else getattr(response, "text", "")
     return usage, model if isinstance(model, str) and model else None, text or ""
+
+
+def with_text(message: ChatMessage, text: str) -> ChatMessage:
+    """A copy of ``message`` whose text is ``text`` (images and other blocks kept)."""
+    others = [b for b in message.blocks if not isinstance(b, TextBlock)]
+    return message.model_copy(update={"blocks": [TextBlock(text=text), *others]})

@@ -18,7 +18,7 @@ recorded as tokens saved in tokenomy's ledger instead.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from llama_index.core.base.llms.types import (
@@ -35,10 +35,9 @@ from llama_index.core.llms import LLM
 from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
+from llama_index_tokenomy._codecs import ChatCodec, CompletionCodec
 from llama_index_tokenomy._convert import to_openai_messages
 from llama_index_tokenomy._pipeline import (
-    ChatCodec,
-    CompletionCodec,
     HitRecorder,
     llm_key,
     model_id,
@@ -54,7 +53,15 @@ from tokenomy.context import ConversationWindow
 from tokenomy.errors import ConfigError
 from tokenomy.monitor import UsageRecorder
 from tokenomy.output import OutputControl
-from tokenomy.pipeline import ContextStage, Pipeline, Request, Sent
+from tokenomy.pipeline import (
+    ContextStage,
+    FrontDoor,
+    Methods,
+    Outbound,
+    Pipeline,
+    Request,
+    answer_cap,
+)
 from tokenomy.route import Router
 from tokenomy.tokens.prices import PriceTable
 
@@ -140,20 +147,9 @@ class OptimizedLLM(LLM):
             raise ConfigError("llms must map names to LlamaIndex LLMs (at least one).")
         if router is not None and llms is None:
             raise ConfigError("router= routes among llms={name: LLM}; pass llms too.")
-        if cache is not None and not isinstance(cache, SemanticCache):
-            raise ConfigError(
-                f"cache must be a tokenomy SemanticCache; got {type(cache).__name__}."
-            )
         first = llm if llm is not None else next(iter((llms or {}).values()))
-        if llms is not None:
-            router = router if router is not None else Router(table_for(llms, prices=prices))
-            router.check_names(llms)
-        elif budget is not None and (prices or PriceTable.default()).get(model_id(first)) is None:
-            raise ConfigError(
-                f"a spend budget needs the price of model {model_id(first)!r}, which the price "
-                "table does not know; pass prices=PriceTable.default().with_prices({name: "
-                "{'input': usd_per_1m, 'output': usd_per_1m}})."
-            )
+        if llms is not None and router is None:
+            router = Router(table_for(llms, prices=prices))
         kwargs.setdefault("callback_manager", first.callback_manager)
         super().__init__(
             llm=llm,
@@ -165,16 +161,15 @@ class OptimizedLLM(LLM):
             timeout_s=timeout_s,
             **kwargs,
         )
-        context = ContextStage(
-            window=window,
-            compressor=compressor,
-            ratio=compress_ratio,
-            min_tokens=compress_min_tokens,
-        )
-        self._pipe = Pipeline(
+        self._pipe = Pipeline(  # checks the cache and the router's names
             budget=budget,
             cache=cache,
-            context=context,
+            context=ContextStage(
+                window=window,
+                compressor=compressor,
+                ratio=compress_ratio,
+                min_tokens=compress_min_tokens,
+            ),
             router=router,
             models=list(llms) if llms is not None else None,
             fallback=fallback,
@@ -183,6 +178,8 @@ class OptimizedLLM(LLM):
             prices=prices,
             recorder=HitRecorder(recorder, scope),
         )
+        if budget is not None and llms is None:
+            self._pipe.spend.price_of(model_id(first))  # unpriced: fail now, not at a call
 
     @classmethod
     @override
@@ -194,12 +191,6 @@ class OptimizedLLM(LLM):
     @property
     def pipeline(self) -> Pipeline[Any, Any]:
         """The request pipeline every call runs through (see its ``failures``)."""
-        return self._pipe
-
-    def _chats(self) -> Pipeline[ChatResponse, ChatResponse]:
-        return self._pipe
-
-    def _completions(self) -> Pipeline[CompletionResponse, CompletionResponse]:
         return self._pipe
 
     @property
@@ -238,14 +229,6 @@ class OptimizedLLM(LLM):
         llms = self.llms or {}
         return llms[name] if name is not None else next(iter(llms.values()))
 
-    def _max_tokens(self, kwargs: Mapping[str, Any]) -> int | None:
-        asked = kwargs.get("max_tokens")
-        if isinstance(asked, int) and asked > 0:
-            return asked
-        caps = [getattr(llm, "max_tokens", None) for llm in self._llms().values()]
-        known = [c for c in caps if isinstance(c, int) and c > 0]
-        return max(known) if len(known) == len(caps) else None
-
     def _llms(self) -> dict[str, LLM]:
         return {"": self.llm} if self.llm is not None else dict(self.llms or {})
 
@@ -264,124 +247,101 @@ class OptimizedLLM(LLM):
             model=None if routed else model_id(self._target(None)),
             llm=llm_key(self.llm if self.llm is not None else self._llms(), kind, kwargs),
             tools=tools,
-            max_tokens=self._max_tokens(kwargs),
+            max_tokens=answer_cap(kwargs.get("max_tokens"), self._caps()),
             scope=self.scope,
             require=needs(messages, tools is not None),
         )
 
+    def _caps(self) -> list[Any]:
+        """The answer caps of the LLMs a call may go to."""
+        return [getattr(llm, "max_tokens", None) for llm in self._llms().values()]
+
     def _ids(self) -> dict[str, str | None]:
         return {name: model_id(llm) for name, llm in (self.llms or {}).items()}
 
-    def _chat_codec(self, request: Request) -> ChatCodec:
-        return ChatCodec(request.model, self._ids())
+    def _chat(
+        self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
+    ) -> FrontDoor[LLM, ChatResponse, ChatResponse]:
+        request = self._request("chat", kwargs, messages)
+        return FrontDoor(
+            self._pipe,
+            request,
+            ChatCodec(request.model, self._ids()),
+            _CHAT,
+            lambda sent: Outbound(
+                self._target(sent.model), (sent_messages(messages, sent),), sent.params(kwargs)
+            ),
+        )
 
-    def _completion_codec(self, request: Request) -> CompletionCodec:
-        return CompletionCodec(request.model, self._ids())
+    def _complete(
+        self, prompt: str, formatted: bool, kwargs: Mapping[str, Any]
+    ) -> FrontDoor[LLM, CompletionResponse, CompletionResponse]:
+        request = self._request("complete", {**kwargs, "formatted": formatted}, prompt=prompt)
+        return FrontDoor(
+            self._pipe,
+            request,
+            CompletionCodec(request.model, self._ids()),
+            _COMPLETE,
+            lambda sent: Outbound(
+                self._target(sent.model),
+                (sent.prompt or prompt,),
+                {"formatted": formatted, **sent.params(kwargs)},
+            ),
+        )
 
-    # -- chat -----------------------------------------------------------------------------
+    # -- the eight calls ------------------------------------------------------------------
 
     @override
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        request = self._request("chat", kwargs, messages)
-
-        def call(sent: Sent) -> ChatResponse:
-            target = self._target(sent.model)
-            return target.chat(sent_messages(messages, sent), **sent.params(kwargs))
-
-        return self._chats().run(request, call, self._chat_codec(request))
+        return self._chat(messages, kwargs).run()
 
     @override
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        request = self._request("chat", kwargs, messages)
-
-        async def call(sent: Sent) -> ChatResponse:
-            target = self._target(sent.model)
-            return await target.achat(sent_messages(messages, sent), **sent.params(kwargs))
-
-        return await self._chats().arun(request, call, self._chat_codec(request))
+        return await self._chat(messages, kwargs).arun()
 
     @override
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        request = self._request("chat", kwargs, messages)
-
-        def start(sent: Sent) -> ChatResponseGen:
-            target = self._target(sent.model)
-            return target.stream_chat(sent_messages(messages, sent), **sent.params(kwargs))
-
-        stream = self._chats().stream(request, start, self._chat_codec(request))
-        return cast(ChatResponseGen, stream)  # a generator: close() reaches the pipeline
+        return cast(ChatResponseGen, self._chat(messages, kwargs).stream())
 
     @override
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        request = self._request("chat", kwargs, messages)
-
-        async def start(sent: Sent) -> AsyncIterator[ChatResponse]:
-            target = self._target(sent.model)
-            stream = await target.astream_chat(sent_messages(messages, sent), **sent.params(kwargs))
-            async for chunk in stream:
-                yield chunk
-
-        stream = self._chats().astream(request, start, self._chat_codec(request))
-        return cast(ChatResponseAsyncGen, stream)
-
-    # -- completion -------------------------------------------------------------------------
+        return cast(ChatResponseAsyncGen, self._chat(messages, kwargs).astream())
 
     @override
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        request = self._request("complete", {**kwargs, "formatted": formatted}, prompt=prompt)
-
-        def call(sent: Sent) -> CompletionResponse:
-            target = self._target(sent.model)
-            return target.complete(
-                sent.prompt or prompt, formatted=formatted, **sent.params(kwargs)
-            )
-
-        return self._completions().run(request, call, self._completion_codec(request))
+        return self._complete(prompt, formatted, kwargs).run()
 
     @override
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        request = self._request("complete", {**kwargs, "formatted": formatted}, prompt=prompt)
-
-        async def call(sent: Sent) -> CompletionResponse:
-            target = self._target(sent.model)
-            return await target.acomplete(
-                sent.prompt or prompt, formatted=formatted, **sent.params(kwargs)
-            )
-
-        return await self._completions().arun(request, call, self._completion_codec(request))
+        return await self._complete(prompt, formatted, kwargs).arun()
 
     @override
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        request = self._request("complete", {**kwargs, "formatted": formatted}, prompt=prompt)
-
-        def start(sent: Sent) -> CompletionResponseGen:
-            target = self._target(sent.model)
-            return target.stream_complete(
-                sent.prompt or prompt, formatted=formatted, **sent.params(kwargs)
-            )
-
-        stream = self._completions().stream(request, start, self._completion_codec(request))
-        return cast(CompletionResponseGen, stream)
+        return cast(CompletionResponseGen, self._complete(prompt, formatted, kwargs).stream())
 
     @override
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        request = self._request("complete", {**kwargs, "formatted": formatted}, prompt=prompt)
-
-        async def start(sent: Sent) -> AsyncIterator[CompletionResponse]:
-            target = self._target(sent.model)
-            stream = await target.astream_complete(
-                sent.prompt or prompt, formatted=formatted, **sent.params(kwargs)
-            )
-            async for chunk in stream:
-                yield chunk
-
-        stream = self._completions().astream(request, start, self._completion_codec(request))
+        stream = self._complete(prompt, formatted, kwargs).astream()
         return cast(CompletionResponseAsyncGen, stream)
+
+
+_CHAT: Methods[LLM, ChatResponse, ChatResponse] = Methods(
+    call=lambda llm: llm.chat,
+    acall=lambda llm: llm.achat,
+    stream=lambda llm: llm.stream_chat,
+    astream=lambda llm: llm.astream_chat,
+)
+_COMPLETE: Methods[LLM, CompletionResponse, CompletionResponse] = Methods(
+    call=lambda llm: llm.complete,
+    acall=lambda llm: llm.acomplete,
+    stream=lambda llm: llm.stream_complete,
+    astream=lambda llm: llm.astream_complete,
+)

@@ -400,3 +400,22 @@ def test_the_global_cache_hands_a_silent_failure_to_one_waiter_after_wait_s():
     finally:
         set_llm_cache(None)
     assert len(inner.calls) == 2 and len(errors) == 1 and len(replies) == 4
+
+
+@pytest.mark.parametrize("path", ["stream", "astream"])
+async def test_an_inner_model_that_cannot_stream_is_replayed_to_a_streaming_caller(path):
+    from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+
+    inner = FakeMessagesListChatModel(responses=[AIMessage(content="Paris is the capital.")])
+    model = OptimizedChatModel(inner=inner, cache=SemanticCache(mode="exact"))
+    if path == "stream":
+        chunks = list(model.stream("Capital of France?"))
+    else:
+        chunks = [c async for c in model.astream("Capital of France?")]
+    words = [c.content for c in chunks if c.content]
+    assert words == ["Paris ", "is ", "the ", "capital."]
+    traces = [c.response_metadata[TRACE_KEY] for c in chunks if TRACE_KEY in c.response_metadata]
+    assert [s["outcome"] for s in traces[-1]["stages"]] == ["miss", "stored"]
+    again = model.invoke("Capital of France?")  # the replayed answer was stored
+    assert again.content == "Paris is the capital."
+    assert again.response_metadata[TRACE_KEY]["stages"][0]["outcome"] == "hit"

@@ -1,7 +1,9 @@
 """The request pipeline: one neutral request, the stages in one order, for every front door."""
 
+from tokenomy.pipeline.calling import Finished
 from tokenomy.pipeline.codecs import TextCodec, jsonable, replay_pieces
 from tokenomy.pipeline.context import ContextStage, Prepared
+from tokenomy.pipeline.frontdoor import FrontDoor, Methods, Outbound, answer_cap
 from tokenomy.pipeline.pipeline import Codec, OutputPlanner, Pipeline, Recorder
 from tokenomy.pipeline.request import (
     ROUTE_KEY,
@@ -18,6 +20,10 @@ __all__ = [
     "TRACE_KEY",
     "Codec",
     "ContextStage",
+    "Finished",
+    "FrontDoor",
+    "Methods",
+    "Outbound",
     "OutputPlanner",
     "Pipeline",
     "Prepared",
@@ -27,6 +33,7 @@ __all__ = [
     "StageRecord",
     "TextCodec",
     "Trace",
+    "answer_cap",
     "jsonable",
     "own_messages",
     "replay_pieces",

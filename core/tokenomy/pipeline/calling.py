@@ -1,11 +1,23 @@
 """The pipeline's routing and provider call: which models to try, in what order, and
-the call (sync, async, streamed) with fallback to the next model when one fails."""
+the call (sync, async, streamed) with fallback to the next model when one fails.
+
+A stream's ``start`` may answer with :class:`Finished` (a model that cannot stream:
+its whole answer), which is replayed as chunks through the codec, so every front
+door serves a streaming caller from any model."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Sequence,
+)
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from tokenomy.pipeline.request import Sent, Trace
 from tokenomy.route import FallbackChain, Router
@@ -15,10 +27,78 @@ from tokenomy.text.messages import last_user_message, message_text
 if TYPE_CHECKING:
     from tokenomy.budget import Budget
 
-__all__ = ["CallStage", "note_attempts"]
+__all__ = ["CallStage", "Finished", "astreamed", "note_attempts", "streamed"]
 
 R = TypeVar("R")
 C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Finished(Generic[R]):
+    """What a stream's ``start`` returns for a model that cannot stream: the model's
+    whole answer, which the pipeline replays as chunks through the codec (and stores,
+    charges and records as it would the stream).
+
+    Example:
+        >>> from tokenomy.pipeline import Pipeline, Request, TextCodec
+        >>> chunks = Pipeline().stream(
+        ...     Request(prompt="hi"), lambda sent: Finished("hello there"), TextCodec()
+        ... )
+        >>> list(chunks)
+        ['hello ', 'there']
+    """
+
+    result: R
+
+
+def streamed(
+    start: Callable[[Sent], Iterator[C] | Finished[R]], replay: Callable[[R], Iterable[C]]
+) -> Callable[[Sent], Iterator[C]]:
+    """``start`` whose :class:`Finished` answers are replayed as chunks."""
+
+    def begin(sent: Sent) -> Iterator[C]:
+        out = start(sent)
+        return iter(replay(out.result)) if isinstance(out, Finished) else out
+
+    return begin
+
+
+def astreamed(
+    start: Callable[[Sent], AsyncIterator[C] | Awaitable[AsyncIterator[C] | Finished[R]]],
+    replay: Callable[[R], Iterable[C]],
+) -> Callable[[Sent], AsyncIterator[C]]:
+    """``start`` as an async stream: an awaitable ``start`` (one that opens its stream,
+    or answers :class:`Finished`) is awaited, a finished answer replayed as chunks."""
+
+    def begin(sent: Sent) -> AsyncIterator[C]:
+        out = start(sent)
+        if isinstance(out, AsyncIterator):  # a stream already: no extra layer
+            return out
+        return _awaited(out, replay)
+
+    return begin
+
+
+async def _awaited(
+    opening: Awaitable[AsyncIterator[C] | Finished[R]], replay: Callable[[R], Iterable[C]]
+) -> AsyncIterator[C]:
+    out = await opening
+    if isinstance(out, Finished):
+        for chunk in replay(out.result):
+            yield chunk
+        return
+    try:
+        async for chunk in out:
+            yield chunk
+    finally:
+        await _aclose(out)
+
+
+async def _aclose(stream: object) -> None:
+    """Close a provider's stream stopped early now, not when it is collected."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 class CallStage:
@@ -143,10 +223,8 @@ class CallStage:
             try:
                 async for chunk in stream:
                     yield chunk
-            finally:  # closed early (a stop): the provider's stream closes now, not at GC
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+            finally:
+                await _aclose(stream)
             attempts.append(Attempt(order[0] or "", "ok"))
             return
         async for chunk in astream_first(

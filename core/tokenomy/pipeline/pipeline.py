@@ -37,7 +37,7 @@ from tokenomy.cache import Answer, SemanticCache
 from tokenomy.errors import ConfigError
 from tokenomy.pipeline import output as out_stage
 from tokenomy.pipeline.caching import CacheStage, Done, abandon, resolve
-from tokenomy.pipeline.calling import CallStage, note_attempts
+from tokenomy.pipeline.calling import CallStage, Finished, astreamed, note_attempts, streamed
 from tokenomy.pipeline.context import ContextStage
 from tokenomy.pipeline.guard import Guard, in_thread
 from tokenomy.pipeline.request import Request, Sent, Trace, call_details
@@ -333,10 +333,15 @@ class Pipeline(Generic[R, C]):
             self.spend.release(reservation)
 
     def stream(
-        self, request: Request, start: Callable[[Sent], Iterator[C]], codec: Codec[R, C]
+        self,
+        request: Request,
+        start: Callable[[Sent], Iterator[C] | Finished[R]],
+        codec: Codec[R, C],
     ) -> Iterator[C]:
         """A streamed call: a hit replays as a stream; a finished stream is stored; a
-        stream the caller stops is charged for what was generated and not stored."""
+        stream the caller stops is charged for what was generated and not stored.
+        ``start`` answers :class:`~tokenomy.pipeline.Finished` for a model that cannot
+        stream: its answer is replayed as chunks."""
         trace = Trace()
         reservation = self.spend.reserve(request, trace)
         try:
@@ -355,7 +360,7 @@ class Pipeline(Generic[R, C]):
             chunks: list[C] = []
             attempts: list[Attempt] = []
             watch = self.outputs.watch(sent, codec, trace)
-            upstream = self.calls.stream(order, sent, start, attempts)
+            upstream = self.calls.stream(order, sent, streamed(start, codec.replay), attempts)
             try:
                 for chunk in upstream if watch is None else watch.sync(upstream):
                     chunks.append(chunk)
@@ -374,10 +379,12 @@ class Pipeline(Generic[R, C]):
     async def astream(
         self,
         request: Request,
-        start: Callable[[Sent], AsyncIterator[C]],
+        start: Callable[[Sent], AsyncIterator[C] | Awaitable[AsyncIterator[C] | Finished[R]]],
         codec: Codec[R, C],
     ) -> AsyncIterator[C]:
-        """:meth:`stream` for an async provider stream."""
+        """:meth:`stream` for an async provider stream; ``start`` may also be a coroutine
+        that opens the stream (LlamaIndex's ``astream_chat``) or answers
+        :class:`~tokenomy.pipeline.Finished`."""
         trace = Trace()
         reservation = self.spend.reserve(request, trace)
         try:
@@ -398,7 +405,7 @@ class Pipeline(Generic[R, C]):
             chunks: list[C] = []
             attempts: list[Attempt] = []
             watch = self.outputs.watch(sent, codec, trace)
-            upstream = self.calls.astream(order, sent, start, attempts)
+            upstream = self.calls.astream(order, sent, astreamed(start, codec.replay), attempts)
             try:
                 async for chunk in upstream if watch is None else watch.asynchronous(upstream):
                     chunks.append(chunk)

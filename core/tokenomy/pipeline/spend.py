@@ -19,7 +19,7 @@ from tokenomy.pipeline.guard import Guard
 from tokenomy.pipeline.request import Request, Sent, Trace
 from tokenomy.route import Router
 from tokenomy.tokens.counter import DEFAULT_MODEL, TokenCounter
-from tokenomy.tokens.prices import PriceTable
+from tokenomy.tokens.prices import ModelPrice, PriceTable
 from tokenomy.tokens.usage import TokenUsage
 
 if TYPE_CHECKING:
@@ -92,15 +92,25 @@ class SpendStage:
             specs = [m for m in self.router.models if self.models is None or m.name in self.models]
             tokens = self._bound_tokens(request, self.router.counter, trace)
             return max(m.cost_usd(tokens, output) for m in specs)
-        price = self.prices.get(request.model)
+        price = self.price_of(request.model)
+        tokens = self._bound_tokens(request, self.counter(request.model), trace)
+        return price.cost(TokenUsage(tokens, output)).total_usd
+
+    def price_of(self, model: str | None) -> ModelPrice:
+        """The price of an unrouted ``model``, which a budget cannot hold without (a
+        front door calls it at construction, to fail there rather than at the first call).
+
+        Raises:
+            ConfigError: the price table does not know ``model``.
+        """
+        price = self.prices.get(model)
         if price is None:
             raise ConfigError(
-                f"a spend budget needs the price of model {request.model!r}, which the price "
+                f"a spend budget needs the price of model {model!r}, which the price "
                 "table does not know; pass prices=PriceTable.default().with_prices({name: "
                 "{'input': usd_per_1m, 'output': usd_per_1m}})."
             )
-        tokens = self._bound_tokens(request, self.counter(request.model), trace)
-        return price.cost(TokenUsage(tokens, output)).total_usd
+        return price
 
     def _bound_tokens(self, request: Request, counter: TokenCounter, trace: Trace) -> int:
         """The prompt's tokens; if counting fails, its characters (never fewer)."""

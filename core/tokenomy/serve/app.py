@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from tokenomy.errors import AllModelsFailedError, BudgetExceededError, UpstreamError
-from tokenomy.pipeline import Request, Sent
+from tokenomy.pipeline import Request, Sent, answer_cap
 from tokenomy.serve.codec import (
     CallState,
     ChatCodec,
@@ -331,7 +331,7 @@ class _Api:
                 prompt=prompt,
                 model=price_model,
                 llm=llm,
-                max_tokens=_cap(body),
+                max_tokens=answer_cap(body.get("max_tokens")),
                 scope=scope,
                 session=options.session,
                 tags=tags,
@@ -495,8 +495,3 @@ def _single_prompt(prompt: Any) -> str | None:
     if isinstance(prompt, list) and len(prompt) == 1:
         prompt = prompt[0]
     return prompt if isinstance(prompt, str) and prompt else None
-
-
-def _cap(body: Json) -> int | None:
-    value = body.get("max_tokens")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

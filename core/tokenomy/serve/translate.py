@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tokenomy.pipeline import Request, Sent
+from tokenomy.pipeline import Request, Sent, answer_cap
 
 __all__ = ["BadRequestError", "Options", "key_body", "llm_key", "needs", "outgoing"]
 
@@ -137,11 +137,8 @@ def needs(body: Mapping[str, Any]) -> frozenset[str]:
 
 
 def max_tokens_of(body: Mapping[str, Any]) -> int | None:
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = body.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
+    """The client's answer cap (``max_completion_tokens``, else ``max_tokens``)."""
+    return answer_cap(body.get("max_completion_tokens")) or answer_cap(body.get("max_tokens"))
 
 
 def chat_request(
