@@ -43,8 +43,9 @@ report is whatever the single run gives, per source and pooled:
 
 Added after that run (``--online``, written to ``route_fresh_online.json``; it chooses
 nothing either): the shipped router learning AlpacaEval outcomes as they arrive
-(``Router.update`` with both models' outcomes of 0, 100, 200 and 400 instructions), APGR on
-the other 405, plain kNN over the same outcomes for reference; mean of three seeded splits.
+(``Router.update`` with both models' outcomes of 0, 100, 200 and 400 instructions), APGR
+and the Brier score of the predicted success (both models) on the other 405, plain kNN
+over the same outcomes for reference; mean of three seeded splits.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ sys.path[:0] = [str(ROOT / "core"), str(ROOT / "scripts"), str(ROOT / "benchmark
 import numpy as np
 from _route_eval import bootstrap, in_family, knn_scores, metrics
 from fit_default_router import EMBEDDER, embed, fit, load, predict
-from route_transfer import TABLE, _Named
+from route_transfer import TABLE, _Named, brier
 
 from tokenomy.route import Router
 from tokenomy.route.prior import TierPrior
@@ -183,17 +184,25 @@ def online(fresh: list[dict[str, Any]], h: np.ndarray, seeds: int = 3) -> list[d
                 if step
                 else {"apgr": None}
             )
-            run.append({"default": metrics(score, weak, strong)["apgr"], "knn": knn["apgr"]})
+            run.append(
+                {
+                    "default": metrics(score, weak, strong)["apgr"],
+                    "knn": knn["apgr"],
+                    "brier": brier(pred, weak, strong),
+                }
+            )
         runs.append(run)
     out = []
     for k, step in enumerate(ONLINE_STEPS):
         row: dict[str, Any] = {"outcomes": step, "test": len(fresh) - ONLINE_STEPS[-1]}
-        for name in ("default", "knn"):
+        for name in ("default", "knn", "brier"):
             values = [r[k][name] for r in runs if r[k][name] is not None]
             row[name] = round(float(np.mean(values)), 4) if values else None
             row[f"{name}_per_seed"] = [r[k][name] for r in runs]
         out.append(row)
-        print(f"{step:>5} outcomes: default {row['default']}, knn {row['knn']}")
+        print(
+            f"{step:>5} outcomes: default {row['default']}, knn {row['knn']}, brier {row['brier']}"
+        )
     return out
 
 

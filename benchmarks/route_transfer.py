@@ -151,7 +151,11 @@ def online(
         seen = step
         pred = [router.predict(rows[i]["prompt"], vector=vectors[i]) for i in test]
         score = np.array([q["gpt-4"] - q["mixtral"] for q in pred])
-        entry = {"outcomes": step, "default_updated": metrics(score, weak, strong)}
+        entry = {
+            "outcomes": step,
+            "default_updated": metrics(score, weak, strong),
+            "brier": brier(pred, weak, strong),
+        }
         if step:
             got = stream[:step]
             d = np.array([rows[i]["strong"] - rows[i]["weak"] for i in got])
@@ -161,6 +165,13 @@ def online(
             entry["update_ms"] = round(update_ms, 3)
         out["steps"].append(entry)
     return out
+
+
+def brier(pred: list[dict[str, float]], weak: np.ndarray, strong: np.ndarray) -> float:
+    """Mean squared error of the predicted success against the outcomes, both models
+    (what the router's choice at a quality target reads, not only the ranking)."""
+    p = np.array([[q["mixtral"], q["gpt-4"]] for q in pred])
+    return round(float(np.mean((p - np.column_stack([weak, strong])) ** 2)), 4)
 
 
 class _Named:
@@ -235,7 +246,7 @@ def main() -> None:
             knn = s.get("knn_same_outcomes")
             steps.append(
                 f"{s['outcomes']}: {fmt(s['default_updated']['apgr'])}"
-                + (f" (knn {fmt(knn['apgr'])})" if knn else "")
+                f" [brier {s['brier']:.3f}]" + (f" (knn {fmt(knn['apgr'])})" if knn else "")
             )
         print(f"online {held}: " + ", ".join(steps), flush=True)
     write(args.out, folds, curves)
