@@ -115,12 +115,13 @@ class CacheStage:
             return None
         usage = hit.usage
         price = self.prices.get(hit.model)
+        listed = price.cost(usage).total_usd if price else hit.cost_saved_usd or 0.0
         trace.add(
             "cache",
             "hit",
             f"{hit.kind} from {hit.tier}" + (f", hit {hit.hit_id}" if hit.hit_id else ""),
             saved_tokens=usage.input_tokens + usage.output_tokens,
-            saved_usd=price.cost(usage).total_usd if price else hit.cost_saved_usd or 0.0,
+            saved_usd=listed * request.price_factor,  # what this call would have been billed
         )
         recorder = self.recorder
         if recorder is not None:
@@ -134,6 +135,7 @@ class CacheStage:
                     cache_hit=technique,
                     tags=tags or None,
                     details=call_details(request, trace, request.model),
+                    price_factor=request.price_factor,
                 ),
             )
         return codec.annotate(result, trace)

@@ -48,6 +48,9 @@ class Request:
         session: the conversation's id (per-session window state).
         tags: attribution for the ledger (user, feature, …).
         require: capabilities the answering model needs (``"tools"``, ``"vision"``).
+        price_factor: the share of the list price the call is billed if it is sent
+            (0.5 for a request the gateway defers to a Batch API job): what a cache
+            hit saves. Budgets still reserve the list price.
     """
 
     messages: tuple[Mapping[str, Any], ...] = ()
@@ -60,6 +63,7 @@ class Request:
     session: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     require: frozenset[str] = frozenset()
+    price_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if (self.prompt is None) == (not self.messages):
@@ -70,6 +74,8 @@ class Request:
             )
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ConfigError(f"max_tokens must be >= 1 or None; got {self.max_tokens!r}.")
+        if not 0.0 < self.price_factor <= 1.0:
+            raise ConfigError(f"price_factor must be in (0, 1]; got {self.price_factor!r}.")
 
     @property
     def cache_prompt(self) -> str | Sequence[Mapping[str, Any]]:

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tokenomy.errors import AllModelsFailedError, BudgetExceededError, UpstreamError
@@ -339,6 +340,9 @@ class _Api:
         upstream = UpstreamCall(
             self.g, kind=kind, body=body, model=model, scope=scope, options=options, state=state
         )
+        if upstream.batch is not None and not stream:
+            # billed at the Batch API's price if sent: what a cache hit saves
+            request = replace(request, price_factor=self.g.config.batch.price_factor)
         # the context stage shortens messages; Responses input only when it is text messages
         shapeable = kind != "responses" or plain_messages(body)
         pipe = self.g.pipeline(tenant, route, options.cache, context=shapeable)

@@ -212,6 +212,8 @@ def test_the_request_takes_messages_or_a_prompt_and_says_so():
         Request(messages=({"role": "user", "content": "x"},), prompt="x")
     with pytest.raises(ConfigError, match="max_tokens"):
         Request(prompt="x", max_tokens=0)
+    with pytest.raises(ConfigError, match=r"price_factor must be in \(0, 1\]"):
+        Request(prompt="x", price_factor=0.0)
 
 
 def test_the_callers_messages_are_never_changed_and_origins_map_back():

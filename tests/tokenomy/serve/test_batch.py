@@ -155,3 +155,25 @@ def test_deferred_answers_are_charged_and_recorded_at_the_batch_price(
         usage = TokenUsage(record.input_tokens, record.output_tokens)
         listed = PriceTable.default().cost("gpt-4o-mini", usage).total_usd
         assert record.cost_usd == pytest.approx(factor * listed) and listed > 0
+
+
+def test_a_cache_hit_saves_what_the_request_would_have_been_billed(
+    serve_gateway, upstream, tmp_path
+):
+    from tokenomy.monitor.sqlite import SQLiteLedger
+    from tokenomy.tokens import PriceTable, TokenUsage
+
+    url = serve_gateway(batch=BATCH, ledger_path=str(tmp_path / "usage.db"))
+    asyncio.run(burst(url, ["classify ticket 9"], DEFER))  # answered by a job, stored
+    asyncio.run(burst(url, ["classify ticket 9"], DEFER))  # a hit: a job would bill half
+    asyncio.run(burst(url, ["classify ticket 9"], {}))  # a hit: a call would bill it all
+    sent, deferred_hit, direct_hit = sorted(
+        SQLiteLedger(tmp_path / "usage.db").records(), key=lambda r: r.timestamp
+    )
+    assert not sent.cache_hit and deferred_hit.cache_hit and direct_hit.cache_hit
+    listed = PriceTable.default().cost(
+        "gpt-4o-mini", TokenUsage(sent.input_tokens, sent.output_tokens)
+    )
+    assert listed.total_usd > 0
+    assert sum(deferred_hit.saved_cost_usd.values()) == pytest.approx(0.5 * listed.total_usd)
+    assert sum(direct_hit.saved_cost_usd.values()) == pytest.approx(listed.total_usd)
