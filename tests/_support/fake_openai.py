@@ -72,6 +72,7 @@ class FakeOpenAI:
         self.fail_with: list[int] = []
         self.numbered: bool | str = False
         self.keep_requests = True
+        self.batch_lines: list[tuple[str, str]] = []  # (a job's endpoint, a line's url)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
@@ -328,7 +329,8 @@ class FakeOpenAI:
             out, errors = [], []
             for line in files[request["input_file_id"]].decode().splitlines():
                 item = json.loads(line)
-                if "FAIL" in json.dumps(item["body"]["messages"]):
+                self.batch_lines.append((request["endpoint"], item["url"]))
+                if "FAIL" in json.dumps(item["body"].get("messages", item["body"].get("input"))):
                     error = {
                         "error": {"message": "this line failed", "type": "invalid_request_error"}
                     }
@@ -344,7 +346,14 @@ class FakeOpenAI:
                         {
                             "custom_id": item["custom_id"],
                             "error": None,
-                            "response": {"status_code": 200, "body": self.chat(item["body"])},
+                            "response": {
+                                "status_code": 200,
+                                "body": (
+                                    self.responses(item["body"])
+                                    if item["url"] == "/v1/responses"
+                                    else self.chat(item["body"])
+                                ),
+                            },
                         }
                     )
             batch_id = f"batch-{len(batches) + 1}"

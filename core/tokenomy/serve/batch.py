@@ -85,7 +85,7 @@ class BatchAPI:
         self.completion_window = completion_window
         self.clock = clock
         self.stats = BatchStats()
-        self._queues: dict[str, _Queue] = {}
+        self._queues: dict[tuple[str, str], _Queue] = {}  # a job has one endpoint
         self._upstreams: dict[str, Upstream] = {}
         self._jobs: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
@@ -100,13 +100,14 @@ class BatchAPI:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Json] = loop.create_future()
-        queue = self._queues.setdefault(upstream.name, _Queue())
+        key = (upstream.name, path)
+        queue = self._queues.setdefault(key, _Queue())
         self._upstreams[upstream.name] = upstream
         queue.items.append((f"tokenomy-{next(self._ids)}", path, body, future))
         if len(queue.items) >= self.max_size:
-            self._send(upstream.name)
+            self._send(key)
         elif queue.timer is None:
-            queue.timer = loop.call_later(self.max_wait_s, self._send, upstream.name)
+            queue.timer = loop.call_later(self.max_wait_s, self._send, key)
         return await future
 
     async def aclose(self) -> None:
@@ -121,14 +122,14 @@ class BatchAPI:
             with contextlib.suppress(BaseException):  # closing: nothing to report
                 await job
 
-    def _send(self, name: str) -> None:
-        queue = self._queues.get(name)
+    def _send(self, key: tuple[str, str]) -> None:
+        queue = self._queues.get(key)
         if queue is None or not queue.items:
             return
         if queue.timer is not None:
             queue.timer.cancel()
         items, queue.items, queue.timer = queue.items, [], None
-        job = asyncio.get_running_loop().create_task(self._run(self._upstreams[name], items))
+        job = asyncio.get_running_loop().create_task(self._run(self._upstreams[key[0]], items))
         self._jobs.add(job)
         job.add_done_callback(self._jobs.discard)
 

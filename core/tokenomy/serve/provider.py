@@ -74,7 +74,7 @@ class UpstreamCall:
         self.path = _PATHS[kind]
         self.errors: list[UpstreamError] = []
         self.dedup = gateway.dedup if options.cache else None
-        self.batch = gateway.batch if options.deferrable and kind != "responses" else None
+        self.batch = gateway.batch if options.deferrable else None
         self.grouping = gateway.grouping if kind == "chat" and self.batch is None else None
         self.layout = kind == "chat" and gateway.config.prefix_layout
 

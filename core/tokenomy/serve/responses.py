@@ -9,7 +9,7 @@ and the token estimate as their JSON. When ``input`` is text messages only, the 
 stage (window, compression) applies too, and a shortened conversation is sent back as
 message items; any other item keeps the input as it is. A stream's events add up to the
 response of its closing event; a cached response is replayed as the events a streaming
-upstream sends. Not yet: the Batch API route for this endpoint.
+upstream sends. A deferrable request goes through the Batch API (``/v1/responses`` jobs).
 """
 
 from __future__ import annotations

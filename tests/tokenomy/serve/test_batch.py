@@ -177,3 +177,36 @@ def test_a_cache_hit_saves_what_the_request_would_have_been_billed(
     assert listed.total_usd > 0
     assert sum(deferred_hit.saved_cost_usd.values()) == pytest.approx(0.5 * listed.total_usd)
     assert sum(direct_hit.saved_cost_usd.values()) == pytest.approx(listed.total_usd)
+
+
+def test_deferrable_responses_requests_get_their_own_batch_job(serve_gateway, upstream):
+    url = serve_gateway(batch=BATCH)
+
+    async def both() -> tuple[list, list]:
+        api = aclient(url)
+        chats = burst(url, ["classify ticket 20", "classify ticket 21"], DEFER)
+        responses = asyncio.gather(
+            *(
+                api.responses.create(model="gpt-4o-mini", input=q, extra_body=DEFER)
+                for q in ("summarise report 1", "summarise report 2")
+            )
+        )
+        return await asyncio.gather(chats, responses)
+
+    chats, responses = asyncio.run(both())
+    assert [c.choices[0].message.content for c in chats] == [
+        "Echo: classify ticket 20",
+        "Echo: classify ticket 21",
+    ]
+    assert [r.output_text for r in responses] == [
+        "Echo: summarise report 1",
+        "Echo: summarise report 2",
+    ]
+    assert upstream.calls["/v1/responses"] == 0 and upstream.calls["/v1/chat/completions"] == 0
+    assert upstream.calls["/v1/batches"] == 2  # a job has one endpoint: one job each
+    assert sorted(upstream.batch_lines) == [
+        ("/v1/chat/completions", "/v1/chat/completions"),
+        ("/v1/chat/completions", "/v1/chat/completions"),
+        ("/v1/responses", "/v1/responses"),
+        ("/v1/responses", "/v1/responses"),
+    ]
