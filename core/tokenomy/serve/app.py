@@ -38,7 +38,7 @@ from tokenomy.serve.dedup import dedup_key
 from tokenomy.serve.gateway import CURRENT, Gateway
 from tokenomy.serve.metrics import gauges
 from tokenomy.serve.provider import UpstreamCall
-from tokenomy.serve.responses import ResponsesCodec, plain_messages, responses_request
+from tokenomy.serve.responses import ResponsesCodec, responses_request, shapeable_input
 from tokenomy.serve.tenants import Tenant, tenant_tags
 from tokenomy.serve.translate import (
     BadRequestError,
@@ -343,8 +343,8 @@ class _Api:
         if upstream.batch is not None and not stream:
             # billed at the Batch API's price if sent: what a cache hit saves
             request = replace(request, price_factor=self.g.config.batch.price_factor)
-        # the context stage shortens messages; Responses input only when it is text messages
-        shapeable = kind != "responses" or plain_messages(body)
+        # the context stage shortens messages; Responses input when each item maps back
+        shapeable = kind != "responses" or shapeable_input(body)
         pipe = self.g.pipeline(tenant, route, options.cache, context=shapeable)
         try:
             if not stream:

@@ -4,10 +4,12 @@ A request's ``instructions`` and ``input`` (a string, or message items) become t
 neutral request's messages, so the budget, the cache, routing, the answer cap
 (``max_output_tokens``) and the ledger apply as on chat completions; the upstream is
 sent the client's body with the pipeline's choices (the model, the cap). Items that
-are not messages (function calls and their outputs, reasoning) count toward the key
-and the token estimate as their JSON. When ``input`` is text messages only, the context
-stage (window, compression) applies too, and a shortened conversation is sent back as
-message items; any other item keeps the input as it is. A stream's events add up to the
+are not messages count as the chat messages they stand for (a function call as an
+assistant tool call, its output as the tool's message) or, any other (reasoning, an
+image), as their JSON. When every item maps back (text messages, function calls and
+their text outputs), the context stage (window, compression) applies too: a kept item
+is sent as the client wrote it, a shortened one with the shorter text, and a function
+call always with its output; any other item keeps the input whole. A stream's events add up to the
 response of its closing event; a cached response is replayed as the events a streaming
 upstream sends. A deferrable request goes through the Batch API (``/v1/responses`` jobs).
 """
@@ -29,33 +31,45 @@ from tokenomy.tokens.usage import TokenUsage
 __all__ = [
     "ResponsesCodec",
     "merge_response",
-    "plain_messages",
     "response_events",
     "responses_request",
+    "shapeable_input",
 ]
 
 Json = dict[str, Any]
 
 
-def plain_messages(body: Mapping[str, Any]) -> bool:
-    """Whether ``input`` is text messages only (a string, or message items whose content
-    is a string or text parts), which the context stage may shorten and the upstream
-    can be sent back as message items."""
+def shapeable_input(body: Mapping[str, Any]) -> bool:
+    """Whether the context stage may shorten ``input``: a string, or items that are
+    text messages (a string or text parts), function calls and their text outputs,
+    each call with its output (an output whose call is in a previous response stays
+    whole); each maps back to the client's own item. Any other item (an image,
+    reasoning, a built-in tool's call) leaves the input as the client wrote it."""
     given = body.get("input")
     if isinstance(given, str):
         return True
-    if not isinstance(given, list):
+    if not isinstance(given, list) or not all(_shapeable(i) for i in given):
         return False
-    for item in given:
-        if not isinstance(item, Mapping) or item.get("type", "message") != "message":
-            return False
-        content = item.get("content")
-        if isinstance(content, list) and not all(
-            isinstance(p, Mapping) and p.get("type") in ("input_text", "output_text", "text")
-            for p in content
-        ):
-            return False
-    return True
+    calls = [i["call_id"] for i in given if i.get("type") == "function_call"]
+    outputs = [i["call_id"] for i in given if i.get("type") == "function_call_output"]
+    return sorted(calls) == sorted(outputs)  # each call with its output, in this input
+
+
+def _shapeable(item: Any) -> bool:
+    if not isinstance(item, Mapping):
+        return False
+    kind = item.get("type", "message")
+    if kind in ("function_call", "function_call_output"):
+        return isinstance(item.get("call_id"), str) and (
+            kind == "function_call" or isinstance(item.get("output"), str)
+        )
+    if kind != "message" or "role" not in item:
+        return False
+    content = item.get("content")
+    return not isinstance(content, list) or all(
+        isinstance(p, Mapping) and p.get("type") in ("input_text", "output_text", "text")
+        for p in content
+    )
 
 
 def responses_request(

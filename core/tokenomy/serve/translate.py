@@ -12,7 +12,7 @@ keys travel in headers).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,8 +193,8 @@ def outgoing(body: Mapping[str, Any], sent: Sent, model: str, *, stream: bool, u
     if sent.prompt is not None and sent.prompt != sent.request.prompt:
         out["prompt"] = sent.prompt
     elif sent.request.prompt is None and sent.messages != sent.request.messages:
-        if "input" in body:  # the Responses API: the instructions stay, the rest is input
-            out["input"] = input_items(sent.messages, body.get("instructions"))
+        if "input" in body:  # the Responses API: the client's items, as the stage chose
+            out.update(responses_input(body, sent))
         else:
             out["messages"] = [dict(m) for m in sent.messages]
     cap = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
@@ -210,16 +210,46 @@ def outgoing(body: Mapping[str, Any], sent: Sent, model: str, *, stream: bool, u
     return out
 
 
-def input_items(messages: Sequence[Mapping[str, Any]], instructions: Any) -> list[Json]:
-    """Chat messages as Responses API input items, without the leading system message
-    that carries ``instructions`` (they are sent as ``instructions``)."""
-    if messages and isinstance(instructions, str) and instructions:
-        first = messages[0]
-        if first.get("role") == "system" and first.get("content") == instructions:
-            messages = messages[1:]
-    return [
-        {"role": str(m.get("role", "user")), "content": m.get("content") or ""} for m in messages
-    ]
+@dataclass(frozen=True)
+class _Instructions:
+    """The system message that carries a Responses request's ``instructions`` (``text``:
+    shortened by the context stage; None: as the client wrote them)."""
+
+    text: str | None = None
+
+
+def responses_input(body: Mapping[str, Any], sent: Sent) -> Json:
+    """A Responses API body's ``input`` (and ``instructions``) as the context stage chose
+    its messages: each kept item is the client's own (a function call and its output
+    keep their ids), a shortened message or function output carries the shorter text,
+    a summary the stage inserted is a message item."""
+    given = body.get("input")
+    items = [{"role": "user", "content": given}] if isinstance(given, str) else list(given or ())
+    instructions = body.get("instructions")
+    first: list[Json | _Instructions] = (
+        [_Instructions()] if isinstance(instructions, str) and instructions else []
+    )
+    chosen = sent.own([*first, *items], shorten=_shorten_item, insert=_message_item)
+    out: Json = {"input": [i for i in chosen if not isinstance(i, _Instructions)]}
+    for i in chosen:
+        if isinstance(i, _Instructions) and i.text is not None:
+            out["instructions"] = i.text
+    return out
+
+
+def _shorten_item(item: Json | _Instructions, text: str) -> Json | _Instructions:
+    if isinstance(item, _Instructions):
+        return _Instructions(text)
+    if item.get("type") == "function_call_output":
+        return {**item, "output": text}
+    if item.get("type") == "function_call":
+        return item
+    kept = {k: v for k, v in item.items() if k not in ("id", "status", "content")}
+    return {**kept, "content": text}
+
+
+def _message_item(role: str, text: str) -> Json | _Instructions:
+    return {"role": role, "content": text}
 
 
 def key_body(body: Mapping[str, Any]) -> Json:

@@ -98,14 +98,25 @@ def _input_message(item: Mapping[str, Any]) -> dict[str, Any]:
             parts: Any = [{"type": "text", "text": text}, *images] if images else text
             return {"role": str(item["role"]), "content": parts}
         return {"role": str(item["role"]), "content": "" if content is None else str(content)}
+    call = item.get("call_id")
+    if item.get("type") == "function_call" and isinstance(call, str):
+        function = {"name": str(item.get("name") or ""), "arguments": _dumps(item.get("arguments"))}
+        return {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": call, "type": "function", "function": function}],
+        }
+    if item.get("type") == "function_call_output" and isinstance(call, str):
+        return {"role": "tool", "tool_call_id": call, "content": _dumps(item.get("output"))}
     return {"role": "user", "content": _dumps(dict(item))}
 
 
 def input_messages(given: Any, instructions: Any = None) -> list[dict[str, Any]] | None:
     """A Responses API ``input`` (a string, or items) and its ``instructions`` as chat
-    messages: a message item keeps its role and text parts; any other item (a function
-    call, its output, reasoning) becomes a user-side record of its JSON. None when
-    ``input`` is neither a non-empty string nor a non-empty list of objects.
+    messages: a message item keeps its role and text parts, a function call is an
+    assistant tool call and its output the tool's message; any other item (reasoning,
+    a built-in tool's call) becomes a user-side record of its JSON. None when ``input``
+    is neither a non-empty string nor a non-empty list of objects.
 
     Example:
         >>> input_messages("Hi", "Be brief.")

@@ -155,10 +155,43 @@ def test_the_context_stage_shortens_a_long_conversation_sent_as_input(serve_gate
     sent = upstream.requests[-1]["body"]
     assert sent["instructions"] == "Be brief." and len(sent["input"]) < len(items)
     assert sent["input"][-1] == items[-1]
-    # an item that is not a message leaves the input as the client wrote it
+    # a function's output whose call is not in the input (it is in a previous
+    # response) leaves the input as the client wrote it
     call = {"type": "function_call_output", "call_id": "c1", "output": "sunny"}
     api.responses.create(model="gpt-4o-mini", input=[*items[:-1], call, items[-1]])
     assert upstream.requests[-1]["body"]["input"] == [*items[:-1], call, items[-1]]
+
+
+def test_the_context_stage_keeps_each_function_call_with_its_output(serve_gateway, upstream):
+    upstream.keep_requests = True
+    acme = config_for("")["tenants"]["acme"]["key_sha256"]
+    url = serve_gateway(
+        context={"window_tokens": 160, "relevance": False, "summarize": False},
+        tenants={"acme": {"key_sha256": acme}},
+    )
+    items: list[dict] = []
+    for i in range(10):  # an agent's turns: a question, a tool call, its output, an answer
+        items += [
+            {"role": "user", "content": f"What is the weather in city number {i}?"},
+            {
+                "type": "function_call",
+                "id": f"fc_{i}",
+                "call_id": f"call_{i}",
+                "name": "weather",
+                "arguments": json.dumps({"city": i}),
+            },
+            {"type": "function_call_output", "call_id": f"call_{i}", "output": f"sunny, {i} C"},
+            {"role": "assistant", "content": f"It is sunny in city {i} at {i} degrees."},
+        ]
+    items.append({"role": "user", "content": "And which city was the warmest?"})
+    reply = client(url).responses.create(model="gpt-4o-mini", input=items)
+    assert reply.output_text == "Echo: And which city was the warmest?"
+    sent = upstream.requests[-1]["body"]["input"]
+    assert len(sent) < len(items) and sent[-1] == items[-1]
+    assert all(item in items for item in sent)  # the client's own items, ids and all
+    calls = {i["call_id"] for i in sent if i.get("type") == "function_call"}
+    outputs = {i["call_id"] for i in sent if i.get("type") == "function_call_output"}
+    assert calls == outputs and calls  # never a call without its output, or the reverse
 
 
 def test_llamaindex_openairesponses_works_through_it(serve_gateway, upstream):
