@@ -472,12 +472,14 @@ def _pinned(msgs: list[Mapping[str, Any]], pinned: Collection[int], pin_goal: bo
 
 
 def _with_tool_groups(msgs: list[Mapping[str, Any]], core: set[int]) -> set[int]:
-    """Extend pins so a tool call and its results are kept together."""
+    """Extend pins so a tool call and its results are kept together (parallel calls
+    sent as consecutive assistant messages, as Responses API items are, are one group)."""
     out = set(core)
     start = None
     for i, m in enumerate(msgs):
-        if m.get("role") == "assistant" and m.get("tool_calls"):
-            start = i
+        if _calls(m):
+            if not (i and _calls(msgs[i - 1])):  # the first of a run of calls
+                start = i
         elif m.get("role") == "tool" and start is not None:
             group = set(range(start, i + 1))
             if group & core:
@@ -485,6 +487,10 @@ def _with_tool_groups(msgs: list[Mapping[str, Any]], core: set[int]) -> set[int]
         else:
             start = None
     return out
+
+
+def _calls(m: Mapping[str, Any]) -> bool:
+    return m.get("role") == "assistant" and bool(m.get("tool_calls"))
 
 
 def _turns(msgs: list[Mapping[str, Any]], core: set[int], costs: list[int]) -> list[_Turn]:

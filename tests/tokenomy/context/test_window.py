@@ -126,6 +126,20 @@ def test_pinned_tool_result_pins_its_call():
     assert {1, 2} <= set(result.kept)
 
 
+def test_parallel_calls_sent_one_per_message_stay_with_their_results():
+    msgs = [
+        {"role": "user", "content": "goal"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "a", "function": {}}]},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "b", "function": {}}]},
+        {"role": "tool", "tool_call_id": "a", "content": "result " * 50},
+        {"role": "tool", "tool_call_id": "b", "content": "result " * 50},
+        {"role": "assistant", "content": "ok " * 50},
+        {"role": "user", "content": "next"},
+    ]
+    result = window(max_tokens=60, overlap_tokens=0, pin_goal=False).fit(msgs, pinned=[4])
+    assert {1, 2, 3, 4} <= set(result.kept)
+
+
 def test_summary_of_evicted_turns_fits_and_sits_after_system():
     w = ConversationWindow(
         max_tokens=150, overlap_tokens=0, summary_tokens=30, embedder=HashingEmbedder()
