@@ -36,8 +36,9 @@ C = TypeVar("C")
 @dataclass(frozen=True)
 class Finished(Generic[R]):
     """What a stream's ``start`` returns for a model that cannot stream: the model's
-    whole answer, which the pipeline replays as chunks through the codec (and stores,
-    charges and records as it would the stream).
+    whole answer, which the pipeline replays as chunks through the codec and stores and
+    records as it would the stream; it is charged in full even when the caller stops
+    the replay early (the model generated all of it).
 
     Example:
         >>> from tokenomy.pipeline import Pipeline, Request, TextCodec
@@ -52,13 +53,19 @@ class Finished(Generic[R]):
 
 
 def streamed(
-    start: Callable[[Sent], Iterator[C] | Finished[R]], replay: Callable[[R], Iterable[C]]
+    start: Callable[[Sent], Iterator[C] | Finished[R]],
+    replay: Callable[[R], Iterable[C]],
+    whole: list[R],
 ) -> Callable[[Sent], Iterator[C]]:
-    """``start`` whose :class:`Finished` answers are replayed as chunks."""
+    """``start`` whose :class:`Finished` answers are replayed as chunks (and kept in
+    ``whole``: a replay the caller stops was still generated, and is charged, in full)."""
 
     def begin(sent: Sent) -> Iterator[C]:
         out = start(sent)
-        return iter(replay(out.result)) if isinstance(out, Finished) else out
+        if not isinstance(out, Finished):
+            return out
+        whole.append(out.result)
+        return iter(replay(out.result))
 
     return begin
 
@@ -66,24 +73,29 @@ def streamed(
 def astreamed(
     start: Callable[[Sent], AsyncIterator[C] | Awaitable[AsyncIterator[C] | Finished[R]]],
     replay: Callable[[R], Iterable[C]],
+    whole: list[R],
 ) -> Callable[[Sent], AsyncIterator[C]]:
     """``start`` as an async stream: an awaitable ``start`` (one that opens its stream,
-    or answers :class:`Finished`) is awaited, a finished answer replayed as chunks."""
+    or answers :class:`Finished`) is awaited, a finished answer replayed as chunks (and
+    kept in ``whole``, as in :func:`streamed`)."""
 
     def begin(sent: Sent) -> AsyncIterator[C]:
         out = start(sent)
         if isinstance(out, AsyncIterator):  # a stream already: no extra layer
             return out
-        return _awaited(out, replay)
+        return _awaited(out, replay, whole)
 
     return begin
 
 
 async def _awaited(
-    opening: Awaitable[AsyncIterator[C] | Finished[R]], replay: Callable[[R], Iterable[C]]
+    opening: Awaitable[AsyncIterator[C] | Finished[R]],
+    replay: Callable[[R], Iterable[C]],
+    whole: list[R],
 ) -> AsyncIterator[C]:
     out = await opening
     if isinstance(out, Finished):
+        whole.append(out.result)
         for chunk in replay(out.result):
             yield chunk
         return
@@ -91,10 +103,10 @@ async def _awaited(
         async for chunk in out:
             yield chunk
     finally:
-        await _aclose(out)
+        await aclose_stream(out)
 
 
-async def _aclose(stream: object) -> None:
+async def aclose_stream(stream: object) -> None:
     """Close a provider's stream stopped early now, not when it is collected."""
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
@@ -224,7 +236,7 @@ class CallStage:
                 async for chunk in stream:
                     yield chunk
             finally:
-                await _aclose(stream)
+                await aclose_stream(stream)
             attempts.append(Attempt(order[0] or "", "ok"))
             return
         async for chunk in astream_first(

@@ -37,7 +37,14 @@ from tokenomy.cache import Answer, SemanticCache
 from tokenomy.errors import ConfigError
 from tokenomy.pipeline import output as out_stage
 from tokenomy.pipeline.caching import CacheStage, Done, abandon, resolve
-from tokenomy.pipeline.calling import CallStage, Finished, astreamed, note_attempts, streamed
+from tokenomy.pipeline.calling import (
+    CallStage,
+    Finished,
+    aclose_stream,
+    astreamed,
+    note_attempts,
+    streamed,
+)
 from tokenomy.pipeline.context import ContextStage
 from tokenomy.pipeline.guard import Guard, in_thread
 from tokenomy.pipeline.request import Request, Sent, Trace, call_details
@@ -360,18 +367,21 @@ class Pipeline(Generic[R, C]):
             chunks: list[C] = []
             attempts: list[Attempt] = []
             watch = self.outputs.watch(sent, codec, trace)
-            upstream = self.calls.stream(order, sent, streamed(start, codec.replay), attempts)
+            whole: list[R] = []  # a model that cannot stream: its answer, replayed
+            upstream = self.calls.stream(
+                order, sent, streamed(start, codec.replay, whole), attempts
+            )
             try:
                 for chunk in upstream if watch is None else watch.sync(upstream):
                     chunks.append(chunk)
                     yield chunk
             except BaseException:
-                self._cut(sent, order, attempts, chunks, codec, reservation, trace)
+                self._cut(sent, order, attempts, chunks, codec, reservation, trace, whole)
                 abandon(flight)
                 raise
             _stopped(watch, order, attempts, trace)
             yield from self._finish_stream(
-                sent, attempts, chunks, codec, reservation, trace, flight, watch=watch
+                sent, attempts, chunks, codec, reservation, trace, flight, watch=watch, whole=whole
             )
         finally:
             self.spend.release(reservation)
@@ -405,20 +415,27 @@ class Pipeline(Generic[R, C]):
             chunks: list[C] = []
             attempts: list[Attempt] = []
             watch = self.outputs.watch(sent, codec, trace)
-            upstream = self.calls.astream(order, sent, astreamed(start, codec.replay), attempts)
+            whole: list[R] = []  # a model that cannot stream: its answer, replayed
+            upstream = self.calls.astream(
+                order, sent, astreamed(start, codec.replay, whole), attempts
+            )
+            watched = upstream if watch is None else watch.asynchronous(upstream)
             try:
-                async for chunk in upstream if watch is None else watch.asynchronous(upstream):
+                async for chunk in watched:
                     chunks.append(chunk)
                     yield chunk
             except BaseException:
-                self._cut(sent, order, attempts, chunks, codec, reservation, trace)
+                self._cut(sent, order, attempts, chunks, codec, reservation, trace, whole)
                 abandon(flight)
                 raise
+            finally:  # a stream stopped early is closed now, not when it is collected
+                await aclose_stream(watched)
+                await aclose_stream(upstream)
             _stopped(watch, order, attempts, trace)
             tail = await in_thread(
                 self._cache_blocks(),
                 _listed,
-                functools.partial(self._finish_stream, watch=watch),
+                functools.partial(self._finish_stream, watch=watch, whole=whole),
                 sent,
                 attempts,
                 chunks,
@@ -571,13 +588,18 @@ class Pipeline(Generic[R, C]):
         flight: Flight | None,
         *,
         watch: out_stage.Watch | None = None,
+        whole: list[R] | None = None,
     ) -> Iterator[C]:
         note_attempts(trace, attempts)
         model = attempts[-1].model if attempts else None
         answer = None
         stopped = watch is not None and watch.stopped
         if chunks:
-            result = self.guard("settle", trace, lambda: codec.merge(chunks))
+            result = (
+                whole[-1]  # a replay the monitor stopped was generated in full
+                if stopped and whole
+                else self.guard("settle", trace, lambda: codec.merge(chunks))
+            )
             if result is not None:
                 # a stream the monitor stopped is charged for all it generated, not stored
                 answer = self._settle(
@@ -600,12 +622,14 @@ class Pipeline(Generic[R, C]):
         codec: Codec[R, C],
         reservation: Reservation | None,
         trace: Trace,
+        whole: list[R],
     ) -> None:
-        """A stream stopped by the caller or broken mid-way: charge what was generated."""
-        if not chunks or reservation is None:
+        """A stream stopped by the caller or broken mid-way: charge what was generated
+        (all of a replayed answer, which the model generated before the first chunk)."""
+        if not (chunks or whole) or reservation is None:
             return
         model = attempts[-1].model if attempts else order[0]
-        result = self.guard("settle", trace, lambda: codec.merge(chunks))
+        result = whole[-1] if whole else self.guard("settle", trace, lambda: codec.merge(chunks))
         if result is not None:
             self._settle(sent, model, result, codec, reservation, trace, store=False)
 

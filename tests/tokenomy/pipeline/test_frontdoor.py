@@ -148,6 +148,66 @@ def test_pipeline_stream_replays_a_finished_start():
     assert list(chunks) == ["a ", "b ", "c"]
 
 
+def test_a_replay_the_caller_stops_is_charged_for_the_whole_answer():
+    answer = "word " * 400  # the model generated all of it before the first chunk
+    spent = {}
+    for how in ("read", "closed"):
+        budget = SpendBudget(limit_usd=10.0)
+        pipe: Pipeline[str, str] = Pipeline(budget=budget)
+        chunks = pipe.stream(
+            Request(prompt="hi", model="gpt-4o"), lambda sent: Finished(answer), TextCodec()
+        )
+        if how == "read":
+            assert "".join(chunks) == answer
+        else:
+            next(chunks)
+            chunks.close()
+        spent[how] = budget.spent_usd
+    assert spent["closed"] == pytest.approx(spent["read"]) and spent["read"] > 0
+
+
+async def test_an_async_replay_the_caller_stops_is_charged_for_the_whole_answer():
+    answer = "word " * 400
+
+    async def finished(sent: Any) -> Finished[str]:  # opens like LlamaIndex's astream_chat
+        return Finished(answer)
+
+    spent = {}
+    for how in ("read", "closed"):
+        budget = SpendBudget(limit_usd=10.0)
+        pipe: Pipeline[str, str] = Pipeline(budget=budget)
+        chunks = pipe.astream(Request(prompt="hi", model="gpt-4o"), finished, TextCodec())
+        if how == "read":
+            assert "".join([c async for c in chunks]) == answer
+        else:
+            await chunks.__anext__()
+            await chunks.aclose()
+        spent[how] = budget.spent_usd
+    assert spent["closed"] == pytest.approx(spent["read"]) and spent["read"] > 0
+
+
+@pytest.mark.parametrize("opens", [False, True])
+async def test_a_provider_stream_the_caller_stops_is_closed_at_once(opens):
+    closed = []
+
+    async def provider() -> AsyncIterator[str]:
+        try:
+            for word in ("a ", "b ", "c"):
+                yield word
+        finally:
+            closed.append(True)
+
+    async def opening(sent: Any) -> AsyncIterator[str]:  # LlamaIndex's astream_chat
+        return provider()
+
+    pipe: Pipeline[str, str] = Pipeline(budget=SpendBudget(limit_usd=1.0))
+    start = opening if opens else (lambda sent: provider())
+    chunks = pipe.astream(Request(prompt="hi", model="gpt-4o"), start, TextCodec())
+    assert await chunks.__anext__() == "a "
+    await chunks.aclose()
+    assert closed == [True]  # not left to the garbage collector's next turn
+
+
 def test_answer_cap_is_the_callers_else_the_largest_known_model_cap():
     assert answer_cap(64, [1000]) == 64
     assert answer_cap(None, [256, 512]) == 512
