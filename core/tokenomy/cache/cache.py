@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -211,6 +211,7 @@ class SemanticCache:
         scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         key: CacheKey | None = None,
+        price_factor: float = 1.0,
     ) -> CacheHit | None:
         """The cached answer for a request, or None.
 
@@ -221,6 +222,8 @@ class SemanticCache:
             tools: the tool schemas sent with the request.
             key: ``self.key(prompt, llm=..., scope=..., tools=...)`` when the caller
                 has it already (the pipeline computes it once per call).
+            price_factor: the share of the list price the request would be billed
+                (a Batch API request: 0.5): a hit saves that much.
         """
         key = key or self.key(prompt, llm=llm, scope=scope, tools=tools)
         self._counters.add("lookups")
@@ -230,8 +233,9 @@ class SemanticCache:
             hit = self._lookup_semantic(key, now)
         if hit is None:
             self._counters.add("misses")
-        else:
-            self._counters.hit(hit)
+            return None
+        hit = _billed(hit, price_factor)
+        self._counters.hit(hit)
         return hit
 
     def peek(
@@ -242,13 +246,16 @@ class SemanticCache:
         scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         key: CacheKey | None = None,
+        price_factor: float = 1.0,
     ) -> CacheHit | None:
         """The request's exact entry, if stored: no semantic search, not counted as a
         lookup (the pipeline's re-check before a new single-flight leader calls)."""
         key = key or self.key(prompt, llm=llm, scope=scope, tools=tools)
         hit = self._lookup_exact(key, self.clock())
-        if hit is not None:
-            self._counters.hit(hit)
+        if hit is None:
+            return None
+        hit = _billed(hit, price_factor)
+        self._counters.hit(hit)
         return hit
 
     def store(
@@ -305,10 +312,15 @@ class SemanticCache:
         scope: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         key: CacheKey | None = None,
+        price_factor: float = 1.0,
     ) -> CacheHit | None:
         """:meth:`lookup` in a worker thread (tier I/O and embedding are blocking)."""
         return await asyncio.to_thread(
-            self.lookup, prompt, llm=llm, scope=scope, tools=tools, key=key
+            partial(self.lookup, key=key, price_factor=price_factor),
+            prompt,
+            llm=llm,
+            scope=scope,
+            tools=tools,
         )
 
     async def astore(
@@ -334,8 +346,6 @@ class SemanticCache:
 
     def stats(self) -> CacheStats:
         """A snapshot of the counters (with the error bound's estimates when set)."""
-        from dataclasses import replace
-
         snap = self._counters.snapshot()
         if self.flight.shared:
             snap = replace(snap, single_flight_shared=self.flight.shared)
@@ -551,6 +561,13 @@ def _entry_id(key: CacheKey) -> str:
     import hashlib
 
     return hashlib.blake2b(f"{key.partition}:{key.exact}".encode(), digest_size=16).hexdigest()
+
+
+def _billed(hit: CacheHit, price_factor: float) -> CacheHit:
+    """``hit`` saving what its request would have been billed, not the list price."""
+    if price_factor == 1.0 or hit.cost_saved_usd is None:
+        return hit
+    return replace(hit, cost_saved_usd=hit.cost_saved_usd * price_factor)
 
 
 def _refusal(answer: Answer) -> str | None:

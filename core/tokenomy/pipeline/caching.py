@@ -96,7 +96,11 @@ class CacheStage:
         hit = self.guard(
             "cache",
             trace,
-            lambda: self.cache.lookup(request.cache_prompt, **self._where(request, trace)),
+            lambda: self.cache.lookup(
+                request.cache_prompt,
+                **self._where(request, trace),
+                price_factor=request.price_factor,
+            ),
         )
         if hit is None and trace.outcome("cache") != "skipped":
             trace.add("cache", "miss")
@@ -115,13 +119,14 @@ class CacheStage:
             return None
         usage = hit.usage
         price = self.prices.get(hit.model)
-        listed = price.cost(usage).total_usd if price else hit.cost_saved_usd or 0.0
+        # what this call would have been billed (the hit's own figure is billed already)
+        saved = price.cost(usage).total_usd * request.price_factor if price else None
         trace.add(
             "cache",
             "hit",
             f"{hit.kind} from {hit.tier}" + (f", hit {hit.hit_id}" if hit.hit_id else ""),
             saved_tokens=usage.input_tokens + usage.output_tokens,
-            saved_usd=listed * request.price_factor,  # what this call would have been billed
+            saved_usd=saved if saved is not None else hit.cost_saved_usd or 0.0,
         )
         recorder = self.recorder
         if recorder is not None:
@@ -181,7 +186,11 @@ class CacheStage:
         hit = self.guard(
             "cache",
             trace,
-            lambda: self.cache.peek(request.cache_prompt, **self._where(request, trace)),
+            lambda: self.cache.peek(
+                request.cache_prompt,
+                **self._where(request, trace),
+                price_factor=request.price_factor,
+            ),
         )
         if hit is None:
             return flight

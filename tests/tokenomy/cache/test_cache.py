@@ -32,6 +32,16 @@ def test_exact_then_semantic_then_miss(make_cache):
     cache.check()
 
 
+def test_a_hit_saves_what_its_request_would_have_been_billed(make_cache):
+    cache = make_cache()
+    cache.store(Q, ans(model="gpt-4o", usage=TokenUsage(20, 5)))
+    listed = 20 * 2.5e-6 + 5 * 1e-5
+    assert cache.lookup(Q, price_factor=0.5).cost_saved_usd == pytest.approx(0.5 * listed)
+    assert cache.peek(Q, price_factor=0.5).cost_saved_usd == pytest.approx(0.5 * listed)
+    assert cache.lookup(Q).cost_saved_usd == pytest.approx(listed)
+    assert cache.stats().cost_saved_usd == pytest.approx(2 * listed)  # 0.5 + 0.5 + 1
+
+
 def test_exact_mode_never_embeds(make_cache):
     class NoEmbed:
         name, dim = "none", 8
