@@ -310,7 +310,7 @@ def render_html(report: AuditReport) -> str:
             f" {escape(s.title)} would save {usd(s.cost_saved_usd)} with a predicted "
             f"{s.metrics['predicted_quality_drop_share']:.1%} of answers getting worse "
             f"(interval {s.metrics['quality_drop_low']:.1%}-{s.metrics['quality_drop_high']:.1%}"
-            "), each scored on its own (side by side, a judge prefers the stronger model's "
+            "), each scored on its own (side by side, a judge may prefer the stronger model's "
             "answer far more often)."
             for s in report.savings
             if "predicted_quality_drop_share" in s.metrics

@@ -160,8 +160,9 @@ class RoutingAuditPlugin:
             f"predicted share of answers that get worse: {predicted:.1%} "
             f"(interval {low:.1%}-{high:.1%}), each answer scored on its own (right or "
             "wrong, a 1-10 judge score); side by side with the call's own model's answer, "
-            "a judge prefers the stronger model's far more often (docs/routing.md, "
-            "'Fresh outcomes').",
+            "a judge may prefer the stronger model's far more often (GPT-4's over "
+            "Mixtral's on 77% of the AlpacaEval instructions this rule moves: "
+            "docs/routing.md, 'Fresh outcomes').",
         ]
         if measured:
             share = sum(measured) / len(measured)

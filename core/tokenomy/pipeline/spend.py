@@ -104,11 +104,17 @@ class SpendStage:
             ConfigError: the price table does not know ``model``.
         """
         price = self.prices.get(model)
+        if price is None and not model:
+            raise ConfigError(
+                "a spend budget needs the model's price, but the model has no name to "
+                "look it up by (no model or model_name); use a named model (e.g. "
+                "ChatOpenAI(model='gpt-4o-mini')) or route among named models."
+            )
         if price is None:
             raise ConfigError(
                 f"a spend budget needs the price of model {model!r}, which the price "
-                "table does not know; pass prices=PriceTable.default().with_prices({name: "
-                "{'input': usd_per_1m, 'output': usd_per_1m}})."
+                "table does not know; pass prices=PriceTable.default().with_prices({"
+                f"{model!r}: {{'input': usd_per_1m, 'output': usd_per_1m}}}})."
             )
         return price
 

@@ -220,5 +220,7 @@ def test_answer_cap_is_the_callers_else_the_largest_known_model_cap():
 def test_price_of_names_the_fix_for_an_unpriced_model():
     pipe: Pipeline[str, str] = Pipeline(budget=SpendBudget(limit_usd=1.0))
     assert pipe.spend.price_of("gpt-4o-mini") == PriceTable.default().get("gpt-4o-mini")
-    with pytest.raises(ConfigError, match="with_prices"):
+    with pytest.raises(ConfigError, match=r"with_prices\(\{'no-such-model'"):
         pipe.spend.price_of("no-such-model")
+    with pytest.raises(ConfigError, match="no name to look it up by"):
+        pipe.spend.price_of(None)  # a model that does not say its name
