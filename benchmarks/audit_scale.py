@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +56,53 @@ def grow(n: int, path: Path) -> None:
         for i in range(n):
             call = json.loads(lines[i % len(lines)])
             call["id"] = f"syn-{i}"
-            round_ = i // len(lines)
-            if isinstance(call.get("timestamp"), str) and round_:
-                from datetime import datetime, timedelta
-
-                t = datetime.fromisoformat(call["timestamp"].replace("Z", "+00:00"))
-                call["timestamp"] = (t + timedelta(seconds=round_ * WEEK)).isoformat()
+            _shift(call, i // len(lines))
             out.write(json.dumps(call) + "\n")
+
+
+_WORDS = (
+    "alpha amber bridge cedar delta ember falcon garnet harbor indigo jasper kestrel lagoon "
+    "maple nectar onyx pepper quartz raven saffron timber umber velvet willow xenon yarrow "
+    "zephyr account invoice cluster dataset endpoint notebook quota region replica token "
+    "upload webhook billing refund latency timeout storage member project schedule"
+).split()
+
+
+def _variant(text: str, key: str) -> str:
+    """``text`` with a clause of its own: words drawn from a seed of ``key``."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    rng = random.Random(int.from_bytes(digest, "big"))
+    words = " ".join(rng.choice(_WORDS) for _ in range(6))
+    return f"{text} (case {digest.hex()[:10]}: {words})"
+
+
+def grow_distinct(n: int, path: Path, seed: int = 0) -> None:
+    """``n`` calls grown from the sample whose questions and answers are all distinct
+    across rounds: every user and assistant message, and the response, gets a clause of
+    its own, keyed on (seed, round, original text), so the calls of one conversation in
+    one round still share their earlier turns (as a real conversation's calls do) while
+    no text repeats from one round to the next. System prompts stay shared (a real app
+    sends one system prompt per feature)."""
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
+        for i in range(n):
+            call = json.loads(lines[i % len(lines)])
+            round_ = i // len(lines)
+            call["id"] = f"dis-{i}"
+            _shift(call, round_)
+            for m in call.get("messages") or []:
+                if m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str):
+                    m["content"] = _variant(m["content"], f"{seed}:{round_}:{m['content']}")
+            if isinstance(call.get("response"), str):
+                call["response"] = _variant(call["response"], f"{seed}:{round_}:{call['response']}")
+            out.write(json.dumps(call) + "\n")
+
+
+def _shift(call: dict[str, Any], round_: int) -> None:
+    if isinstance(call.get("timestamp"), str) and round_:
+        t = datetime.fromisoformat(call["timestamp"].replace("Z", "+00:00"))
+        call["timestamp"] = (t + timedelta(seconds=round_ * WEEK)).isoformat()
 
 
 def audit(path: Path, plugins: str, *flags: str, seed: int = 0) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Final
 
 from tokenomy.audit.plugins import AuditContext, AuditedCall, CallSavings, SavingsEstimate
 from tokenomy.output import JsonComplete, RepetitionLoop, StreamMonitor
+from tokenomy.output.monitor import _DIGITS, _UNIT
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["ResponseLengthPlugin"]
@@ -38,9 +39,51 @@ def _tail(text: str, criterion: RepetitionLoop | JsonComplete) -> str | None:
     return text[monitor.stop.keep_chars :] or None
 
 
+def may_loop(text: str, loop: RepetitionLoop) -> bool:
+    """False when ``text`` cannot hold a loop ``loop`` would call; a cheap test run
+    before the stream monitor, which costs ~1 ms per answer on its own.
+
+    A loop is a run of at least ``min(span, short_span)`` units each equal to the unit
+    ``p`` before (units as the monitor reads them: lower-cased, digits folded), so the
+    window of that many units where the run starts equals the window ``p`` units
+    earlier. A text whose windows are all different holds no loop: the test is a
+    necessary condition, so skipping the monitor on False never changes a result.
+
+    Example:
+        >>> may_loop("Paris is the capital of France.", RepetitionLoop())
+        False
+        >>> may_loop("and then " * 40, RepetitionLoop())
+        True
+    """
+    width = min(loop.span, loop.short_span)
+    units = _UNIT.findall(text)
+    if len(units) <= width:
+        return False
+    raw: dict[str, int] = {}
+    folded: dict[str, int] = {}
+    codes = array("I")
+    for unit in units:
+        code = raw.get(unit)
+        if code is None:
+            code = raw[unit] = folded.setdefault(_DIGITS.sub("0", unit.lower()), len(folded))
+        codes.append(code)
+    if len(folded) == len(units):  # no unit repeats: no window does
+        return False
+    body, step = codes.tobytes(), codes.itemsize
+    span = width * step
+    seen: set[bytes] = set()
+    for start in range(0, len(body) - span + step, step):
+        window = body[start : start + span]
+        if window in seen:
+            return True
+        seen.add(window)
+    return False
+
+
 def _tails(text: str) -> tuple[str | None, str | None]:
     """The tails of ``text`` after a repetition loop began and after its JSON closed."""
-    return _tail(text, RepetitionLoop()), _tail(text, JsonComplete())
+    loop = RepetitionLoop()
+    return (_tail(text, loop) if may_loop(text, loop) else None), _tail(text, JsonComplete())
 
 
 class ResponseLengthPlugin:
