@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
+from functools import lru_cache
 from typing import Final
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from tokenomy.audit.plugins import AuditContext, AuditedCall, CallSavings, SavingsEstimate
 from tokenomy.output import JsonComplete, RepetitionLoop, StreamMonitor
@@ -56,28 +60,24 @@ def may_loop(text: str, loop: RepetitionLoop) -> bool:
         True
     """
     width = min(loop.span, loop.short_span)
-    units = _UNIT.findall(text)
+    if text.isascii():  # folding the whole text splits it into the same units
+        units = _UNIT.findall(_DIGITS.sub("0", text.lower()))
+    else:
+        units = [_DIGITS.sub("0", u.lower()) for u in _UNIT.findall(text)]
     if len(units) <= width:
         return False
-    raw: dict[str, int] = {}
-    folded: dict[str, int] = {}
-    codes = array("I")
-    for unit in units:
-        code = raw.get(unit)
-        if code is None:
-            code = raw[unit] = folded.setdefault(_DIGITS.sub("0", unit.lower()), len(folded))
-        codes.append(code)
-    if len(folded) == len(units):  # no unit repeats: no window does
-        return False
-    body, step = codes.tobytes(), codes.itemsize
-    span = width * step
-    seen: set[bytes] = set()
-    for start in range(0, len(body) - span + step, step):
-        window = body[start : start + span]
-        if window in seen:
-            return True
-        seen.add(window)
-    return False
+    # each window of units hashed (equal windows, equal hashes; a collision only
+    # sends the text on to the monitor)
+    codes = np.fromiter(map(hash, units), dtype=np.int64, count=len(units)).view(np.uint64)
+    windows = sliding_window_view(codes, width) @ _powers(width)
+    return bool(np.unique(windows).size < windows.size)
+
+
+@lru_cache(maxsize=4)
+def _powers(width: int) -> np.ndarray:
+    """Fixed odd 64-bit multipliers, one per place in a window."""
+    rng = np.random.default_rng(width)
+    return rng.integers(0, 2**63, size=width, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
 def _tails(text: str) -> tuple[str | None, str | None]:
