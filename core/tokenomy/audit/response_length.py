@@ -62,6 +62,8 @@ def may_loop(text: str, loop: RepetitionLoop) -> bool:
     width = min(loop.span, loop.short_span)
     if text.isascii():  # folding the whole text splits it into the same units
         units = _UNIT.findall(_DIGITS.sub("0", text.lower()))
+    elif "\x00" not in text:  # folded unit by unit, in one call each
+        units = _DIGITS.sub("0", "\x00".join(_UNIT.findall(text)).lower()).split("\x00")
     else:
         units = [_DIGITS.sub("0", u.lower()) for u in _UNIT.findall(text)]
     if len(units) <= width:
