@@ -106,9 +106,7 @@ class RoutingAuditPlugin:
         # one batch: the router's embedder caches, later lookups are hits (if it fails,
         # predict reads features only)
         with contextlib.suppress(Exception):
-            self.router.embedder.embed(
-                sorted({c.call.last_user_text for c in (*calls, *learned)})
-            )
+            self.router.embedder.embed(sorted({c.call.last_user_text for c in (*calls, *learned)}))
         for c in learned:
             if c.call.model in self.router.models.names:
                 self.router.update(c.call.last_user_text, c.call.model, outcomes[id(c)])

@@ -2,8 +2,8 @@
 interval.
 
 Replaying every call through MiniLM (the semantic cache, compression, few-shot
-selection, the router's embedding of each question) is what makes an audit slow; on a workload of more than
-:attr:`Sampling.above` calls these columns run on a sample of about
+selection, the router's embedding of each question) is what makes an audit slow; on
+a workload of more than :attr:`Sampling.above` calls these columns run on a sample of about
 :attr:`Sampling.calls` calls instead, and their totals are scaled up with a
 confidence interval. Below the threshold they stay exact.
 

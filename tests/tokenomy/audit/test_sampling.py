@@ -216,7 +216,9 @@ def test_cli_flags_and_json(workload, tmp_path, capsys):
     low, high = routing["interval_usd"]
     assert routing["sampled_calls"] == data["sampling"]["sampled_calls"] > 0
     assert low <= routing["cost_saved_usd"] <= high
-    assert main([*args[:-4], "--only", "exact_cache", "--json", str(js), "--sample-above", "0"]) == 0
+    assert (
+        main([*args[:-4], "--only", "exact_cache", "--json", str(js), "--sample-above", "0"]) == 0
+    )
     assert json.loads(js.read_text())["sampling"] is None  # no model-heavy column ran
 
 
