@@ -3,6 +3,7 @@ how close the sampled model-heavy columns come to the exact ones.
 
 Command (from the repository root):
     python benchmarks/audit_scale.py [--sizes 10000,100000] [--plugins all|exact_cache,...]
+        [--distinct]
         [--coverage 10000 --seeds 5 --sample-calls 2000 [--draws 300]]
 
 Writes benchmarks/results/audit_scale.json. Each size is a synthetic workload grown from
@@ -20,6 +21,10 @@ often each sampled column's and the combined estimate's interval holds the exact
 default compression): the column measured exactly once in this process, each draw's
 estimate and interval from those per-call savings.
 
+``--distinct`` grows the workloads with :func:`grow_distinct` instead: every question and
+answer distinct from one round of the sample to the next (what a production log looks
+like), so nothing the audit remembers per distinct text helps.
+
 Caveats: a repeated sample shares its system prompts, documents and answers far more
 than most real logs (the cache columns find most rounds' calls repeated, and MiniLM
 embeds each distinct text once), and the audit keeps one copy of each repeated text, so
@@ -30,12 +35,15 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +61,96 @@ def grow(n: int, path: Path) -> None:
         for i in range(n):
             call = json.loads(lines[i % len(lines)])
             call["id"] = f"syn-{i}"
-            round_ = i // len(lines)
-            if isinstance(call.get("timestamp"), str) and round_:
-                from datetime import datetime, timedelta
-
-                t = datetime.fromisoformat(call["timestamp"].replace("Z", "+00:00"))
-                call["timestamp"] = (t + timedelta(seconds=round_ * WEEK)).isoformat()
+            _shift(call, i // len(lines))
             out.write(json.dumps(call) + "\n")
+
+
+_WORDS = [
+    "alpha",
+    "amber",
+    "bridge",
+    "cedar",
+    "delta",
+    "ember",
+    "falcon",
+    "garnet",
+    "harbor",
+    "indigo",
+    "jasper",
+    "kestrel",
+    "lagoon",
+    "maple",
+    "nectar",
+    "onyx",
+    "pepper",
+    "quartz",
+    "raven",
+    "saffron",
+    "timber",
+    "umber",
+    "velvet",
+    "willow",
+    "xenon",
+    "yarrow",
+    "zephyr",
+    "account",
+    "invoice",
+    "cluster",
+    "dataset",
+    "endpoint",
+    "notebook",
+    "quota",
+    "region",
+    "replica",
+    "token",
+    "upload",
+    "webhook",
+    "billing",
+    "refund",
+    "latency",
+    "timeout",
+    "storage",
+    "member",
+    "project",
+    "schedule",
+]
+
+
+def _variant(text: str, key: str) -> str:
+    """``text`` with a clause of its own: words drawn from a seed of ``key``."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    rng = random.Random(int.from_bytes(digest, "big"))
+    words = " ".join(rng.choice(_WORDS) for _ in range(6))
+    return f"{text} (case {digest.hex()[:10]}: {words})"
+
+
+def grow_distinct(n: int, path: Path, seed: int = 0) -> None:
+    """``n`` calls grown from the sample whose questions and answers are all distinct
+    across rounds: every user and assistant message, and the response, gets a clause of
+    its own, keyed on (seed, round, original text), so the calls of one conversation in
+    one round still share their earlier turns (as a real conversation's calls do) while
+    no text repeats from one round to the next. System prompts stay shared (a real app
+    sends one system prompt per feature)."""
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
+        for i in range(n):
+            call = json.loads(lines[i % len(lines)])
+            round_ = i // len(lines)
+            call["id"] = f"dis-{i}"
+            _shift(call, round_)
+            for m in call.get("messages") or []:
+                if m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str):
+                    m["content"] = _variant(m["content"], f"{seed}:{round_}:{m['content']}")
+            if isinstance(call.get("response"), str):
+                call["response"] = _variant(call["response"], f"{seed}:{round_}:{call['response']}")
+            out.write(json.dumps(call) + "\n")
+
+
+def _shift(call: dict[str, Any], round_: int) -> None:
+    if isinstance(call.get("timestamp"), str) and round_:
+        t = datetime.fromisoformat(call["timestamp"].replace("Z", "+00:00"))
+        call["timestamp"] = (t + timedelta(seconds=round_ * WEEK)).isoformat()
 
 
 def audit(path: Path, plugins: str, *flags: str, seed: int = 0) -> dict[str, Any]:
@@ -202,6 +293,10 @@ def design_draws(path: Path, column: str, draws: int, sample_calls: int) -> dict
     }
 
 
+def _row_key(row: dict[str, Any]) -> tuple[str, str, int]:
+    return row.get("workload", "repeated"), row.get("columns", "all"), row["size"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -213,7 +308,15 @@ def main() -> None:
         "--draws", type=int, default=0, help="also check the design alone on this many draws"
     )
     parser.add_argument("--draws-column", default="compression")
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="grow workloads whose questions and answers are distinct (grow_distinct)",
+    )
     args = parser.parse_args()
+    kind = "distinct" if args.distinct else "repeated"
+    make = grow_distinct if args.distinct else grow
+
     result: dict[str, Any] = {"plugins": args.plugins, "rows": []}
     if OUT.exists():  # keep the other part's last results
         previous = json.loads(OUT.read_text())
@@ -243,12 +346,14 @@ def main() -> None:
         rows = []
         for n in (int(s) for s in args.sizes.split(",") if s):
             path = Path(tmp) / f"w{n}.jsonl.gz"
-            grow(n, path)
+            make(n, path)
             run = audit(path, args.plugins)
             report = run["report"]
             combined = report.get("combined") or {}
             sampled = report.get("sampling") or {}
             row = {
+                "workload": kind,
+                "columns": args.plugins,
                 "size": n,
                 "calls": report["calls"],
                 "file_mb": round(path.stat().st_size / 1e6, 1),
@@ -261,18 +366,21 @@ def main() -> None:
                 "strata": sampled.get("strata", 0),
                 "combined_usd": combined.get("cost_saved_usd"),
                 "combined_interval_usd": combined.get("interval_usd"),
+                "columns_sampled": list(sampled.get("columns") or []),
             }
             rows.append(row)
             print(
-                f"{n:>9,} calls  {row['wall_s']:>7.1f} s ({row['cpu_s']:.1f} s CPU)  peak "
+                f"{n:>9,} {kind} calls  {row['wall_s']:>7.1f} s ({row['cpu_s']:.1f} s CPU, "
+                f"{1000 * row['cpu_s'] / n:.2f} ms a call)  peak "
                 f"{row['peak_rss_mb']:>6.0f} MB  sampled {row['sampled_calls']:,}  "
                 f"({row['file_mb']} MB gzipped; load {run['load_avg'][0]}-{run['load_avg'][1]})",
                 flush=True,
             )
             path.unlink()
-        if rows:  # a size measured again replaces its row; the others stay
-            kept = [r for r in result.get("rows", []) if r["size"] not in {x["size"] for x in rows}]
-            result["rows"] = sorted(kept + rows, key=lambda r: r["size"])
+        if rows:  # a (workload, columns, size) measured again replaces its row
+            new = {_row_key(r) for r in rows}
+            kept = [r for r in result.get("rows", []) if _row_key(r) not in new]
+            result["rows"] = sorted(kept + rows, key=_row_key)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")

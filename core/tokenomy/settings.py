@@ -431,8 +431,8 @@ class AuditSettings(BaseModel):
         DEFAULT_SAMPLE_ABOVE,
         ge=0,
         description="Beyond this many calls, the model-heavy columns (semantic cache, "
-        "compression, few-shot) are estimated on a stratified sample, with an interval; "
-        "at or below it they are exact.",
+        "compression, few-shot, routing) are estimated on a stratified sample, with an "
+        "interval; at or below it they are exact.",
     )
     sample_calls: int = Field(
         DEFAULT_SAMPLE_CALLS, ge=1, description="About how many calls the sample holds."

@@ -42,19 +42,29 @@ class WindowAuditPlugin:
         summarized = 0
         per_call = CallSavings()
 
-        def fit(model: str, messages: Any, tools: Any) -> tuple[int, WindowResult | None]:
-            tokens = context.counter(model).count_messages(messages, tools=tools)
-            return tokens, None if tokens <= budget else self.window.fit(messages, tools=tools)
+        def fit(messages: Any, tools: Any) -> WindowResult:
+            return self.window.fit(messages, tools=tools)
+
+        def count(model: str, messages: Any, tools: Any) -> int:
+            return context.counter(model).count_messages(messages, tools=tools)
 
         fitted = IdentityMemo(fit)  # once per distinct shared conversation
+        counted = IdentityMemo(count)
         for c in context.calls:
             messages = c.call.messages
             if not messages:
                 continue
-            tokens, result = fitted(c.call.model, messages, c.call.tools)
+            # a call priced by counting has its prompt's count already (the same
+            # count_messages); one whose usage was reported is counted here
+            tokens = (
+                c.usage.input_tokens
+                if not c.exact
+                else counted(c.call.model, messages, c.call.tools)
+            )
             largest = max(largest, tokens)
-            if result is None:
+            if tokens <= budget:
                 continue
+            result = fitted(messages, c.call.tools)
             if result.saved_tokens <= 0:
                 continue
             affected += 1

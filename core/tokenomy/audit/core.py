@@ -167,7 +167,7 @@ def audit_calls(
             "(a usage ledger, or a call log written without include_text): they count in the "
             "spend tables, and the savings estimates cover only the calls with text."
         )
-    context = AuditContext(with_text, prices)
+    context = AuditContext(with_text, prices, counters=counters)
     sampling = sampling or Sampling()
     sample: Sample | None = None
     sample_context: AuditContext | None = None
@@ -181,7 +181,9 @@ def audit_calls(
         if is_model_heavy(plugin) and sampling.applies(len(with_text)):
             if sample is None:
                 sample = draw_sample(with_text, sampling)
-                sample_context = AuditContext(sample.calls, prices, population=context.calls)
+                sample_context = AuditContext(
+                    sample.calls, prices, population=context.calls, counters=counters
+                )
             ctx = sample_context or context
         try:
             estimate = plugin.estimate(ctx)
@@ -332,8 +334,8 @@ def run_audit(
         top: how many of the most expensive requests to list (>= 0).
         progress: called with bytes read, for a progress bar.
         on_step: called with each savings plug-in's title before it runs.
-        sampling: when the model-heavy columns (semantic cache, compression, few-shot)
-            run on a stratified sample instead of every call (default: beyond 20,000
+        sampling: when the model-heavy columns (semantic cache, compression, few-shot,
+            routing) run on a stratified sample instead of every call (default: beyond 20,000
             calls, on about 5,000; ``Sampling.exact()`` never samples).
 
     Raises:

@@ -195,6 +195,7 @@ class AuditContext:
     model-heavy column is estimated on a sample (``calls`` is then the sample). A
     plug-in whose estimate for one call depends on the others' content (few-shot
     selection's pool of examples) reads that content from ``population``.
+    ``counters`` (model -> counter) shares the counters that priced the calls.
     """
 
     def __init__(
@@ -203,11 +204,13 @@ class AuditContext:
         prices: PriceTable,
         *,
         population: Sequence[AuditedCall] | None = None,
+        counters: dict[str, TokenCounter] | None = None,
     ) -> None:
         self.calls = tuple(calls)
         self.population = self.calls if population is None else tuple(population)
         self.prices = prices
-        self._counters: dict[str, TokenCounter] = {}
+        # the counters that priced the calls: their memo of long texts is warm
+        self._counters: dict[str, TokenCounter] = {} if counters is None else counters
         self._memos: dict[str, IdentityMemo[Any]] = {}
 
     def memo(self, name: str, fn: Callable[..., _R], *, limit: int = 4096) -> IdentityMemo[_R]:

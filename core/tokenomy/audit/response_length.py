@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
+from functools import lru_cache
 from typing import Final
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from tokenomy.audit.plugins import AuditContext, AuditedCall, CallSavings, SavingsEstimate
 from tokenomy.output import JsonComplete, RepetitionLoop, StreamMonitor
+from tokenomy.output.monitor import _DIGITS, _UNIT
 from tokenomy.tokens.usage import TokenUsage
 
 __all__ = ["ResponseLengthPlugin"]
@@ -38,9 +43,49 @@ def _tail(text: str, criterion: RepetitionLoop | JsonComplete) -> str | None:
     return text[monitor.stop.keep_chars :] or None
 
 
+def may_loop(text: str, loop: RepetitionLoop) -> bool:
+    """False when ``text`` cannot hold a loop ``loop`` would call; a cheap test run
+    before the stream monitor, which costs ~1 ms per answer on its own.
+
+    A loop is a run of at least ``min(span, short_span)`` units each equal to the unit
+    ``p`` before (units as the monitor reads them: lower-cased, digits folded), so the
+    window of that many units where the run starts equals the window ``p`` units
+    earlier. A text whose windows are all different holds no loop: the test is a
+    necessary condition, so skipping the monitor on False never changes a result.
+
+    Example:
+        >>> may_loop("Paris is the capital of France.", RepetitionLoop())
+        False
+        >>> may_loop("and then " * 40, RepetitionLoop())
+        True
+    """
+    width = min(loop.span, loop.short_span)
+    if text.isascii():  # folding the whole text splits it into the same units
+        units = _UNIT.findall(_DIGITS.sub("0", text.lower()))
+    elif "\x00" not in text:  # folded unit by unit, in one call each
+        units = _DIGITS.sub("0", "\x00".join(_UNIT.findall(text)).lower()).split("\x00")
+    else:
+        units = [_DIGITS.sub("0", u.lower()) for u in _UNIT.findall(text)]
+    if len(units) <= width:
+        return False
+    # each window of units hashed (equal windows, equal hashes; a collision only
+    # sends the text on to the monitor)
+    codes = np.fromiter(map(hash, units), dtype=np.int64, count=len(units)).view(np.uint64)
+    windows = sliding_window_view(codes, width) @ _powers(width)
+    return bool(np.unique(windows).size < windows.size)
+
+
+@lru_cache(maxsize=4)
+def _powers(width: int) -> np.ndarray:
+    """Fixed odd 64-bit multipliers, one per place in a window."""
+    rng = np.random.default_rng(width)
+    return rng.integers(0, 2**63, size=width, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
 def _tails(text: str) -> tuple[str | None, str | None]:
     """The tails of ``text`` after a repetition loop began and after its JSON closed."""
-    return _tail(text, RepetitionLoop()), _tail(text, JsonComplete())
+    loop = RepetitionLoop()
+    return (_tail(text, loop) if may_loop(text, loop) else None), _tail(text, JsonComplete())
 
 
 class ResponseLengthPlugin:

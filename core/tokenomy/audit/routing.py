@@ -18,6 +18,10 @@ When calls carry outcomes (a tag ``outcome`` in [0, 1], ``feedback`` good/bad or
 the same prompt was answered by both the call's model and the cheaper one, the
 column reports the measured drop on those pairs instead. Token counts stay the
 same; only their price changes.
+
+The router embeds each distinct question (MiniLM), so on a large workload the column
+is measured on the audit's stratified sample (:mod:`tokenomy.audit.sampling`), with an
+interval; the outcomes it learns come from every call (``context.population``).
 """
 
 from __future__ import annotations
@@ -96,18 +100,19 @@ class RoutingAuditPlugin:
 
     def estimate(self, context: AuditContext) -> SavingsEstimate:
         calls = context.calls
+        # the outcomes of every call (the whole workload when ``calls`` is a sample)
+        outcomes = {id(c): o for c in context.population if (o := call_outcome(c)) is not None}
+        learned = [c for c in context.population if id(c) in outcomes]
         # one batch: the router's embedder caches, later lookups are hits (if it fails,
         # predict reads features only)
         with contextlib.suppress(Exception):
-            self.router.embedder.embed(sorted({c.call.last_user_text for c in calls}))
-        outcomes = {id(c): o for c in calls if (o := call_outcome(c)) is not None}
-        for c in calls:
-            if id(c) in outcomes and c.call.model in self.router.models.names:
+            self.router.embedder.embed(sorted({c.call.last_user_text for c in (*calls, *learned)}))
+        for c in learned:
+            if c.call.model in self.router.models.names:
                 self.router.update(c.call.last_user_text, c.call.model, outcomes[id(c)])
         by_prompt: dict[str, dict[str, float]] = defaultdict(dict)
-        for c in calls:
-            if id(c) in outcomes:
-                by_prompt[c.call.last_user_text][c.call.model] = outcomes[id(c)]
+        for c in learned:
+            by_prompt[c.call.last_user_text][c.call.model] = outcomes[id(c)]
 
         def predict(text: str, model: str) -> tuple[dict[str, float], float]:
             success = self.router.predict(text)

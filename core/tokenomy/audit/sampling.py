@@ -2,8 +2,8 @@
 interval.
 
 Replaying every call through MiniLM (the semantic cache, compression, few-shot
-selection) is what makes an audit slow; on a workload of more than
-:attr:`Sampling.above` calls these columns run on a sample of about
+selection, the router's embedding of each question) is what makes an audit slow; on
+a workload of more than :attr:`Sampling.above` calls these columns run on a sample of about
 :attr:`Sampling.calls` calls instead, and their totals are scaled up with a
 confidence interval. Below the threshold they stay exact.
 
@@ -62,7 +62,7 @@ __all__ = [
 DEFAULT_SAMPLE_ABOVE: Final = 20_000
 DEFAULT_SAMPLE_CALLS: Final = 5_000
 MODEL_HEAVY: Final = frozenset(
-    {"semantic_cache", "semantic_cache_shared", "compression", "few_shot"}
+    {"semantic_cache", "semantic_cache_shared", "compression", "few_shot", "routing"}
 )
 """The built-in columns that run the embedding model over calls; a plug-in of
 yours joins them with a ``sampled = True`` attribute."""

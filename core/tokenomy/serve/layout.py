@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["VOLATILE", "lay_out", "prefix_text"]
@@ -59,8 +60,10 @@ def _tool_name(tool: Any) -> str:
     return ""
 
 
+@lru_cache(maxsize=1024)
 def _volatile_last(text: str) -> tuple[str, int]:
-    """``text`` with its volatile lines moved to the end, and how many moved."""
+    """``text`` with its volatile lines moved to the end, and how many moved
+    (remembered: a system prompt repeats on every call of its feature)."""
     lines = text.split("\n")
     moved = [
         i

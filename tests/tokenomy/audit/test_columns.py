@@ -202,3 +202,29 @@ def test_routing_column_reports_measured_drops_from_the_workloads_outcomes(tmp_p
     assert router.outcomes_seen == 8 and m["outcomes_seen"] == 8
     assert m["measured_pairs"] == 4 and m["measured_quality_drop_share"] == 0.25
     assert any("Measured on 4 moved calls" in f for f in estimate.findings)
+
+
+def test_routing_on_a_sample_learns_every_calls_outcome(tmp_path):
+    from tokenomy.audit.routing import RoutingAuditPlugin
+    from tokenomy.route import ModelSpec, ModelTable, Router
+
+    questions = [f"What is the capital of country number {i}?" for i in range(4)]
+    lines = []
+    for i, q in enumerate(questions):
+        lines.append(_routing_call(2 * i, "gpt-4o", q, judge_score="10"))
+        lines.append(_routing_call(2 * i + 1, "gpt-4o-mini", q, outcome="0" if i == 0 else "1"))
+    table = ModelTable(
+        [
+            ModelSpec("gpt-4o-mini", 0.15, 0.6, quality=0.78),
+            ModelSpec("gpt-4o", 2.5, 10, quality=0.80),
+        ]
+    )
+    router = Router(table, quality_target=None, embedder=HashingEmbedder())
+    whole = context_of(tmp_path, lines)
+    # a sample of the first question's two calls, as the audit gives a sampled column
+    sample = AuditContext(whole.calls[:2], whole.prices, population=whole.calls)
+    estimate = RoutingAuditPlugin(router=router, tolerance=0.5).estimate(sample)
+    m = estimate.metrics
+    assert router.outcomes_seen == 8 and m["outcomes_seen"] == 8  # not the sample's 2
+    assert estimate.calls_affected == 1  # only the sample's gpt-4o call is priced
+    assert m["measured_pairs"] == 1 and m["measured_quality_drop_share"] == 1.0

@@ -53,3 +53,36 @@ def test_caps_far_above_use_are_named(tmp_path):
     estimate = ResponseLengthPlugin().estimate(context)
     assert any("max_tokens is 2,048+" in f for f in estimate.findings)
     assert estimate.metrics["loops"] == 0
+
+
+def _texts(seed: int, n: int) -> list[str]:
+    """Answers with and without loops: short and long periods, digits that fold
+    ("1." against "2."), upper case, and non-ASCII words whose lower case is longer."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["the", "The", "cat", "İstanbul", "ǅ", "1.", "22.", ",", ";", "and", "ß", "é"]
+    out = []
+    for _ in range(n):
+        base = " ".join(rng.choice(words) for _ in range(rng.randint(0, 120)))
+        span = " ".join(rng.choice(words) for _ in range(rng.randint(1, 70)))
+        out.append(f"{base} {' '.join([span] * rng.randint(0, 6))} end{rng.randint(0, 9)}")
+    return out
+
+
+def test_the_loop_pretest_never_hides_a_loop_the_monitor_finds():
+    from tokenomy.audit.response_length import _tail, may_loop
+    from tokenomy.output import RepetitionLoop
+
+    texts = [LOOP, JSON_TAIL, "Paris is the capital of France.", *_texts(0, 600)]
+    found = skipped = 0
+    for text in texts:
+        loop = _tail(text, RepetitionLoop())
+        if loop is not None:
+            found += 1
+            assert may_loop(text, RepetitionLoop()), text
+        skipped += not may_loop(text, RepetitionLoop())
+    assert found > 100 and skipped > 50  # both kinds are in the set, and it does skip
+    assert not may_loop("Paris is the capital of France. " * 3, RepetitionLoop())
+    short = RepetitionLoop(span=8, short_span=4)
+    assert may_loop("a b c d e f a b c d", short) and not may_loop("a b c d", short)

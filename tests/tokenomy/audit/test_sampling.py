@@ -207,6 +207,18 @@ def test_cli_flags_and_json(workload, tmp_path, capsys):
     assert data["savings"][0]["interval_usd"] is None
     assert "All together, answers unchanged" in capsys.readouterr().out
     assert main([*args, "--sample-above", "0", "--sample-calls", "5"]) == 0
+    data = json.loads(js.read_text())
+    # routing embeds every question: it is sampled, and the report says so; the
+    # exact cache stays exact
+    assert data["sampling"]["sampled"] and data["sampling"]["columns"] == ["Model routing"]
+    cache, routing = data["savings"]
+    assert cache["interval_usd"] is None and cache["sampled_calls"] == 0
+    low, high = routing["interval_usd"]
+    assert routing["sampled_calls"] == data["sampling"]["sampled_calls"] > 0
+    assert low <= routing["cost_saved_usd"] <= high
+    assert (
+        main([*args[:-4], "--only", "exact_cache", "--json", str(js), "--sample-above", "0"]) == 0
+    )
     assert json.loads(js.read_text())["sampling"] is None  # no model-heavy column ran
 
 
