@@ -92,6 +92,15 @@ class PipelineChatModel(BaseChatModel):
                 data = {**data, "answer_cache": value, "cache": False}
         return data
 
+    @model_validator(mode="after")
+    def _priced(self) -> PipelineChatModel:
+        """A budget needs the unrouted model's price: fail here, not at the first call
+        (a router's models are priced by its table)."""
+        if self.budget is not None and self._router() is None:
+            spend = Pipeline[ChatResult, ChatGenerationChunk](prices=self.prices).spend
+            spend.price_of(model_id_of(self._target(None)))
+        return self
+
     # -- what subclasses define --------------------------------------------------------
 
     def _target(self, name: str | None) -> BaseChatModel:

@@ -419,3 +419,25 @@ async def test_an_inner_model_that_cannot_stream_is_replayed_to_a_streaming_call
     again = model.invoke("Capital of France?")  # the replayed answer was stored
     assert again.content == "Paris is the capital."
     assert again.response_metadata[TRACE_KEY]["stages"][0]["outcome"] == "hit"
+
+
+def test_a_budget_on_a_model_it_cannot_price_fails_at_construction():
+    from langchain_core.language_models import FakeListChatModel
+    from pydantic import ValidationError
+
+    from tokenomy.tokens import PriceTable
+
+    unnamed = FakeListChatModel(responses=["x"])  # no model name to price it by
+    with pytest.raises(ValidationError, match="no name to look it up by"):
+        OptimizedChatModel(inner=unnamed, budget=SpendBudget(limit_usd=1.0))
+
+    class Named(FakeListChatModel):
+        model_name: str = "house-model"
+
+    with pytest.raises(ValidationError, match=r"with_prices\(\{'house-model'"):
+        OptimizedChatModel(inner=Named(responses=["x"]), budget=SpendBudget(limit_usd=1.0))
+    prices = PriceTable.default().with_prices({"house-model": {"input": 1.0, "output": 1.0}})
+    model = OptimizedChatModel(
+        inner=Named(responses=["x"]), budget=SpendBudget(limit_usd=1.0), prices=prices
+    )
+    assert model.invoke("hi").content == "x"
