@@ -94,11 +94,9 @@ class PipelineChatModel(BaseChatModel):
 
     @model_validator(mode="after")
     def _priced(self) -> PipelineChatModel:
-        """A budget needs the unrouted model's price: fail here, not at the first call
-        (a router's models are priced by its table)."""
-        if self.budget is not None and self._router() is None:
-            spend = Pipeline[ChatResult, ChatGenerationChunk](prices=self.prices).spend
-            spend.price_of(model_id_of(self._target(None)))
+        """A budget needs the unrouted model's price: fail here, not at the first call."""
+        if self.budget is not None:  # builds the pipeline only when there is a budget
+            self.pipeline.check_priced(model_id_of(self._target(None)))
         return self
 
     # -- what subclasses define --------------------------------------------------------

@@ -178,8 +178,7 @@ class OptimizedLLM(LLM):
             prices=prices,
             recorder=HitRecorder(recorder, scope),
         )
-        if budget is not None and llms is None:
-            self._pipe.spend.price_of(model_id(first))  # unpriced: fail now, not at a call
+        self._pipe.check_priced(model_id(first))
 
     @classmethod
     @override

@@ -220,6 +220,17 @@ class Pipeline(Generic[R, C]):
     def fallback(self) -> bool:
         return self.calls.fallback
 
+    def check_priced(self, model: str | None) -> None:
+        """A front door with a budget and no router calls ``model`` only: fail now if
+        the budget cannot price it, not at the first call (a router's models are
+        priced by its table).
+
+        Raises:
+            ConfigError: a budget is set and ``model`` has no price (or no name).
+        """
+        if self.budget is not None and self.router is None:
+            self.spend.price_of(model)
+
     @property
     def timeout_s(self) -> float | None:
         return self.calls.timeout_s

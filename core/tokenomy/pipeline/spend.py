@@ -97,8 +97,8 @@ class SpendStage:
         return price.cost(TokenUsage(tokens, output)).total_usd
 
     def price_of(self, model: str | None) -> ModelPrice:
-        """The price of an unrouted ``model``, which a budget cannot hold without (a
-        front door calls it at construction, to fail there rather than at the first call).
+        """The price of an unrouted ``model``, which a budget cannot hold without (see
+        :meth:`Pipeline.check_priced <tokenomy.pipeline.Pipeline.check_priced>`).
 
         Raises:
             ConfigError: the price table does not know ``model``.

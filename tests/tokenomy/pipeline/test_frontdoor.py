@@ -224,3 +224,6 @@ def test_price_of_names_the_fix_for_an_unpriced_model():
         pipe.spend.price_of("no-such-model")
     with pytest.raises(ConfigError, match="no name to look it up by"):
         pipe.spend.price_of(None)  # a model that does not say its name
+    with pytest.raises(ConfigError, match="no-such-model"):
+        pipe.check_priced("no-such-model")  # a front door's own model, with a budget
+    Pipeline[str, str]().check_priced("no-such-model")  # no budget: nothing to price
