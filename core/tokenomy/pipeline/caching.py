@@ -8,7 +8,7 @@ for its answer (or take the call over when it fails).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -92,16 +92,22 @@ class CacheStage:
 
     # -- lookup and serving ---------------------------------------------------------------
 
-    def lookup(self, request: Request, trace: Trace) -> CacheHit | None:
-        hit = self.guard(
+    def _found(
+        self, find: Callable[..., CacheHit | None], request: Request, trace: Trace
+    ) -> CacheHit | None:
+        """``find`` (the cache's lookup or peek) for the request, saving what it bills."""
+        return self.guard(  # keying runs inside the guard too: it may fail on odd input
             "cache",
             trace,
-            lambda: self.cache.lookup(
+            lambda: find(
                 request.cache_prompt,
                 **self._where(request, trace),
                 price_factor=request.price_factor,
             ),
         )
+
+    def lookup(self, request: Request, trace: Trace) -> CacheHit | None:
+        hit = self._found(self.cache.lookup, request, trace)
         if hit is None and trace.outcome("cache") != "skipped":
             trace.add("cache", "miss")
         return hit
@@ -183,15 +189,7 @@ class CacheStage:
     def _lead(self, request: Request, flight: Flight, trace: Trace) -> Flight | Done:
         """A new leader first re-checks the exact entry: an identical call may have
         stored its answer between this caller's lookup and its joining the flight."""
-        hit = self.guard(
-            "cache",
-            trace,
-            lambda: self.cache.peek(
-                request.cache_prompt,
-                **self._where(request, trace),
-                price_factor=request.price_factor,
-            ),
-        )
+        hit = self._found(self.cache.peek, request, trace)
         if hit is None:
             return flight
         answer = Answer(
