@@ -151,22 +151,39 @@ def _routing_call(i, model, question, **tags):
     }
 
 
-def test_routing_column_routes_down_never_up_with_a_predicted_quality_drop(tmp_path):
-    from tokenomy.audit.routing import RoutingAuditPlugin
+def _two_tier_router():
+    """A router between two close tiers (gpt-4o-mini, gpt-4o), hashing embeddings."""
     from tokenomy.route import ModelSpec, ModelTable, Router
 
-    lines = [
-        _routing_call(0, "gpt-4o", "What is the capital of France?"),
-        _routing_call(1, "gpt-4o", "Name three primary colours."),
-        _routing_call(2, "gpt-4.1-nano", "What is the capital of Spain?"),
-    ]
     table = ModelTable(
         [
             ModelSpec("gpt-4o-mini", 0.15, 0.6, quality=0.78),
             ModelSpec("gpt-4o", 2.5, 10, quality=0.80),
         ]
     )
-    router = Router(table, quality_target=None, embedder=HashingEmbedder())
+    return Router(table, quality_target=None, embedder=HashingEmbedder())
+
+
+def _judged_pairs():
+    """Four questions, each answered by both models with an outcome (gpt-4o-mini's
+    first answer failed)."""
+    lines = []
+    for i in range(4):
+        q = f"What is the capital of country number {i}?"
+        lines.append(_routing_call(2 * i, "gpt-4o", q, judge_score="10"))
+        lines.append(_routing_call(2 * i + 1, "gpt-4o-mini", q, outcome="0" if i == 0 else "1"))
+    return lines
+
+
+def test_routing_column_routes_down_never_up_with_a_predicted_quality_drop(tmp_path):
+    from tokenomy.audit.routing import RoutingAuditPlugin
+
+    lines = [
+        _routing_call(0, "gpt-4o", "What is the capital of France?"),
+        _routing_call(1, "gpt-4o", "Name three primary colours."),
+        _routing_call(2, "gpt-4.1-nano", "What is the capital of Spain?"),
+    ]
+    router = _two_tier_router()
     estimate = RoutingAuditPlugin(router=router).estimate(context_of(tmp_path, lines))
     assert estimate.calls_affected == 2  # the nano call is already cheaper: never routed up
     assert estimate.cost_saved_usd > 0 and estimate.input_tokens_saved == 0
@@ -181,20 +198,9 @@ def test_routing_column_routes_down_never_up_with_a_predicted_quality_drop(tmp_p
 
 def test_routing_column_reports_measured_drops_from_the_workloads_outcomes(tmp_path):
     from tokenomy.audit.routing import RoutingAuditPlugin, call_outcome
-    from tokenomy.route import ModelSpec, ModelTable, Router
 
-    questions = [f"What is the capital of country number {i}?" for i in range(4)]
-    lines = []
-    for i, q in enumerate(questions):  # both models answered each prompt, judged
-        lines.append(_routing_call(2 * i, "gpt-4o", q, judge_score="10"))
-        lines.append(_routing_call(2 * i + 1, "gpt-4o-mini", q, outcome="0" if i == 0 else "1"))
-    table = ModelTable(
-        [
-            ModelSpec("gpt-4o-mini", 0.15, 0.6, quality=0.78),
-            ModelSpec("gpt-4o", 2.5, 10, quality=0.80),
-        ]
-    )
-    router = Router(table, quality_target=None, embedder=HashingEmbedder())
+    lines = _judged_pairs()  # both models answered each prompt, judged
+    router = _two_tier_router()
     context = context_of(tmp_path, lines)
     assert [call_outcome(c) for c in context.calls[:2]] == [1.0, 0.0]
     estimate = RoutingAuditPlugin(router=router, tolerance=0.5).estimate(context)
@@ -206,20 +212,9 @@ def test_routing_column_reports_measured_drops_from_the_workloads_outcomes(tmp_p
 
 def test_routing_on_a_sample_learns_every_calls_outcome(tmp_path):
     from tokenomy.audit.routing import RoutingAuditPlugin
-    from tokenomy.route import ModelSpec, ModelTable, Router
 
-    questions = [f"What is the capital of country number {i}?" for i in range(4)]
-    lines = []
-    for i, q in enumerate(questions):
-        lines.append(_routing_call(2 * i, "gpt-4o", q, judge_score="10"))
-        lines.append(_routing_call(2 * i + 1, "gpt-4o-mini", q, outcome="0" if i == 0 else "1"))
-    table = ModelTable(
-        [
-            ModelSpec("gpt-4o-mini", 0.15, 0.6, quality=0.78),
-            ModelSpec("gpt-4o", 2.5, 10, quality=0.80),
-        ]
-    )
-    router = Router(table, quality_target=None, embedder=HashingEmbedder())
+    lines = _judged_pairs()
+    router = _two_tier_router()
     whole = context_of(tmp_path, lines)
     # a sample of the first question's two calls, as the audit gives a sampled column
     sample = AuditContext(whole.calls[:2], whole.prices, population=whole.calls)

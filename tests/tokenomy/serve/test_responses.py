@@ -135,13 +135,19 @@ def test_langchain_chatopenai_on_the_responses_api_works_through_it(serve_gatewa
     assert "".join(c.text for c in llm.stream("Tell me a fact.")) == "Echo: Tell me a fact."
 
 
-def test_the_context_stage_shortens_a_long_conversation_sent_as_input(serve_gateway, upstream):
+def windowed(serve_gateway, upstream, window_tokens: int) -> str:
+    """A gateway (one tenant, acme) whose context stage windows each conversation to
+    ``window_tokens``; the upstream keeps what it was sent."""
     upstream.keep_requests = True
     acme = config_for("")["tenants"]["acme"]["key_sha256"]
-    url = serve_gateway(
-        context={"window_tokens": 64, "relevance": False, "summarize": False},
+    return serve_gateway(
+        context={"window_tokens": window_tokens, "relevance": False, "summarize": False},
         tenants={"acme": {"key_sha256": acme}},
     )
+
+
+def test_the_context_stage_shortens_a_long_conversation_sent_as_input(serve_gateway, upstream):
+    url = windowed(serve_gateway, upstream, window_tokens=64)
     items: list[dict] = []
     for i in range(12):
         items += [
@@ -163,12 +169,7 @@ def test_the_context_stage_shortens_a_long_conversation_sent_as_input(serve_gate
 
 
 def test_the_context_stage_keeps_each_function_call_with_its_output(serve_gateway, upstream):
-    upstream.keep_requests = True
-    acme = config_for("")["tenants"]["acme"]["key_sha256"]
-    url = serve_gateway(
-        context={"window_tokens": 160, "relevance": False, "summarize": False},
-        tenants={"acme": {"key_sha256": acme}},
-    )
+    url = windowed(serve_gateway, upstream, window_tokens=160)
     items: list[dict] = []
     for i in range(10):  # an agent's turns: a question, a tool call, its output, an answer
         items += [
